@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { describeConfig, helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { ConfigError, errorMessage } from '../shared/errors.js';
+import { DeviceId } from '../shared/ids.js';
+import { announce, createLogger, type LogLevel } from '../shared/log.js';
+import { untilSignal } from '../shared/signals.js';
+import { Agent } from './agent.js';
+import { targetName } from './health.js';
+
+export const agentSpec: CommandSpec = {
+  command: 'agent',
+  summary: 'run an edge agent: join a coordinator, run Wasm steps, report health',
+  options: [
+    { name: 'coordinator', schema: opt.url(['mqtt', 'mqtts']), description: 'coordinator MQTT URL, e.g. mqtt://10.0.0.2:1883 (required)' },
+    { name: 'id', schema: DeviceId, description: 'this device\'s id (required)' },
+    { name: 'token', schema: opt.string, secret: true, description: 'device token issued by the coordinator (or --token-file)' },
+    { name: 'token-file', schema: opt.string, description: 'file holding the device token' },
+    { name: 'data-dir', schema: opt.string, default: './flotilla-agent', description: 'directory for local state and steps' },
+    {
+      name: 'health-interval',
+      schema: opt.positiveInt.refine((n) => 60 % n === 0, 'must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)'),
+      default: 10,
+      description: 'seconds between health reports',
+    },
+    { name: 'ca', schema: opt.string, description: 'CA certificate (PEM) to verify an mqtts:// coordinator' },
+    { name: 'log-level', schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
+    { name: 'print-config', schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
+  ],
+};
+
+/** `flotilla agent`: connect, print `{"event":"joined",...}`, run until SIGINT/SIGTERM. */
+export async function main(argv: string[]): Promise<number> {
+  const loaded = loadConfig(agentSpec, argv);
+  if (loaded.help) {
+    console.log(helpText(agentSpec));
+    return 0;
+  }
+  if (loaded.values['print-config']) {
+    console.log(describeConfig(agentSpec, loaded));
+    return 0;
+  }
+  const v = loaded.values as Record<string, string | number | undefined>;
+  for (const required of ['coordinator', 'id'] as const) {
+    if (v[required] === undefined) throw new ConfigError(`--${required} is required`);
+  }
+  const token = (v.token as string | undefined) ?? (v['token-file'] ? readToken(v['token-file'] as string) : undefined);
+  if (!token) throw new ConfigError('--token or --token-file is required');
+  const log = createLogger(`agent ${v.id}`, v['log-level'] as LogLevel);
+  const agent = await Agent.start({
+    coordinatorUrl: v.coordinator as string,
+    id: v.id as string,
+    token,
+    dataDir: v['data-dir'] as string,
+    healthIntervalS: v['health-interval'] as number,
+    caFile: v.ca as string | undefined,
+    target: targetName(),
+    log,
+  });
+  announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
+  await untilSignal();
+  log.info('shutting down');
+  await agent.stop();
+  return 0;
+}
+
+function readToken(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`--token-file: cannot read ${path}: ${errorMessage(err)}`);
+  }
+}

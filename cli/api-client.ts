@@ -1,0 +1,40 @@
+import type { z } from 'zod';
+import { ApiError, ClusterSummary, DeviceList, EnrollResponse } from '../shared/api.js';
+import { describeZodError } from '../shared/errors.js';
+
+/** A small client of the coordinator's HTTP API (docs/api.md), validating every response it gets. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
+
+  private async request<T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    const url = new URL(path, this.baseUrl);
+    const res = await fetch(url, {
+      method,
+      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const err = ApiError.safeParse(json);
+      throw new Error(`${method} ${url.pathname}: HTTP ${res.status}${err.success ? `: ${err.data.error.message}` : ''}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new Error(`${method} ${url.pathname}: unexpected response: ${describeZodError(parsed.error)}`);
+    return parsed.data;
+  }
+
+  devices() {
+    return this.request('GET', '/api/v1/devices', DeviceList);
+  }
+
+  cluster() {
+    return this.request('GET', '/api/v1/cluster', ClusterSummary);
+  }
+
+  enroll(id: string) {
+    return this.request('POST', '/api/v1/devices', EnrollResponse, { id });
+  }
+}

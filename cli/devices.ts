@@ -1,0 +1,53 @@
+import type { DeviceSummary } from '../shared/api.js';
+import { helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { ApiClient } from './api-client.js';
+import { apiOptions } from './api-options.js';
+import type { Command } from './command.js';
+
+const spec: CommandSpec = {
+  command: 'devices',
+  summary: 'list the devices a coordinator knows, with their state',
+  options: [...apiOptions, { name: 'json', schema: opt.bool, flag: true, description: 'print the API response as JSON' }],
+};
+
+export const devicesCommand: Command = {
+  name: 'devices',
+  summary: spec.summary,
+  async run(argv) {
+    const loaded = loadConfig(spec, argv);
+    if (loaded.help) return console.log(helpText(spec)), 0;
+    const v = loaded.values as { api: string; 'api-token'?: string; json?: boolean };
+    const { devices } = await new ApiClient(v.api, v['api-token']).devices();
+    console.log(v.json ? JSON.stringify(devices, null, 2) : formatDevices(devices, Date.now()));
+    return 0;
+  },
+};
+
+const COLUMNS: [string, (d: DeviceSummary, now: number) => string][] = [
+  ['ID', (d) => d.id],
+  ['CLUSTER', (d) => d.cluster],
+  ['STATE', (d) => d.state],
+  ['ARCH', (d) => d.arch ?? '-'],
+  ['TARGET', (d) => d.target ?? '-'],
+  ['VERSION', (d) => d.agentVersion ?? '-'],
+  ['UPTIME', (d) => (d.uptimeS === null ? '-' : duration(d.uptimeS))],
+  ['LAST SEEN', (d, now) => (d.lastSeen === null ? 'never' : `${duration(Math.max(0, Math.round((now - d.lastSeen) / 1000)))} ago`)],
+  ['RSS', (d) => (d.rssBytes === null ? '-' : `${(d.rssBytes / 1048576).toFixed(1)}M`)],
+  ['STEPS', (d) => `${d.children.running}/${d.children.total}`],
+  ['RESTARTS', (d) => String(d.restartsTotal)],
+];
+
+/** A plain-text table, columns padded to their widest cell. */
+export function formatDevices(devices: DeviceSummary[], now: number): string {
+  if (devices.length === 0) return 'no devices';
+  const rows = [COLUMNS.map(([h]) => h), ...devices.map((d) => COLUMNS.map(([, f]) => f(d, now)))];
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+function duration(s: number): string {
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { ConfigError, errorMessage } from '../shared/errors.js';
+import { FLOTILLA_VERSION } from '../shared/version.js';
+import type { Command } from './command.js';
+import { demoCommand } from './demo.js';
+import { devicesCommand } from './devices.js';
+import { enrollCommand } from './enroll.js';
+
+/** Subcommands; coordinator and agent are loaded lazily so each process loads only its own side. */
+const commands: Command[] = [
+  { name: 'coordinator', summary: 'run a cluster coordinator (embedded MQTT broker, registry, HTTP API)', run: async (argv) => (await import('../coordinator/main.js')).main(argv) },
+  { name: 'agent', summary: 'run an edge agent that joins a coordinator', run: async (argv) => (await import('../agent/main.js')).main(argv) },
+  devicesCommand,
+  enrollCommand,
+  demoCommand,
+];
+
+function usage(): string {
+  return [
+    `flotilla ${FLOTILLA_VERSION} — edge IoT fleet with WebAssembly steps under OTP-style supervision`,
+    '',
+    'Usage: flotilla <command> [options]    (flotilla <command> --help for its options)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(14)}${c.summary}`),
+  ].join('\n');
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') return console.log(usage()), name ? 0 : 2;
+  if (name === '--version') return console.log(FLOTILLA_VERSION), 0;
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`flotilla: unknown command "${name}" (see flotilla --help)`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    // Bad configuration: one line naming the culprit, exit 2. Anything else: the message, exit 1.
+    console.error(`flotilla ${name}: ${errorMessage(err)}`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2));

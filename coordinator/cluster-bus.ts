@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { AckMessage, type Command, type CommandBody, EventMessage, HealthMessage, StatusMessage, decode, encode } from '../shared/messages.js';
+import { CONTRACT, allDevices, deviceTopic, parseDeviceTopic } from '../shared/topics.js';
+
+export interface BusHandlers {
+  status(id: string, msg: StatusMessage): void;
+  health(id: string, msg: HealthMessage): void;
+  event(id: string, msg: EventMessage): void;
+  /** A message on a device topic failed validation: it was dropped; `id` is the device it claimed to come from. */
+  invalid(id: string | undefined, topic: string, reason: string): void;
+}
+
+export interface BusOptions {
+  url: string;
+  username: string;
+  password: string;
+  clientId: string;
+  handlers: BusHandlers;
+  log: Logger;
+}
+
+export class CommandTimeoutError extends Error {
+  override name = 'CommandTimeoutError';
+}
+
+/**
+ * The coordinator's own MQTT client on its cluster broker (embedded aedes or an external broker alike):
+ * it hears every device's status, health, events and acks, and sends commands.
+ */
+export class ClusterBus {
+  private readonly pendingAcks = new Map<string, { resolve(ack: AckMessage): void; timer: NodeJS.Timeout }>();
+
+  private constructor(
+    readonly client: MqttClient,
+    private readonly opts: BusOptions,
+  ) {
+    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+  }
+
+  static async connect(opts: BusOptions): Promise<ClusterBus> {
+    const client = await mqtt.connectAsync(opts.url, {
+      clientId: opts.clientId,
+      username: opts.username,
+      password: opts.password,
+      clean: true,
+      reconnectPeriod: 1000,
+    });
+    const bus = new ClusterBus(client, opts);
+    await client.subscribeAsync(
+      (['status', 'health', 'events', 'ack'] as const).map((kind) => allDevices(kind)),
+      { qos: 1 },
+    );
+    client.on('error', (err) => opts.log.warn(`cluster broker: ${err.message}`));
+    return bus;
+  }
+
+  private dispatch(topic: string, payload: Buffer): void {
+    const parsed = parseDeviceTopic(topic);
+    if (!parsed) return;
+    const { deviceId: id, kind } = parsed;
+    const h = this.opts.handlers;
+    try {
+      switch (kind) {
+        case 'status':
+          // An empty retained payload clears the retained message ([MQTT-3.3.1-10]); nothing to record.
+          if (payload.length > 0) h.status(id, decode(StatusMessage, payload, `status of ${id}`));
+          break;
+        case 'health':
+          h.health(id, decode(HealthMessage, payload, `health of ${id}`));
+          break;
+        case 'events':
+          h.event(id, decode(EventMessage, payload, `event of ${id}`));
+          break;
+        case 'ack': {
+          const ack = decode(AckMessage, payload, `ack of ${id}`);
+          const pending = this.pendingAcks.get(`${id}\u0000${ack.id}`);
+          if (pending) {
+            clearTimeout(pending.timer);
+            this.pendingAcks.delete(`${id}\u0000${ack.id}`);
+            pending.resolve(ack);
+          }
+          break;
+        }
+      }
+    } catch (err) {
+      h.invalid(id, topic, errorMessage(err));
+    }
+  }
+
+  /** Publish a command to a device and wait for its ack (or reject after `timeoutMs`). */
+  send(deviceId: string, body: CommandBody, timeoutMs = 10_000): Promise<AckMessage> {
+    const command: Command = { ...body, id: randomUUID() };
+    const key = `${deviceId}\u0000${command.id}`;
+    return new Promise<AckMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingAcks.delete(key);
+        reject(new CommandTimeoutError(`device ${deviceId} did not acknowledge ${command.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingAcks.set(key, { resolve, timer });
+      this.client.publish(deviceTopic(deviceId, 'cmd'), encode(command), { qos: CONTRACT.cmd.qos }, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        this.pendingAcks.delete(key);
+        reject(err);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pendingAcks.values()) clearTimeout(p.timer);
+    this.pendingAcks.clear();
+    await this.client.endAsync();
+  }
+}

@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { FLOTILLA_VERSION } from '../shared/version.js';
+import type { Logger } from '../shared/log.js';
+import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broker.js';
+import type { Principal } from './broker/acl.js';
+import { ClusterBus } from './cluster-bus.js';
+import { FleetState, type FleetChange } from './fleet/fleet-state.js';
+import { addApiRoutes } from './http/api.js';
+import { Router } from './http/router.js';
+import { startHttpServer } from './http/server.js';
+import { Registry } from './registry/registry.js';
+
+export interface CoordinatorOptions {
+  host: string;
+  mqttPort: number;
+  httpPort: number;
+  dataDir: string;
+  cluster: string;
+  apiToken?: string;
+  /** Pre-shared device tokens, `{ id: token }`, merged into the registry at start. */
+  tokens?: Record<string, string>;
+  tls?: { port: number; certFile: string; keyFile: string };
+  log: Logger;
+  /** How often silent devices are checked for missed heartbeats. */
+  sweepMs?: number;
+}
+
+/** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
+const INTERNAL_USER = '$flotilla-coordinator';
+
+/** A cluster coordinator: embedded broker, device registry, live fleet state and the HTTP API, wired together. */
+export class Coordinator {
+  readonly stats = { invalidMessages: 0, deniedRequests: 0, httpErrors: 0 };
+  readonly startedAt = Date.now();
+  readonly fleet: FleetState;
+  readonly router = new Router();
+  private readonly listeners = new Set<(change: FleetChange) => void>();
+  private broker!: RunningBroker;
+  private bus!: ClusterBus;
+  private http!: Server;
+  private sweeper!: NodeJS.Timeout;
+  mqttPort = 0;
+  mqttsPort: number | undefined;
+  httpPort = 0;
+
+  private constructor(
+    readonly opts: CoordinatorOptions,
+    readonly registry: Registry,
+  ) {
+    this.fleet = new FleetState(Date.now, (change) => this.changed(change));
+  }
+
+  static async start(opts: CoordinatorOptions): Promise<Coordinator> {
+    const registry = await Registry.open(opts.dataDir);
+    for (const [id, token] of Object.entries(opts.tokens ?? {})) registry.setToken(id, token);
+    const c = new Coordinator(opts, registry);
+    for (const d of registry.list()) c.fleet.remember(d.id, d.lastSeen);
+    await c.listen();
+    return c;
+  }
+
+  private async listen(): Promise<void> {
+    const { opts } = this;
+    const internalPassword = randomBytes(24).toString('base64url');
+    this.broker = await startEmbeddedBroker({
+      host: opts.host,
+      port: opts.mqttPort,
+      tls: opts.tls,
+      log: opts.log.child('broker'),
+      onDenied: () => this.stats.deniedRequests++,
+      authenticate: (clientId, username, password): Principal | undefined => {
+        if (username === INTERNAL_USER) return password === internalPassword ? { kind: 'internal' } : undefined;
+        // A device's client id, username and token must agree: device A cannot connect as device B.
+        if (username !== clientId || password === undefined || !this.registry.authenticate(clientId, password)) return undefined;
+        return { kind: 'device', id: clientId };
+      },
+    });
+    this.mqttPort = this.broker.port;
+    this.mqttsPort = this.broker.tlsPort;
+
+    this.bus = await ClusterBus.connect({
+      url: `mqtt://127.0.0.1:${this.mqttPort}`,
+      clientId: `${INTERNAL_USER}-${process.pid}`,
+      username: INTERNAL_USER,
+      password: internalPassword,
+      log: opts.log.child('bus'),
+      handlers: {
+        status: (id, msg) => this.known(id) && this.fleet.status(id, msg.online),
+        health: (id, msg) => this.known(id) && this.fleet.health(id, msg),
+        event: (id, msg) => this.known(id) && this.fleet.event(id, msg),
+        invalid: (id, topic, reason) => {
+          this.stats.invalidMessages++;
+          if (id && this.known(id)) this.fleet.invalid(id);
+          opts.log.warn(`dropped invalid message on ${topic}: ${reason}`);
+        },
+      },
+    });
+
+    addApiRoutes(this.router, {
+      cluster: opts.cluster,
+      version: FLOTILLA_VERSION,
+      startedAt: this.startedAt,
+      registry: this.registry,
+      fleet: this.fleet,
+      bus: this.bus,
+      stats: this.stats,
+      onEnrolled: (id) => this.fleet.remember(id, undefined),
+      onRemoved: (id) => this.fleet.forget(id),
+    });
+    const http = await startHttpServer({
+      host: opts.host,
+      port: opts.httpPort,
+      router: this.router,
+      apiToken: opts.apiToken,
+      log: opts.log.child('http'),
+      onError: () => this.stats.httpErrors++,
+    });
+    this.http = http.server;
+    this.httpPort = http.port;
+    this.sweeper = setInterval(() => this.fleet.sweep(), opts.sweepMs ?? 1000);
+  }
+
+  /** Messages from ids not in the registry (e.g. a device removed while connected) are ignored. */
+  private known(id: string): boolean {
+    return this.registry.get(id) !== undefined;
+  }
+
+  private changed(change: FleetChange): void {
+    if (change.kind === 'online' || change.kind === 'offline') {
+      this.registry.update(change.id, { lastSeen: this.fleet.get(change.id)?.lastSeen });
+    }
+    if (change.kind === 'health') {
+      const { arch, platform, target, agentVersion, nodeVersion } = change.health;
+      const facts = this.registry.get(change.id)?.facts;
+      if (!facts || facts.arch !== arch || facts.target !== target || facts.agentVersion !== agentVersion || facts.platform !== platform || facts.nodeVersion !== nodeVersion) {
+        this.registry.update(change.id, { facts: { arch, platform, target, agentVersion, nodeVersion } });
+      }
+    }
+    for (const listener of this.listeners) listener(change);
+  }
+
+  /** Subscribe to live fleet changes (dashboard stream, federation uplink). Returns the unsubscribe function. */
+  onChange(listener: (change: FleetChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    // Keep the last-seen times of devices still online, so a restarted coordinator shows when it last heard them.
+    for (const d of this.fleet.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.bus.close();
+    await this.broker.close();
+    await this.registry.close();
+  }
+}

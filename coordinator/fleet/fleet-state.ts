@@ -1,0 +1,141 @@
+import type { DeviceSummary, HealthState } from '../../shared/api.js';
+import type { EventMessage, HealthMessage } from '../../shared/messages.js';
+
+/** How many recent events the coordinator keeps per device (in memory; the agent keeps its own ring too). */
+export const EVENTS_PER_DEVICE = 100;
+
+export interface LiveDevice {
+  id: string;
+  online: boolean;
+  lastSeen: number | undefined;
+  health: HealthMessage | undefined;
+  events: EventMessage[];
+  /** Messages from this device the coordinator rejected. */
+  invalidMessages: number;
+}
+
+export type FleetChange =
+  | { kind: 'online' | 'offline'; id: string }
+  | { kind: 'health'; id: string; health: HealthMessage }
+  | { kind: 'event'; id: string; event: EventMessage };
+
+/** The slack added to twice the report interval before a silent device counts as offline. */
+const OFFLINE_GRACE_MS = 1000;
+
+/**
+ * Hot, in-memory view of a cluster's devices: presence, latest health and recent events. Pure: time comes from
+ * the injected clock and changes go to the injected sink, so offline detection is testable without sockets.
+ */
+export class FleetState {
+  private readonly devices = new Map<string, LiveDevice>();
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly onChange: (change: FleetChange) => void,
+  ) {}
+
+  private entry(id: string): LiveDevice {
+    let d = this.devices.get(id);
+    if (!d) {
+      d = { id, online: false, lastSeen: undefined, health: undefined, events: [], invalidMessages: 0 };
+      this.devices.set(id, d);
+    }
+    return d;
+  }
+
+  get(id: string): LiveDevice | undefined {
+    return this.devices.get(id);
+  }
+
+  all(): IterableIterator<LiveDevice> {
+    return this.devices.values();
+  }
+
+  /** Restore what the registry remembered (last seen), so a restarted coordinator shows devices as offline until they speak. */
+  remember(id: string, lastSeen: number | undefined): void {
+    this.entry(id).lastSeen ??= lastSeen;
+  }
+
+  forget(id: string): void {
+    this.devices.delete(id);
+  }
+
+  status(id: string, online: boolean): void {
+    const d = this.entry(id);
+    if (online) d.lastSeen = this.clock();
+    this.setOnline(d, online);
+  }
+
+  health(id: string, health: HealthMessage): void {
+    const d = this.entry(id);
+    d.health = health;
+    d.lastSeen = this.clock();
+    this.setOnline(d, true);
+    this.onChange({ kind: 'health', id, health });
+  }
+
+  event(id: string, event: EventMessage): void {
+    const d = this.entry(id);
+    d.events.push(event);
+    if (d.events.length > EVENTS_PER_DEVICE) d.events.splice(0, d.events.length - EVENTS_PER_DEVICE);
+    d.lastSeen = this.clock();
+    this.onChange({ kind: 'event', id, event });
+  }
+
+  invalid(id: string): void {
+    this.entry(id).invalidMessages++;
+  }
+
+  /**
+   * Mark offline every online device silent for more than two report intervals: a missed heartbeat is tolerated,
+   * two are not. (A dropped connection is caught sooner, by the agent's last will.) Returns the ids marked.
+   */
+  sweep(): string[] {
+    const now = this.clock();
+    const marked: string[] = [];
+    for (const d of this.devices.values()) {
+      if (!d.online || d.lastSeen === undefined) continue;
+      const intervalMs = (d.health?.intervalS ?? 10) * 1000;
+      if (now - d.lastSeen > 2 * intervalMs + OFFLINE_GRACE_MS) {
+        this.setOnline(d, false);
+        marked.push(d.id);
+      }
+    }
+    return marked;
+  }
+
+  private setOnline(d: LiveDevice, online: boolean): void {
+    if (d.online === online) return;
+    d.online = online;
+    this.onChange({ kind: online ? 'online' : 'offline', id: d.id });
+  }
+}
+
+export function healthState(d: LiveDevice | undefined): HealthState {
+  if (!d || (d.lastSeen === undefined && !d.online)) return 'unknown';
+  if (!d.online) return 'offline';
+  const children = d.health?.children ?? [];
+  return children.some((c) => c.state !== 'running') ? 'degraded' : 'ok';
+}
+
+export function summarize(id: string, cluster: string, d: LiveDevice | undefined): DeviceSummary {
+  const h = d?.health;
+  const workers = (h?.children ?? []).filter((c) => c.kind === 'worker');
+  return {
+    id,
+    cluster,
+    online: d?.online ?? false,
+    state: healthState(d),
+    lastSeen: d?.lastSeen ?? null,
+    arch: h?.arch ?? null,
+    platform: h?.platform ?? null,
+    target: h?.target ?? null,
+    agentVersion: h?.agentVersion ?? null,
+    uptimeS: h?.uptimeS ?? null,
+    rssBytes: h?.memory.rss ?? null,
+    load1: h?.load[0] ?? null,
+    restartsTotal: h?.restartsTotal ?? 0,
+    children: { running: workers.filter((c) => c.state === 'running').length, total: workers.length },
+    invalidMessages: (d?.invalidMessages ?? 0) + (h?.invalidMessages ?? 0),
+  };
+}

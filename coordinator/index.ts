@@ -1,0 +1,2 @@
+export { Coordinator, type CoordinatorOptions } from './coordinator.js';
+export { main, coordinatorSpec } from './main.js';

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { describeConfig, helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+import { announce, createLogger, type LogLevel } from '../shared/log.js';
+import { untilSignal } from '../shared/signals.js';
+import { Coordinator } from './coordinator.js';
+import { readTokensFile } from './registry/registry.js';
+
+export const coordinatorSpec: CommandSpec = {
+  command: 'coordinator',
+  summary: 'run a cluster coordinator: embedded MQTT broker, device registry, HTTP API',
+  options: [
+    { name: 'host', schema: opt.string, default: '0.0.0.0', description: 'address to listen on (MQTT, MQTTS and HTTP)' },
+    { name: 'mqtt-port', schema: opt.port, default: 1883, description: 'MQTT port for agents (0 = any free port)' },
+    { name: 'http-port', schema: opt.port, default: 8080, description: 'HTTP API port (0 = any free port)' },
+    { name: 'data-dir', schema: opt.string, default: './flotilla-data', description: 'directory for the registry (lowdb)' },
+    { name: 'cluster', schema: opt.string, default: 'local', description: 'this cluster\'s name' },
+    { name: 'api-token', schema: z.string().min(8, 'must be at least 8 characters'), secret: true, description: 'require "Authorization: Bearer TOKEN" on the API' },
+    { name: 'tokens-file', schema: opt.string, description: 'JSON file of pre-shared device tokens {"id":"token"}' },
+    { name: 'tls-cert', schema: opt.string, description: 'PEM certificate: also serve mqtts:// (needs --tls-key)' },
+    { name: 'tls-key', schema: opt.string, description: 'PEM private key for --tls-cert' },
+    { name: 'mqtts-port', schema: opt.port, default: 8883, description: 'MQTT over TLS port, when --tls-cert is given' },
+    { name: 'log-level', schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
+    { name: 'print-config', schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
+  ],
+};
+
+/** `flotilla coordinator`: start, print `{"event":"listening",...}`, run until SIGINT/SIGTERM. */
+export async function main(argv: string[]): Promise<number> {
+  const loaded = loadConfig(coordinatorSpec, argv);
+  if (loaded.help) {
+    console.log(helpText(coordinatorSpec));
+    return 0;
+  }
+  if (loaded.values['print-config']) {
+    console.log(describeConfig(coordinatorSpec, loaded));
+    return 0;
+  }
+  const v = loaded.values as Record<string, string | number | undefined>;
+  if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) {
+    throw new ConfigError('--tls-cert and --tls-key must be given together');
+  }
+  const log = createLogger(`coordinator ${v.cluster}`, v['log-level'] as LogLevel);
+  const coordinator = await Coordinator.start({
+    host: v.host as string,
+    mqttPort: v['mqtt-port'] as number,
+    httpPort: v['http-port'] as number,
+    dataDir: v['data-dir'] as string,
+    cluster: v.cluster as string,
+    apiToken: v['api-token'] as string | undefined,
+    tokens: v['tokens-file'] ? readTokensFile(v['tokens-file'] as string) : undefined,
+    tls: v['tls-cert'] ? { port: v['mqtts-port'] as number, certFile: v['tls-cert'] as string, keyFile: v['tls-key'] as string } : undefined,
+    log,
+  });
+  announce('listening', { mqtt: coordinator.mqttPort, http: coordinator.httpPort, ...(coordinator.mqttsPort !== undefined ? { mqtts: coordinator.mqttsPort } : {}) });
+  log.info(`cluster "${v.cluster}": MQTT on ${v.host}:${coordinator.mqttPort}, HTTP API on http://${v.host}:${coordinator.httpPort}/api/v1`);
+  await untilSignal();
+  log.info('shutting down');
+  await coordinator.stop();
+  return 0;
+}
