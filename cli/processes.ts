@@ -1,9 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The `flotilla` entry point of this installation (dist/cli/main.js). */
-export const FLOTILLA_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const here = fileURLToPath(import.meta.url);
+/**
+ * The `flotilla` entry point of this installation (dist/cli/main.js). Tests import this module from source (.ts);
+ * the processes they start still run the built CLI.
+ */
+export const FLOTILLA_MAIN = here.endsWith('.ts') ? join(dirname(here), '../dist/cli/main.js') : join(dirname(here), 'main.js');
 
 export interface FlotillaProcess {
   child: ChildProcess;

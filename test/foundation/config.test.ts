@@ -1,0 +1,64 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { coordinatorSpec } from '../../coordinator/main.js';
+import { agentSpec } from '../../agent/main.js';
+import { loadConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import { FLOTILLA_VERSION } from '../../shared/version.js';
+import { tempDir } from '../helpers/cluster.js';
+import pkg from '../../package.json' with { type: 'json' };
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+describe('configuration: flag > env > file > default', () => {
+  const file = join(dir.path, 'c.json');
+  writeFileSync(file, JSON.stringify({ 'mqtt-port': 1000, 'http-port': 2000, cluster: 'from-file' }));
+
+  it('takes each source in order of precedence', () => {
+    const cfg = loadConfig(coordinatorSpec, ['--config', file, '--mqtt-port', '3000'], { FLOTILLA_HTTP_PORT: '4000' });
+    expect(cfg.values['mqtt-port']).toBe(3000);
+    expect(cfg.sources['mqtt-port']).toBe('flag');
+    expect(cfg.values['http-port']).toBe(4000);
+    expect(cfg.sources['http-port']).toBe('env');
+    expect(cfg.values.cluster).toBe('from-file');
+    expect(cfg.values['data-dir']).toBe('./flotilla-data');
+    expect(cfg.sources['data-dir']).toBe('default');
+  });
+
+  it.each([
+    [['--mqtt-port', 'abc'], {}, /^--mqtt-port: expected a port number/],
+    [['--mqtt-port', '70000'], {}, /^--mqtt-port: port must be 0-65535/],
+    [[], { FLOTILLA_HTTP_PORT: '-1' }, /^FLOTILLA_HTTP_PORT: port must be 0-65535/],
+    [['--nope'], {}, /Unknown option '--nope'/],
+    [['--config', '/does/not/exist'], {}, /^--config: cannot read/],
+  ])('rejects %j %j with one line naming it', (argv, env, message) => {
+    expect(() => loadConfig(coordinatorSpec, argv, env)).toThrow(message);
+    try {
+      loadConfig(coordinatorSpec, argv, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('rejects unknown and ill-typed keys in the config file', () => {
+    const bad = join(dir.path, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ 'mqtt-prot': 1 }));
+    expect(() => loadConfig(coordinatorSpec, ['--config', bad], {})).toThrow('--config: unknown key "mqtt-prot"');
+    writeFileSync(bad, JSON.stringify({ 'mqtt-port': 'x' }));
+    expect(() => loadConfig(coordinatorSpec, ['--config', bad], {})).toThrow(`"mqtt-port" in ${bad}: expected a port number`);
+    writeFileSync(bad, '{');
+    expect(() => loadConfig(coordinatorSpec, ['--config', bad], {})).toThrow(/is not valid JSON/);
+  });
+
+  it('agent health interval must divide a minute and the id must be a topic-safe name', () => {
+    expect(() => loadConfig(agentSpec, ['--health-interval', '7'], {})).toThrow(/--health-interval: must divide 60/);
+    expect(() => loadConfig(agentSpec, ['--id', 'a/b'], {})).toThrow(/--id: must be 1-64 characters/);
+  });
+
+  it('the version constant matches package.json', () => {
+    expect(FLOTILLA_VERSION).toBe(pkg.version);
+  });
+});
