@@ -1,0 +1,47 @@
+/**
+ * The Wasm step runtime: runs step modules (ABI 1, docs/step-abi.md) each in its own worker isolate.
+ *
+ * Load once, start many:
+ *
+ *   const runtime = new StepRuntime();                       // one per agent; holds the compiled-module cache
+ *   const store = new StepStore(dataDir);                    // <dataDir>/steps/<sha256>.wasm + .json
+ *   const { bytes, manifest } = await store.get(sha256);     // StepNotFoundError | StepCorruptError (refetch, put)
+ *   const step = await runtime.load(bytes, manifest);        // StepLoadError: not Wasm, bad import/export, ...
+ *   const handle = await runtime.start({ id, step, config, onOutput, onLog, onExit });
+ *
+ * `runtime.start(options): Promise<StepHandle>` resolves only after the module was instantiated and its `init`
+ * returned 0. Otherwise it rejects with a StepStartError whose `reason` is `start_failed:<message>` (also the
+ * value of `handle.exited`; `onExit` is not called for a step that never started).
+ *
+ * StepHandle:
+ * - `push(payload: Uint8Array): boolean` — queues one input message (copied at once; the caller may reuse the
+ *   buffer). Queued messages go to the isolate in micro-batches: whatever is queued travels in one transfer, up to
+ *   2048 messages / 256 KiB, with at most two batches in the isolate. Returns false (counted as dropped) when the
+ *   queue is full (`maxQueued` messages or `maxQueuedBytes`), or the step is stopping or has exited. Throws
+ *   StepInputError for a message larger than the manifest's `maxInputBytes`; the step keeps running.
+ * - `onOutput(payload: Uint8Array)` — each output message, in order of emission, delivered batch by batch.
+ *   Outputs of the message during which a step fails are discarded (that message did not complete).
+ * - `onLog(level: 'debug'|'info'|'warn'|'error', message: string)` — the step's `flotilla.log` calls.
+ * - `onExit(reason: ExitReason)` / `exited: Promise<ExitReason>` — once, after the isolate is gone, with the
+ *   documented string: `normal`, `shutdown`, `killed`, `timeout`, `output_limit`, `exit:<code>`, `trap:<message>`.
+ *   Messages still queued when a step exits are counted in `stats().dropped`.
+ * - `stop(shutdown: number | 'brutal_kill' | 'infinity' = 5000): Promise<ExitReason>` — OTP shutdown semantics:
+ *   `brutal_kill` terminates at once (`killed`); otherwise messages not yet handed to the isolate are dropped,
+ *   the isolate finishes the batches it holds and exits with `shutdown`, or is terminated after `shutdown` ms
+ *   (`killed`); `infinity` waits (the time budget still bounds each call). Resolves with the exit reason, which
+ *   is whatever ended the step first.
+ * - `swap(step: LoadedStep, config?: unknown): Promise<void>` — hot swap between messages: every message pushed
+ *   before the call is processed by the old version, every later one by the new, none lost or repeated. The new
+ *   version is instantiated and `init`ed in the same isolate; if that fails the promise rejects and the old
+ *   version keeps running with its state. The new manifest's limits apply from the swap on (the memory cap is
+ *   part of the loaded module).
+ * - `stats(): { in, out, processed, queued, dropped }` and `manifest` (the version now running).
+ *
+ * Callbacks run on the agent's thread and must not throw.
+ */
+export { StepRuntime, DEFAULT_ISOLATE_LIMITS } from './runtime.js';
+export type { StartOptions, StepHandle, StepStats, ShutdownSpec } from './step-handle.js';
+export type { LoadedStep } from './load.js';
+export { StepStore } from './step-store.js';
+export { StepLoadError, StepStartError, StepInputError, StepCorruptError, StepNotFoundError } from './errors.js';
+export type { ExitReason, StepLogLevel } from '../../shared/step-abi.js';
