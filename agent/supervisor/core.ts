@@ -8,6 +8,7 @@ import {
   type WorkerChild,
 } from '../../shared/supervisor-spec.js';
 import { addRestart, exceedsIntensity } from './intensity.js';
+import { diffChildren, isDynamic, needsReplace, type ChildChange } from './plan.js';
 
 /**
  * The supervision tree as a pure state machine with Erlang/OTP `supervisor` semantics (docs/supervision.md).
@@ -97,17 +98,16 @@ interface Operation {
 
 export class SupervisorCore {
   private readonly clock: Clock;
-  private readonly root: SupervisorNode;
+  private root: SupervisorNode;
+  /** A replacement root spec, started when the current root has exited. */
+  private pendingRoot: SupervisorSpec | null = null;
   private readonly index = new Map<string, Node>();
   private readonly startCounts = new Map<string, number>();
   private out: Decision[] = [];
 
   constructor(spec: SupervisorSpec, options: { clock: Clock }) {
     this.clock = options.clock;
-    this.root = this.createNode(
-      { id: spec.id, restart: 'permanent', significant: false, shutdown: 'infinity', supervisor: spec },
-      null,
-    ) as SupervisorNode;
+    this.root = this.createRoot(spec);
   }
 
   /** The root supervisor's state: `running` once every child has started, `stopped` after it exited. */
@@ -213,6 +213,25 @@ export class SupervisorCore {
     });
   }
 
+  /**
+   * Replaces the spec at run time, changing only what differs (plan.ts): unchanged children keep running, swaps and
+   * in-place updates happen at once, removed and changed children stop in reverse order, changed and added ones
+   * start in order. A child that fails to start here is handled like one that failed to restart.
+   */
+  apply(desired: SupervisorSpec): Decision[] {
+    return this.run(() => {
+      if (needsReplace(this.root.spec.supervisor, desired)) {
+        if (this.root.status === 'stopped') this.root = this.createRoot(desired);
+        else {
+          this.pendingRoot = desired;
+          this.requestShutdown(this.root);
+        }
+        return;
+      }
+      this.reconcile(this.root, { ...this.root.spec, supervisor: desired });
+    });
+  }
+
   /** Every child of the tree, depth first in start order, for health. */
   snapshot(): ChildSnapshot[] {
     const out: ChildSnapshot[] = [];
@@ -251,6 +270,12 @@ export class SupervisorCore {
 
   private event(event: SupervisorEvent): void {
     this.emit({ type: 'event', event });
+  }
+
+  private createRoot(spec: SupervisorSpec): SupervisorNode {
+    this.index.clear();
+    const root = { id: spec.id, restart: 'permanent', significant: false, shutdown: 'infinity', supervisor: spec } as const;
+    return this.createNode(root, null) as SupervisorNode;
   }
 
   private createNode(spec: ChildSpec, parent: SupervisorNode | null): Node {
@@ -436,6 +461,12 @@ export class SupervisorCore {
     this.event({ type: 'supervisor_shutdown', supervisor: sup.path, reason });
     if (!sup.parent) {
       sup.status = 'stopped';
+      const next = this.pendingRoot;
+      this.pendingRoot = null;
+      if (next) {
+        this.root = this.createRoot(next);
+        this.startSupervisor(this.root);
+      }
       return;
     }
     if (duringStart) this.childStartFailed(sup.parent, sup, reason);
@@ -552,6 +583,54 @@ export class SupervisorCore {
       onDone: () => {},
       // OTP: a child that fails to start again is retried as a new restart (try_again_restart), which counts.
       onStartFailed: (failed) => this.restart(sup, failed),
+    });
+  }
+  // ---- desired state -------------------------------------------------------------------------------------------
+
+  private reconcile(sup: SupervisorNode, spec: SupervisorNode['spec']): void {
+    const running = sup.spec.supervisor;
+    // The new spec applies at once to anything started from now on, including a restart of this supervisor.
+    sup.spec = spec;
+    if (sup.status === 'stopped') return;
+    this.whenIdle(sup, () => {
+      // OTP: the children of a simple_one_for_one supervisor keep running; a new template applies to new children.
+      if (sup.status === 'running' && !isDynamic(running)) this.reconcileChildren(sup, spec.supervisor, diffChildren(running, spec.supervisor));
+    });
+  }
+
+  private reconcileChildren(sup: SupervisorNode, desired: SupervisorSpec, changes: ChildChange[]): void {
+    const byId = new Map(sup.children.map((c) => [c.id, c]));
+    const leaving = new Set<Node>();
+    for (const change of changes) {
+      const node = byId.get(change.child.id);
+      if (!node) continue; // added, or a temporary child that is gone
+      if (change.kind === 'update') {
+        if (node.kind === 'worker' && !isSupervisorChild(change.child)) node.spec = change.child;
+        if (node.kind === 'supervisor' && isSupervisorChild(change.child)) node.spec = change.child;
+      } else if (change.kind === 'swap' && node.kind === 'worker' && !isSupervisorChild(change.child)) {
+        node.spec = change.child;
+        if (node.status === 'running') this.emit({ type: 'swap', path: node.path, child: change.child });
+      } else if (change.kind === 'nested' && node.kind === 'supervisor') this.reconcile(node, change.child);
+      else if (change.kind === 'remove' || change.kind === 'restart') leaving.add(node);
+    }
+    const fresh = new Set(changes.filter((c) => c.kind === 'add' || c.kind === 'restart').map((c) => c.child.id));
+    this.begin(sup, {
+      stops: sup.children.filter((c) => leaving.has(c)).reverse(),
+      starts: [],
+      onDone: () => {
+        for (const node of leaving) this.remove(sup, node);
+        const kept = new Map(sup.children.map((c) => [c.id, c]));
+        const starts: Node[] = [];
+        sup.children = [];
+        for (const child of desired.children) {
+          const node = fresh.has(child.id) ? this.createNode(child, sup) : kept.get(child.id);
+          if (!node) continue;
+          sup.children.push(node);
+          if (fresh.has(child.id)) starts.push(node);
+        }
+        this.begin(sup, { stops: [], starts, onDone: () => {}, onStartFailed: (failed) => this.restart(sup, failed) });
+      },
+      onStartFailed: () => {},
     });
   }
 }
