@@ -1,0 +1,53 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KitFile, TargetDescriptor } from './descriptor.js';
+
+/** Template file in firmware-targets/kit/ for each kit entry. */
+const KIT_TEMPLATES: Record<KitFile, { template: string; mode: number }> = {
+  systemd: { template: 'flotilla-agent.service', mode: 0o644 },
+  procd: { template: 'flotilla-agent.procd', mode: 0o755 },
+  config: { template: 'agent.json', mode: 0o644 },
+};
+
+/** V8 flags the service files set; measured in bench/footprint.ts. */
+export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=1';
+
+/** Replace every `@NAME@`; a placeholder without a value is a bug in the template or the caller, so it throws. */
+export function renderTemplate(text: string, vars: Record<string, string>, name: string): string {
+  return text.replace(/@([A-Z_]+)@/g, (_, key: string) => {
+    const value = vars[key];
+    if (value === undefined) throw new Error(`${name}: no value for @${key}@`);
+    return value;
+  });
+}
+
+/** Values the templates draw on for one target. */
+export function templateVars(target: TargetDescriptor): Record<string, string> {
+  const sea = target.artifact.kind === 'sea';
+  const vars: Record<string, string> = {
+    TARGET: target.name,
+    KIND: target.artifact.kind,
+    EXEC: sea ? '/usr/local/bin/flotilla-agent' : '/opt/flotilla/bin/flotilla-agent',
+    NODE_OPTIONS: SERVICE_NODE_OPTIONS,
+    NODE_VERSION: target.node.version,
+  };
+  if (target.node.from === 'debian') Object.assign(vars, { LOADER: target.node.loader, LIBDIR: target.node.libDir });
+  return vars;
+}
+
+/** Render one template from `kitDir` to `out` with its mode. */
+export function renderFile(kitDir: string, template: string, out: string, vars: Record<string, string>, mode: number): void {
+  writeFileSync(out, renderTemplate(readFileSync(join(kitDir, template), 'utf8'), vars, template));
+  chmodSync(out, mode);
+}
+
+/** The target's install kit (its declared files plus install.sh) into `outDir`. */
+export function writeKit(target: TargetDescriptor, kitDir: string, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  const vars = templateVars(target);
+  for (const entry of target.kit) {
+    const { template, mode } = KIT_TEMPLATES[entry];
+    renderFile(kitDir, template, join(outDir, template), vars, mode);
+  }
+  renderFile(kitDir, 'install.sh', join(outDir, 'install.sh'), vars, 0o755);
+}
