@@ -232,6 +232,22 @@ export class SupervisorCore {
     });
   }
 
+  /** The health state of the child at `path`; undefined when there is no such child (any more). */
+  phase(path: string): ChildPhase | undefined {
+    const node = this.index.get(path);
+    return node && node !== this.root ? phase(node) : undefined;
+  }
+
+  /** Every worker in the tree with the spec it runs (or will run next), depth first in start order. */
+  workers(): { path: string; child: WorkerChild }[] {
+    const out: { path: string; child: WorkerChild }[] = [];
+    const walk = (sup: SupervisorNode) => {
+      for (const c of sup.children) c.kind === 'worker' ? out.push({ path: c.path, child: c.spec }) : walk(c);
+    };
+    walk(this.root);
+    return out;
+  }
+
   /** Every child of the tree, depth first in start order, for health. */
   snapshot(): ChildSnapshot[] {
     const out: ChildSnapshot[] = [];

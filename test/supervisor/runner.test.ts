@@ -1,0 +1,217 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StepRuntime, type LoadedStep } from '../../agent/runtime/index.js';
+import { Observed, bytes, loadSteps } from './steps.js';
+
+// Real isolates running test/fixtures/wat/supervised-crashy.wat, observed through the runner's events.
+
+const runtime = new StepRuntime();
+let resolveStep: (ref: string) => Promise<LoadedStep>;
+const running: Observed[] = [];
+
+beforeAll(async () => {
+  resolveStep = await loadSteps(runtime);
+});
+
+afterEach(async () => {
+  for (const o of running.splice(0)) if (o.runner.status !== 'stopped') await o.runner.stop();
+});
+
+function observe(spec: unknown, extra: ConstructorParameters<typeof Observed>[3] = {}): Observed {
+  const o = new Observed(spec, (ref) => resolveStep(ref), runtime, extra);
+  running.push(o);
+  return o;
+}
+
+const crashy = (id: string, extra: Record<string, unknown> = {}) => ({ id, step: 'crashy@1', output: `out/${id}`, ...extra });
+
+describe('SupervisorRunner with real Wasm steps', () => {
+  it('starts children in order, routes inputs and outputs, and stops them in reverse order', async () => {
+    const o = observe({ id: 'root', children: [crashy('a', { input: 'sensors/+/raw' }), crashy('b')] });
+    await o.runner.start();
+    expect(o.runner.topicFilters()).toEqual(['sensors/+/raw']);
+    expect(o.runner.deliverTopic('sensors/t1/raw', bytes('21.5'))).toBe(1);
+    expect(o.runner.deliverTopic('other/topic', bytes('x'))).toBe(0);
+    o.runner.deliver('root/b', bytes('hello'));
+    await o.waitFor(() => o.outputs.length === 2, 'two outputs');
+    expect(o.outputs).toEqual(
+      expect.arrayContaining([
+        { path: 'root/a', topic: 'out/a', text: '21.5' },
+        { path: 'root/b', topic: 'out/b', text: 'hello' },
+      ]),
+    );
+    await o.runner.stop();
+    expect(o.lines()).toEqual([
+      'child_started root a',
+      'child_started root b',
+      'child_terminated root b shutdown',
+      'child_terminated root a shutdown',
+      'supervisor_shutdown root shutdown',
+    ]);
+  });
+
+  it('a step that traps on `crash` is restarted and processes again', async () => {
+    const o = observe({ id: 'root', children: [crashy('a')] });
+    await o.runner.start();
+    o.runner.deliver('root/a', bytes('crash'));
+    await o.event(/child_started root a/, 1);
+    expect(o.lines()[1]).toMatch(/^child_terminated root a trap:/);
+    o.runner.deliver('root/a', bytes('after'));
+    await o.waitFor(() => o.texts('root/a').includes('after'), 'output after the restart');
+    // The message during which the step trapped did not complete: it is counted as dropped.
+    expect(o.runner.health()).toEqual([
+      { path: 'root/a', kind: 'worker', state: 'running', restarts: 1, step: 'crashy@1', messagesIn: 2, messagesOut: 1, dropped: 1 },
+    ]);
+  });
+
+  it('`stop` is a normal exit: a transient child stays stopped, a permanent one is restarted', async () => {
+    const o = observe({ id: 'root', children: [crashy('t', { restart: 'transient' }), crashy('p')] });
+    await o.runner.start();
+    o.runner.deliver('root/t', bytes('stop'));
+    o.runner.deliver('root/p', bytes('stop'));
+    await o.event(/child_started root p/, 2);
+    await o.event(/child_terminated root t normal/);
+    expect(o.runner.health().map((c) => `${c.path}:${c.state}`)).toEqual(['root/t:stopped', 'root/p:running']);
+  });
+
+  it('a step looping on `hang` exceeds its time budget and is restarted after exit `timeout`', async () => {
+    const o = observe({ id: 'root', intensity: 3, children: [crashy('a')] });
+    await o.runner.start();
+    o.runner.deliver('root/a', bytes('hang'));
+    await o.event(/child_started root a/, 1);
+    expect(o.lines()[1]).toBe('child_terminated root a timeout');
+  });
+
+  it('sup_stop_timeout: a hanging step that does not stop within its shutdown time is killed', async () => {
+    const o = observe({ id: 'root', children: [{ id: 'h', step: 'slow@1', shutdown: 100 }] });
+    await o.runner.start();
+    o.runner.deliver('root/h', bytes('hang'));
+    // Inputs go to the isolate in a microtask-flushed batch: let it leave before asking the step to stop.
+    await new Promise((resolve) => setImmediate(resolve));
+    const t0 = performance.now();
+    await o.runner.stop();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(95);
+    expect(o.lines().slice(1)).toEqual(['child_terminated root h killed', 'supervisor_shutdown root shutdown']);
+  });
+
+  it('sup_stop_brutal_kill: a hanging step with brutal_kill is killed at once', async () => {
+    const o = observe({ id: 'root', children: [{ id: 'h', step: 'slow@1', shutdown: 'brutal_kill' }] });
+    await o.runner.start();
+    o.runner.deliver('root/h', bytes('hang'));
+    await o.runner.stop();
+    expect(o.lines().slice(1)).toEqual(['child_terminated root h killed', 'supervisor_shutdown root shutdown']);
+  });
+
+  it('multiple_restarts: crashes past the intensity stop the tree with reached_max_restart_intensity', async () => {
+    const o = observe({ id: 'root', intensity: 1, period: 5, children: [crashy('a'), crashy('b')] });
+    await o.runner.start();
+    o.runner.deliver('root/a', bytes('crash'));
+    await o.event(/child_started root a/, 2);
+    o.runner.deliver('root/a', bytes('crash'));
+    await o.event(/supervisor_shutdown root shutdown/);
+    expect(o.lines().slice(2)).toEqual([
+      expect.stringMatching(/^child_terminated root a trap:/),
+      'child_started root a',
+      expect.stringMatching(/^child_terminated root a trap:/),
+      'reached_max_restart_intensity root',
+      'child_terminated root b shutdown',
+      'supervisor_shutdown root shutdown',
+    ]);
+    expect(o.runner.status).toBe('stopped');
+  });
+
+  it('escalation: a nested supervisor past its intensity is restarted by its parent (rest_for_one restarts the later siblings)', async () => {
+    const o = observe({
+      id: 'root',
+      strategy: 'rest_for_one',
+      intensity: 2,
+      children: [crashy('first'), { id: 's', supervisor: { intensity: 0, children: [crashy('x')] } }, crashy('last')],
+    });
+    await o.runner.start();
+    const before = o.events.length;
+    o.runner.deliver('root/s/x', bytes('crash'));
+    await o.event(/child_started root last/, before);
+    expect(o.lines().slice(before)).toEqual([
+      expect.stringMatching(/^child_terminated root\/s x trap:/),
+      'reached_max_restart_intensity root/s',
+      'supervisor_shutdown root/s shutdown',
+      'child_terminated root s shutdown',
+      'child_terminated root last shutdown',
+      'child_started root/s x',
+      'child_started root s',
+      'child_started root last',
+    ]);
+  });
+
+  it('sup_start_fail_nth_child: a step whose init fails makes the tree start fail after stopping the started ones', async () => {
+    const o = observe({ id: 'root', children: [crashy('a'), { id: 'bad', step: 'broken@1' }, crashy('c')] });
+    await expect(o.runner.start()).rejects.toThrow(/root failed to start: start_failed:bad: start_failed:/);
+    expect(o.lines()).toEqual([
+      'child_started root a',
+      expect.stringMatching(/^child_terminated root bad start_failed:/),
+      'child_terminated root a shutdown',
+      expect.stringMatching(/^supervisor_shutdown root start_failed:bad: /),
+    ]);
+  });
+
+  it('pipelines: {from: sibling} carries one step’s output into the next', async () => {
+    const o = observe({ id: 'root', children: [crashy('parse'), crashy('alarm', { input: { from: 'parse' } })] });
+    await o.runner.start();
+    o.runner.deliver('root/parse', bytes('42'));
+    await o.waitFor(() => o.texts('root/alarm').includes('42'), 'the output of the second step');
+    expect(o.texts('root/parse')).toEqual(['42']);
+  });
+
+  it('messages arriving while a child restarts are buffered and delivered after it; overflow is dropped and counted', async () => {
+    const o = observe({ id: 'root', children: [crashy('a')] }, { restartBufferSize: 3 });
+    await o.runner.start();
+    o.runner.deliver('root/a', bytes('crash'));
+    await o.event(/child_terminated root a trap/);
+    expect(o.runner.health()[0].state).toBe('restarting');
+    const accepted = ['m1', 'm2', 'm3', 'm4', 'm5'].map((m) => o.runner.deliver('root/a', bytes(m)));
+    expect(accepted).toEqual([true, true, true, false, false]);
+    await o.waitFor(() => o.texts('root/a').length === 3, 'the buffered messages');
+    expect(o.texts('root/a')).toEqual(['m1', 'm2', 'm3']);
+    // Dropped: m4 and m5, plus the `crash` message the step did not complete.
+    expect(o.runner.health()[0]).toMatchObject({ state: 'running', restarts: 1, dropped: 3 });
+  });
+
+  it('simple_one_for_one: start_child and terminate_child run real steps at run time', async () => {
+    const o = observe({ id: 'root', children: [{ id: 'pool', supervisor: { strategy: 'simple_one_for_one', children: [crashy('worker')] } }] });
+    await o.runner.start();
+    await o.runner.startChild({ supervisor: 'root/pool', id: 'w1' });
+    await o.runner.startChild({ supervisor: 'root/pool', id: 'w2', output: 'custom' });
+    o.runner.deliver('root/pool/w2', bytes('hi'));
+    await o.waitFor(() => o.outputs.some((x) => x.topic === 'custom'), 'output of w2');
+    await o.runner.terminateChild({ supervisor: 'root/pool', id: 'w1' });
+    expect(o.runner.health().map((c) => c.path)).toEqual(['root/pool', 'root/pool/w2']);
+    await expect(o.runner.startChild({ supervisor: 'root/pool', id: 'w2' })).rejects.toThrow(/already has a child "w2"/);
+  });
+
+  it('apply: a changed step ref is hot-swapped without a restart; an added child starts', async () => {
+    const o = observe({ id: 'root', children: [crashy('a')] });
+    await o.runner.start();
+    const before = o.events.length;
+    o.runner.apply({ id: 'root', strategy: 'one_for_one', intensity: 1, period: 5, autoShutdown: 'never', children: [
+      { id: 'a', step: 'crashy@2', restart: 'permanent', significant: false, shutdown: 5000, config: {}, output: 'out/a' },
+      { id: 'b', step: 'crashy@1', restart: 'permanent', significant: false, shutdown: 5000, config: {}, output: 'out/b' },
+    ] });
+    await o.event(/child_started root b/, before);
+    o.runner.deliver('root/a', bytes('still here'));
+    await o.waitFor(() => o.texts('root/a').includes('still here'), 'output of the swapped step');
+    expect(o.lines().slice(before)).toEqual(['child_started root b']);
+    expect(o.runner.health().map((c) => `${c.path}:${c.step}:${c.restarts}`)).toEqual(['root/a:crashy@2:0', 'root/b:crashy@1:0']);
+  });
+
+  it('keeps recent events in a bounded ring', async () => {
+    const o = observe({ id: 'root', intensity: 10, children: [crashy('a')] }, { eventLogSize: 4 });
+    await o.runner.start();
+    for (let i = 0; i < 3; i++) {
+      const n = o.events.length;
+      o.runner.deliver('root/a', bytes('crash'));
+      await o.event(/child_started root a/, n);
+    }
+    const recent = o.runner.events();
+    expect(recent.map((e) => e.seq)).toEqual([3, 4, 5, 6]);
+    expect(recent.at(-1)?.event).toEqual({ type: 'child_started', supervisor: 'root', child: 'a' });
+  });
+});
