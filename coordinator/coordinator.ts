@@ -5,7 +5,8 @@ import type { Logger } from '../shared/log.js';
 import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broker.js';
 import type { Principal } from './broker/acl.js';
 import { ClusterBus } from './cluster-bus.js';
-import { FleetState, type FleetChange } from './fleet/fleet-state.js';
+import { mountDashboard, type Dashboard } from './dashboard/index.js';
+import { FleetState, summarize, type FleetChange } from './fleet/fleet-state.js';
 import { addApiRoutes } from './http/api.js';
 import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
@@ -40,6 +41,7 @@ export class Coordinator {
   private bus!: ClusterBus;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
+  dashboard!: Dashboard;
   mqttPort = 0;
   mqttsPort: number | undefined;
   httpPort = 0;
@@ -108,6 +110,12 @@ export class Coordinator {
       onEnrolled: (id) => this.fleet.remember(id, undefined),
       onRemoved: (id) => this.fleet.forget(id),
     });
+    this.dashboard = mountDashboard({
+      cluster: opts.cluster,
+      router: this.router,
+      onChange: (listener) => this.onChange(listener),
+      summary: (id) => (this.registry.get(id) ? summarize(id, opts.cluster, this.fleet.get(id)) : undefined),
+    });
     const http = await startHttpServer({
       host: opts.host,
       port: opts.httpPort,
@@ -148,6 +156,7 @@ export class Coordinator {
 
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
+    this.dashboard.close();
     // Keep the last-seen times of devices still online, so a restarted coordinator shows when it last heard them.
     for (const d of this.fleet.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });
     this.http.closeAllConnections();

@@ -25,6 +25,8 @@ export const DeviceSummary = z.object({
   restartsTotal: z.number(),
   children: z.object({ running: z.number(), total: z.number() }),
   invalidMessages: z.number(),
+  /** Refs of the installed steps (the dashboard filters by step). */
+  stepRefs: z.array(z.string()),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummary>;
 

@@ -137,5 +137,6 @@ export function summarize(id: string, cluster: string, d: LiveDevice | undefined
     restartsTotal: h?.restartsTotal ?? 0,
     children: { running: workers.filter((c) => c.state === 'running').length, total: workers.length },
     invalidMessages: (d?.invalidMessages ?? 0) + (h?.invalidMessages ?? 0),
+    stepRefs: (h?.steps ?? []).map((s) => s.ref),
   };
 }

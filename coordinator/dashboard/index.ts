@@ -1,0 +1,73 @@
+import type { DeviceSummary } from '../../shared/api.js';
+import type { DeviceHistory } from '../../shared/stream.js';
+import type { FleetChange } from '../fleet/fleet-state.js';
+import { HttpError, type RouteContext, type Router } from '../http/router.js';
+import { HealthHistory } from './history.js';
+import { StaticAssets } from './static-assets.js';
+import { LiveStream } from './stream.js';
+
+export { HealthHistory, HealthRing, HISTORY_WINDOW_S } from './history.js';
+export { LiveFeed } from './live-feed.js';
+export { StaticAssets, DASHBOARD_DIR } from './static-assets.js';
+
+export interface DashboardDeps {
+  cluster: string;
+  router: Router;
+  onChange(listener: (change: FleetChange) => void): () => void;
+  /** The device's current summary, or undefined if it is not (or no longer) enrolled. */
+  summary(id: string): DeviceSummary | undefined;
+  /** Where the built page lives (default: dist/dashboard). */
+  assetsDir?: string;
+  flushMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface Dashboard {
+  stream: LiveStream;
+  history: HealthHistory;
+  /** False when the page was not built; the API routes work regardless. */
+  servesPage: boolean;
+  close(): void;
+}
+
+/**
+ * Mount the dashboard on a coordinator's router: the page at `/` and `/assets/*`, the live channel at
+ * `/api/v1/stream` and health history at `/api/v1/devices/:id/history` (both under the API token, docs/api.md).
+ */
+export function mountDashboard(deps: DashboardDeps): Dashboard {
+  const history = new HealthHistory((id) => deps.summary(id) !== undefined);
+  const stream = new LiveStream({ cluster: deps.cluster, summary: deps.summary, flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
+  const unsubscribe = deps.onChange((change) => {
+    if (change.kind === 'health') history.record(change.id, change.health);
+    stream.change(change);
+  });
+
+  deps.router.add('GET', '/api/v1/stream', ({ req, res }) => {
+    stream.open(req, res);
+    return undefined;
+  });
+  deps.router.add('GET', '/api/v1/devices/:id/history', ({ params }): { body: DeviceHistory } => {
+    if (!deps.summary(params.id)) throw new HttpError(404, `no device "${params.id}" in cluster ${deps.cluster}`);
+    return { body: history.get(params.id) };
+  });
+
+  const assets = StaticAssets.load(deps.assetsDir);
+  if (assets) {
+    const page = ({ req, res, url }: RouteContext) => {
+      if (!assets.serve(url.pathname, req, res)) throw new HttpError(404, `no such asset: ${url.pathname}`);
+      return undefined;
+    };
+    deps.router.add('GET', '/', page);
+    deps.router.add('GET', '/assets/:name', page);
+  }
+
+  return {
+    stream,
+    history,
+    servesPage: assets !== undefined,
+    close() {
+      unsubscribe();
+      stream.close();
+    },
+  };
+}

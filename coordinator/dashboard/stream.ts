@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeviceSummary } from '../../shared/api.js';
+import type { StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../shared/stream.js';
+import type { FleetChange } from '../fleet/fleet-state.js';
+import { LiveFeed } from './live-feed.js';
+
+export interface StreamOptions {
+  cluster: string;
+  /** The current summary of a device, or undefined once it is removed. */
+  summary(id: string): DeviceSummary | undefined;
+  /** How long changes are coalesced before they are pushed. */
+  flushMs?: number;
+  heartbeatMs?: number;
+}
+
+/** A client that let this much unsent data pile up is cut off; it reconnects and fetches a fresh snapshot. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The live channel as Server-Sent Events (HTML Living Standard §9.2): `hello` on connect, then `devices` and
+ * `events` batches, and a `heartbeat` that also carries rates. EventSource reconnects by itself (`retry:`), and
+ * every `hello` tells the page to refetch its snapshot, so nothing missed while disconnected stays stale.
+ */
+export class LiveStream {
+  private readonly clients = new Set<ServerResponse>();
+  private readonly feed = new LiveFeed();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
+  private lastRates = Date.now();
+  readonly flushMs: number;
+  readonly heartbeatMs: number;
+
+  constructor(private readonly opts: StreamOptions) {
+    this.flushMs = opts.flushMs ?? 250;
+    this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  change(c: FleetChange): void {
+    this.feed.change(c);
+    this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  open(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      // Proxies (nginx) must not buffer the stream.
+      'x-accel-buffering': 'no',
+    });
+    req.socket.setNoDelay(true);
+    this.clients.add(res);
+    res.on('close', () => this.clients.delete(res));
+    const hello: StreamHello = { cluster: this.opts.cluster, serverTime: Date.now(), heartbeatMs: this.heartbeatMs };
+    res.write(`retry: 2000\n\n${frame('hello', hello)}`);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    const batch = this.feed.drain();
+    if (this.clients.size === 0) return;
+    if (batch.deviceIds.length) {
+      const devices: DeviceSummary[] = [];
+      for (const id of batch.deviceIds) {
+        const s = this.opts.summary(id);
+        if (s) devices.push(s);
+      }
+      if (devices.length) this.broadcast(frame('devices', { devices } satisfies StreamDevices));
+    }
+    if (batch.events.length) this.broadcast(frame('events', { events: batch.events } satisfies StreamEvents));
+  }
+
+  private beat(): void {
+    const now = Date.now();
+    const body: StreamHeartbeat = { serverTime: now, clients: this.clients.size, rates: this.feed.rates(now - this.lastRates) };
+    this.lastRates = now;
+    if (this.clients.size) this.broadcast(frame('heartbeat', body));
+  }
+
+  private broadcast(text: string): void {
+    for (const res of this.clients) {
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        res.destroy();
+        continue;
+      }
+      res.write(text);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    clearTimeout(this.flushTimer);
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+}
+
+/** One SSE message; JSON has no raw newlines, so a single `data:` line is enough. */
+function frame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}

@@ -1,0 +1,100 @@
+import type { ClusterSummary, DeviceSummary } from '../../../shared/api.js';
+import type { EventMessage } from '../../../shared/messages.js';
+import type { StreamRates } from '../../../shared/stream.js';
+
+/** `live`: the stream is open; `lost`: it dropped and EventSource is reconnecting; `connecting`: not yet open. */
+export type Connection = 'connecting' | 'live' | 'lost';
+
+/** Counters the benchmark reads (bench/dashboard.ts) through `window.flotilla`. */
+export interface StoreStats {
+  batches: number;
+  deviceUpdates: number;
+  renders: number;
+}
+
+/**
+ * The page's model of the fleet: the snapshot from `GET /api/v1/devices`, kept current by `devices` batches from
+ * the live stream. Batches that arrive while a snapshot is loading are replayed on top of it, so no update is lost
+ * between the stream's `hello` and the snapshot's reply. Subscribers are told at most once per animation frame.
+ */
+export class FleetStore {
+  devices = new Map<string, DeviceSummary>();
+  cluster: ClusterSummary | undefined;
+  connection: Connection = 'connecting';
+  rates: StreamRates | undefined;
+  /** Server time minus browser time, from the stream, for "last seen … ago". */
+  clockSkewMs = 0;
+  loaded = false;
+  readonly stats: StoreStats = { batches: 0, deviceUpdates: 0, renders: 0 };
+  private buffered: DeviceSummary[][] | undefined;
+  private readonly listeners = new Set<() => void>();
+  private readonly eventListeners = new Set<(id: string, e: EventMessage) => void>();
+  private scheduled = false;
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onEvent(listener: (id: string, e: EventMessage) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** A snapshot request is in flight: hold stream batches until it lands. */
+  beginSnapshot(): void {
+    this.buffered ??= [];
+  }
+
+  applySnapshot(devices: DeviceSummary[], cluster: ClusterSummary): void {
+    this.devices = new Map(devices.map((d) => [d.id, d]));
+    this.cluster = cluster;
+    const replay = this.buffered ?? [];
+    this.buffered = undefined;
+    for (const batch of replay) this.merge(batch);
+    this.loaded = true;
+    this.changed();
+  }
+
+  applyDevices(batch: DeviceSummary[]): void {
+    this.stats.batches++;
+    this.stats.deviceUpdates += batch.length;
+    if (this.buffered) this.buffered.push(batch);
+    else {
+      this.merge(batch);
+      this.changed();
+    }
+  }
+
+  applyEvents(events: { id: string; event: EventMessage }[]): void {
+    for (const { id, event } of events) for (const l of this.eventListeners) l(id, event);
+  }
+
+  setConnection(c: Connection): void {
+    if (this.connection === c) return;
+    this.connection = c;
+    this.changed();
+  }
+
+  setServerTime(serverTime: number, rates?: StreamRates): void {
+    this.clockSkewMs = serverTime - Date.now();
+    if (rates) {
+      this.rates = rates;
+      this.changed();
+    }
+  }
+
+  private merge(batch: DeviceSummary[]): void {
+    for (const d of batch) this.devices.set(d.id, d);
+  }
+
+  private changed(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.stats.renders++;
+      for (const l of this.listeners) l();
+    });
+  }
+}

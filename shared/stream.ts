@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { DeviceSummary } from './api.js';
+import { EventMessage } from './messages.js';
+
+/**
+ * Bodies of the dashboard's live channel (`GET /api/v1/stream`, Server-Sent Events) and of the health-history
+ * endpoint (docs/api.md). The SSE `event:` field names the message; `data:` is one JSON value of these schemas.
+ */
+
+/** Rates over the last heartbeat period, as seen by this coordinator. */
+export const StreamRates = z.object({
+  /** Health, status and event messages received from devices, per second. */
+  deviceMessagesPerS: z.number().nonnegative(),
+  /** Sum over devices of their steps' message rates (from health `rates`). */
+  stepsInPerS: z.number().nonnegative(),
+  stepsOutPerS: z.number().nonnegative(),
+});
+export type StreamRates = z.infer<typeof StreamRates>;
+
+export const StreamHello = z.object({ cluster: z.string(), serverTime: z.number(), heartbeatMs: z.number().int().positive() });
+export type StreamHello = z.infer<typeof StreamHello>;
+
+/** Devices whose summary changed (online/offline/health), coalesced: at most one entry per device per batch. */
+export const StreamDevices = z.object({ devices: z.array(DeviceSummary) });
+export type StreamDevices = z.infer<typeof StreamDevices>;
+
+/** Device events (supervisor and agent events) in arrival order. */
+export const StreamEvents = z.object({ events: z.array(z.object({ id: z.string(), event: EventMessage })) });
+export type StreamEvents = z.infer<typeof StreamEvents>;
+
+export const StreamHeartbeat = z.object({ serverTime: z.number(), clients: z.number().int().nonnegative(), rates: StreamRates });
+export type StreamHeartbeat = z.infer<typeof StreamHeartbeat>;
+
+/** `GET /api/v1/devices/:id/history`: columns of equal length, oldest first (uPlot's data layout). */
+export const DeviceHistory = z.object({
+  id: z.string(),
+  intervalS: z.number().positive().nullable(),
+  capacity: z.number().int().nonnegative(),
+  ts: z.array(z.number()),
+  rssBytes: z.array(z.number()),
+  heapUsedBytes: z.array(z.number()),
+  load1: z.array(z.number()),
+  stepsInPerS: z.array(z.number()),
+  stepsOutPerS: z.array(z.number()),
+});
+export type DeviceHistory = z.infer<typeof DeviceHistory>;
