@@ -108,7 +108,9 @@ export class StepInstance implements StepHandle {
     const control = new SharedArrayBuffer(8);
     this.control = new Int32Array(control);
     const workerData: WorkerData = { module: options.step.module, config: encodeConfig(options.config), limits: limitsOf(this.manifest), control };
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits, stdout: false, stderr: false });
+    // execArgv: [] — the isolate must not inherit flags such as --input-type=module, which would turn the
+    // CommonJS prelude of WORKER_SOURCE into an ES module without `require`.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits, execArgv: [] });
     this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     this.worker.on('error', (err) => (this.workerError = err.message));
     this.worker.on('exit', (code) => this.finish(this.workerError ? `trap:${this.workerError}` : `trap:step isolate exited unexpectedly (code ${code})`));
