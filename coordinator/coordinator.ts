@@ -11,6 +11,7 @@ import { addApiRoutes } from './http/api.js';
 import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
+import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -25,6 +26,16 @@ export interface CoordinatorOptions {
   log: Logger;
   /** How often silent devices are checked for missed heartbeats. */
   sweepMs?: number;
+  /** Make this coordinator a child of another (docs/federation.md). */
+  parent?: ParentLink;
+  /** Use this external MQTT 3.1.1 broker instead of the embedded one (its own auth and ACL apply). */
+  broker?: { url: string; username?: string; password?: string };
+  /** Pre-shared child coordinator tokens, `{ name: token }`, merged into clusters.json at start. */
+  childTokens?: Record<string, string>;
+  /** Minimum milliseconds between two summaries sent to the parent (default 1000). */
+  summaryMs?: number;
+  /** Uplink messages buffered while the parent is unreachable (default 10000). */
+  bufferLimit?: number;
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
@@ -37,8 +48,9 @@ export class Coordinator {
   readonly fleet: FleetState;
   readonly router = new Router();
   private readonly listeners = new Set<(change: FleetChange) => void>();
-  private broker!: RunningBroker;
+  private broker: RunningBroker | undefined;
   private bus!: ClusterBus;
+  federation!: Federation;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
@@ -49,6 +61,7 @@ export class Coordinator {
   private constructor(
     readonly opts: CoordinatorOptions,
     readonly registry: Registry,
+    readonly children: Children,
   ) {
     this.fleet = new FleetState(Date.now, (change) => this.changed(change));
   }
@@ -56,7 +69,9 @@ export class Coordinator {
   static async start(opts: CoordinatorOptions): Promise<Coordinator> {
     const registry = await Registry.open(opts.dataDir);
     for (const [id, token] of Object.entries(opts.tokens ?? {})) registry.setToken(id, token);
-    const c = new Coordinator(opts, registry);
+    const children = await Children.open(opts.dataDir);
+    for (const [name, token] of Object.entries(opts.childTokens ?? {})) await children.enroll(name, token);
+    const c = new Coordinator(opts, registry, children);
     for (const d of registry.list()) c.fleet.remember(d.id, d.lastSeen);
     await c.listen();
     return c;
@@ -65,27 +80,37 @@ export class Coordinator {
   private async listen(): Promise<void> {
     const { opts } = this;
     const internalPassword = randomBytes(24).toString('base64url');
-    this.broker = await startEmbeddedBroker({
-      host: opts.host,
-      port: opts.mqttPort,
-      tls: opts.tls,
-      log: opts.log.child('broker'),
-      onDenied: () => this.stats.deniedRequests++,
-      authenticate: (clientId, username, password): Principal | undefined => {
-        if (username === INTERNAL_USER) return password === internalPassword ? { kind: 'internal' } : undefined;
-        // A device's client id, username and token must agree: device A cannot connect as device B.
-        if (username !== clientId || password === undefined || !this.registry.authenticate(clientId, password)) return undefined;
-        return { kind: 'device', id: clientId };
-      },
-    });
-    this.mqttPort = this.broker.port;
-    this.mqttsPort = this.broker.tlsPort;
+    let local: { url: string; username?: string; password?: string };
+    if (opts.broker) {
+      local = opts.broker;
+      this.mqttPort = Number(new URL(opts.broker.url).port || 1883);
+    } else {
+      this.broker = await startEmbeddedBroker({
+        host: opts.host,
+        port: opts.mqttPort,
+        tls: opts.tls,
+        log: opts.log.child('broker'),
+        onDenied: () => this.stats.deniedRequests++,
+        authenticate: (clientId, username, password): Principal | undefined => {
+          if (username === INTERNAL_USER) return password === internalPassword ? { kind: 'internal' } : undefined;
+          if (password === undefined || username === undefined) return undefined;
+          const child = this.children.authenticate(clientId, username, password);
+          if (child) return { kind: 'child', name: child };
+          // A device's client id, username and token must agree: device A cannot connect as device B.
+          if (username !== clientId || !this.registry.authenticate(clientId, password)) return undefined;
+          return { kind: 'device', id: clientId };
+        },
+      });
+      this.mqttPort = this.broker.port;
+      this.mqttsPort = this.broker.tlsPort;
+      local = { url: `mqtt://127.0.0.1:${this.mqttPort}`, username: INTERNAL_USER, password: internalPassword };
+    }
 
     this.bus = await ClusterBus.connect({
-      url: `mqtt://127.0.0.1:${this.mqttPort}`,
+      url: local.url,
       clientId: `${INTERNAL_USER}-${process.pid}`,
-      username: INTERNAL_USER,
-      password: internalPassword,
+      username: local.username ?? '',
+      password: local.password ?? '',
       log: opts.log.child('bus'),
       handlers: {
         status: (id, msg) => this.known(id) && this.fleet.status(id, msg.online),
@@ -99,6 +124,20 @@ export class Coordinator {
       },
     });
 
+    this.federation = new Federation(
+      { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, bufferLimit: opts.bufferLimit ?? 10_000, log: opts.log.child('federation') },
+      {
+        client: this.bus.client,
+        bus: this.bus,
+        local: { ...local, clientId: '' },
+        fleet: this.fleet,
+        registry: this.registry,
+        stats: this.stats,
+        onChange: (listener) => this.onChange(listener),
+      },
+    );
+    // Federation routes first: they answer for the whole subtree, shadowing the single-cluster ones.
+    addFederationRoutes(this.router, this.federation, opts.broker ? undefined : this.children);
     addApiRoutes(this.router, {
       cluster: opts.cluster,
       version: FLOTILLA_VERSION,
@@ -161,8 +200,9 @@ export class Coordinator {
     for (const d of this.fleet.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.federation.close();
     await this.bus.close();
-    await this.broker.close();
+    await this.broker?.close();
     await this.registry.close();
   }
 }

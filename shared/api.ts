@@ -60,3 +60,72 @@ export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
 export const ApiError = z.object({ error: z.object({ status: z.number(), message: z.string() }) });
 export type ApiError = z.infer<typeof ApiError>;
+
+// --- Federation (docs/api.md, "Federation") ---
+
+export const DeviceCounts = z.object({
+  total: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+  offline: z.number().int().nonnegative(),
+  degraded: z.number().int().nonnegative(),
+  unknown: z.number().int().nonnegative(),
+});
+export type DeviceCounts = z.infer<typeof DeviceCounts>;
+
+/** Roll-up of a set of devices: counts by state, restart and invalid-message totals, the worst state present. */
+export const Rollup = z.object({
+  devices: DeviceCounts,
+  restartsTotal: z.number().int().nonnegative(),
+  invalidMessages: z.number().int().nonnegative(),
+  worst: HealthState,
+});
+export type Rollup = z.infer<typeof Rollup>;
+
+/**
+ * One node of `GET /api/v1/clusters`: `path` is the cluster path from the answering coordinator (its own name
+ * first), `bridge` the state of the node's link to its parent (null for the answering coordinator itself),
+ * `own` its own devices, `subtree` its own plus all descendants', `updatedAt` when its last summary arrived.
+ */
+export interface ClusterNode {
+  name: string;
+  path: string;
+  bridge: 'up' | 'down' | null;
+  own: Rollup;
+  subtree: Rollup;
+  updatedAt: number | null;
+  children: ClusterNode[];
+}
+export const ClusterNode: z.ZodType<ClusterNode> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    path: z.string(),
+    bridge: z.enum(['up', 'down']).nullable(),
+    own: Rollup,
+    subtree: Rollup,
+    updatedAt: z.number().nullable(),
+    children: z.array(ClusterNode),
+  }),
+);
+export const ClusterTree = z.object({ root: ClusterNode });
+export type ClusterTree = z.infer<typeof ClusterTree>;
+
+export const ClusterEnrollRequest = z.object({ name: z.string() });
+export const ClusterEnrollResponse = z.object({ name: z.string(), token: z.string() });
+export type ClusterEnrollResponse = z.infer<typeof ClusterEnrollResponse>;
+
+/** `POST /api/v1/commands`: one command to a device, a cluster's own devices, a subtree, or everything. */
+export const FanoutTarget = z.union([
+  z.object({ device: z.string().min(1) }),
+  z.object({ cluster: z.string().min(1) }),
+  z.object({ subtree: z.string().min(1) }),
+  z.object({ all: z.literal(true) }),
+]);
+export type FanoutTarget = z.infer<typeof FanoutTarget>;
+
+/** Per-device outcome of a fan-out, keyed by qualified device id; `unreachable` lists cluster paths that did not answer. */
+export const FanoutResult = z.object({
+  acks: z.record(z.string(), z.object({ id: z.string(), ok: z.boolean(), ts: z.number(), error: z.string().optional(), result: z.unknown().optional() })),
+  errors: z.record(z.string(), z.string()),
+  unreachable: z.array(z.string()),
+});
+export type FanoutResult = z.infer<typeof FanoutResult>;

@@ -1,11 +1,15 @@
+import { DOWN, LINK, UP } from '../../shared/fleet-topics.js';
+import { isFetchTopic, isModuleFilter } from '../../shared/module-fetch.js';
 import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, ROOT, isValidFilter, isValidTopicName, parseDeviceTopic } from '../../shared/topics.js';
 
 /**
  * Who is on the other end of a broker connection, decided once at CONNECT:
  * - `device`: an enrolled agent, confined to its own subtree `flotilla/d/<id>/...` plus user data outside `flotilla/`;
+ * - `child`: a child coordinator's bridge, confined to its own subtree: it publishes under `flotilla/up/<name>/`
+ *   and `flotilla/link/<name>/fetch`, and reads only `flotilla/down/<name>/…` and its module replies;
  * - `internal`: the coordinator's own client (full access).
  */
-export type Principal = { kind: 'device'; id: string } | { kind: 'internal' };
+export type Principal = { kind: 'device'; id: string } | { kind: 'child'; name: string } | { kind: 'internal' };
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
@@ -20,6 +24,12 @@ export function authorizePublish(who: Principal, topic: string): Verdict {
   if (who.kind === 'internal') return allow;
   if (!isValidTopicName(topic)) return deny(`invalid topic name "${topic}"`);
   if (topic.startsWith('$')) return deny(`"${topic}" is reserved for the broker`);
+  if (who.kind === 'child') {
+    if (topic.startsWith(`${UP}/${who.name}/`) || topic === `${LINK}/${who.name}/fetch`) return allow;
+    return deny(`child ${who.name} may only publish in its own subtree, not to "${topic}"`);
+  }
+  // Module fetches: a device asks for a module on its own fetch topic.
+  if (isFetchTopic(topic, who.id)) return allow;
   const first = topic.split('/', 1)[0];
   if (first !== ROOT) return allow; // user data space: sensor readings, absolute step outputs
   const parsed = parseDeviceTopic(topic);
@@ -36,6 +46,11 @@ export function authorizePublish(who: Principal, topic: string): Verdict {
 export function authorizeSubscribe(who: Principal, filter: string): Verdict {
   if (who.kind === 'internal') return allow;
   if (!isValidFilter(filter)) return deny(`invalid topic filter "${filter}"`);
+  if (who.kind === 'child') {
+    if (filter.startsWith(`${DOWN}/${who.name}/`) || isModuleFilter(filter, `${LINK}/${who.name}`)) return allow;
+    return deny(`child ${who.name} may only read what is addressed to it, not "${filter}"`);
+  }
+  if (isModuleFilter(filter, `${ROOT}/d/${who.id}`)) return allow;
   const levels = filter.split('/');
   const first = levels[0];
   if (first === '#' || first === '+') return deny(`filter "${filter}" could match Flotilla's control topics`);

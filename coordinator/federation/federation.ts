@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import type { DeviceDetail, DeviceSummary, FanoutResult, Rollup } from '../../shared/api.js';
+import { ValidationError, errorMessage } from '../../shared/errors.js';
+import {
+  BridgeStateMessage,
+  DetailMessage,
+  ReplyMessage,
+  RequestMessage,
+  SummaryMessage,
+  UpEventMessage,
+  type RequestOp,
+  type RequestScope,
+} from '../../shared/federation.js';
+import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, upTopic, type ClusterPath } from '../../shared/fleet-topics.js';
+import type { Logger } from '../../shared/log.js';
+import { decode, encode, type AckMessage, type EventMessage } from '../../shared/messages.js';
+import { CommandTimeoutError, type ClusterBus } from '../cluster-bus.js';
+import { summarize, type FleetChange, type FleetState } from '../fleet/fleet-state.js';
+import type { Registry } from '../registry/registry.js';
+import { Bridge, type Endpoint } from './bridge.js';
+import { CHILD_USER_PREFIX } from './children.js';
+import { Collector } from './collector.js';
+import type { TopicMapping } from './mapping.js';
+import { rollupDevices, significantKey } from './rollup.js';
+import { SubtreeView } from './subtree-view.js';
+
+export interface ParentLink {
+  url: string;
+  token: string;
+}
+
+export interface FederationOptions {
+  cluster: string;
+  version: string;
+  parent?: ParentLink;
+  /** Minimum time between two summaries sent upward. */
+  summaryMs: number;
+  /** Uplink messages kept while the parent is unreachable. */
+  bufferLimit: number;
+  log: Logger;
+}
+
+export interface FederationDeps {
+  /** The coordinator's own client on its cluster broker (ClusterBus). */
+  client: MqttClient;
+  bus: ClusterBus;
+  /** How the bridge reaches the cluster broker (internal credentials, or the external broker's). */
+  local: Endpoint;
+  fleet: FleetState;
+  registry: Registry;
+  stats: { invalidMessages: number };
+  onChange(listener: (change: FleetChange) => void): () => void;
+  /** Handles a desired-spec request for this cluster's own devices (coordinator/steps); returns per-device errors. */
+  applyDesired?(devices: string[], op: Extract<RequestOp, { type: 'desired' }>): Promise<Record<string, string>>;
+}
+
+/** The mappings every child→parent bridge uses (docs/federation.md): up is copied up, down is copied down, never back. */
+export function federationMappings(name: string): TopicMapping[] {
+  return [
+    { pattern: '#', direction: 'out', qos: 1, localPrefix: `${UP}/`, remotePrefix: `${UP}/${name}/`, retainKinds: RETAINED_UP_KINDS },
+    { pattern: 'fetch', direction: 'out', qos: 1, localPrefix: `${LINK}/`, remotePrefix: `${LINK}/${name}/` },
+    { pattern: '#', direction: 'in', qos: 1, localPrefix: `${DOWN}/`, remotePrefix: `${DOWN}/${name}/` },
+    { pattern: 'module/+', direction: 'in', qos: 1, localPrefix: `${LINK}/`, remotePrefix: `${LINK}/${name}/` },
+  ];
+}
+
+/** Time kept back at each hop so replies from below arrive before the requester above gives up. */
+const HOP_MARGIN_MS = 150;
+const lessHop = (budgetMs: number) => Math.max(1, budgetMs - HOP_MARGIN_MS);
+/** Device changes are gathered this long before details go up (a burst of health reports makes one message). */
+const DETAIL_FLUSH_MS = 50;
+
+export class FederationStats {
+  invalidUplink = 0;
+  requestsHandled = 0;
+}
+
+/**
+ * A coordinator's place in the tree: the bridge to its parent, the uplink (device details on change, events,
+ * bounded-rate summaries), the view of the subtree below, and request routing (commands, detail, desired) down it.
+ */
+export class Federation {
+  readonly view = new SubtreeView();
+  readonly stats = new FederationStats();
+  readonly bridge: Bridge | undefined;
+  private readonly collectors = new Map<string, { path: ClusterPath; collector: Collector; finish(): void }>();
+  private readonly sentDetail = new Map<string, string>();
+  private readonly dirty = new Set<string>();
+  private detailTimer: NodeJS.Timeout | undefined;
+  private summaryTimer: NodeJS.Timeout | undefined;
+  private lastSummaryAt = 0;
+  private lastSummaryKey = '';
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly opts: FederationOptions,
+    private readonly deps: FederationDeps,
+  ) {
+    const { client } = deps;
+    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    client.subscribe([`${UP}/#`, downTopic([], 'req')], { qos: 1 });
+    this.unsubscribe = deps.onChange((change) => this.changed(change));
+    if (opts.parent) {
+      const name = opts.cluster;
+      this.bridge = new Bridge({
+        local: { ...deps.local, clientId: `$flotilla-bridge-${name}` },
+        remote: { url: opts.parent.url, clientId: CHILD_USER_PREFIX + name, username: CHILD_USER_PREFIX + name, password: opts.parent.token },
+        mappings: federationMappings(name),
+        stateTopic: upTopic([name], UPLINK.bridgeState),
+        bufferLimit: opts.bufferLimit,
+        check: (topic, payload) => this.checkUplink(topic, payload),
+        log: opts.log.child('bridge'),
+      });
+      // Everything the parent should know now; afterwards only changes.
+      for (const r of deps.registry.list()) this.dirty.add(r.id);
+      this.scheduleDetails();
+    }
+  }
+
+  get isChild(): boolean {
+    return this.bridge !== undefined;
+  }
+
+  // --- receiving from below ---
+
+  private dispatch(topic: string, payload: Buffer): void {
+    if (topic === downTopic([], 'req')) return void this.onRequest(payload);
+    const parsed = parseFleetTopic(UP, topic);
+    if (!parsed || parsed.path.length === 0) return; // our own uplink
+    const { path, kind } = parsed;
+    try {
+      this.consume(path, kind, payload);
+    } catch (err) {
+      this.stats.invalidUplink++;
+      this.deps.stats.invalidMessages++;
+      this.opts.log.warn(`dropped invalid message on ${topic}: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Validate one uplink message (throws ValidationError naming the problem) and apply it to the view. */
+  private consume(path: ClusterPath, kind: string[], payload: Buffer): void {
+    const m = parseUplink(path, kind, payload);
+    if (!m) return;
+    switch (m.kind) {
+      case 'summary':
+        this.view.summary(path, m.msg);
+        if (path.length === 1) this.scheduleSummary();
+        break;
+      case 'bridge':
+        this.view.bridge(path, m.msg);
+        break;
+      case 'reply':
+        this.onReply(path, m.msg);
+        break;
+      case 'detail':
+        this.view.detail(path, m.msg);
+        break;
+      case 'event':
+        this.view.event(path, m.id, m.msg);
+        break;
+    }
+  }
+
+  /** The bridge forwards only what the parent would accept: a child's malformed message stops here. */
+  private checkUplink(topic: string, payload: Buffer): string | undefined {
+    const parsed = parseFleetTopic(UP, topic);
+    if (!parsed) return `not a cluster topic`;
+    if (parsed.path.length === 0) return undefined; // our own, built from parsed values
+    try {
+      parseUplink(parsed.path, parsed.kind, payload);
+      return undefined;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  // --- sending up ---
+
+  private changed(change: FleetChange): void {
+    if (!this.isChild) return;
+    if (change.kind === 'event') this.publishUp(UPLINK.events(change.id), change.event, false);
+    this.dirty.add(change.id);
+    this.scheduleDetails();
+  }
+
+  private publishUp(kind: string, message: unknown, retain: boolean): void {
+    this.deps.client.publish(upTopic([], kind), encode(message), { qos: 1, retain });
+  }
+
+  private scheduleDetails(): void {
+    this.detailTimer ??= setTimeout(() => {
+      this.detailTimer = undefined;
+      for (const id of this.dirty) {
+        const detail = this.ownSummary(id);
+        if (!detail) continue;
+        const key = significantKey(detail);
+        if (this.sentDetail.get(id) === key) continue;
+        this.sentDetail.set(id, key);
+        this.publishUp(UPLINK.detail(id), detail, true);
+      }
+      this.dirty.clear();
+      this.scheduleSummary();
+    }, DETAIL_FLUSH_MS);
+  }
+
+  /** At most one summary per `summaryMs`, and only when it changed. */
+  private scheduleSummary(): void {
+    if (!this.isChild || this.summaryTimer) return;
+    const wait = Math.max(0, this.lastSummaryAt + this.opts.summaryMs - Date.now());
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = undefined;
+      const own = this.ownRollup();
+      const subtree = this.subtreeRollup(own);
+      const key = JSON.stringify([own, subtree]);
+      if (key === this.lastSummaryKey) return;
+      this.lastSummaryKey = key;
+      this.lastSummaryAt = Date.now();
+      const msg: SummaryMessage = { ts: Date.now(), cluster: this.opts.cluster, coordinatorVersion: this.opts.version, own, subtree };
+      this.publishUp(UPLINK.summary, msg, true);
+    }, wait);
+  }
+
+  // --- local facts ---
+
+  private ownSummary(id: string): DeviceSummary | undefined {
+    if (!this.deps.registry.get(id)) return undefined;
+    return summarize(id, this.opts.cluster, this.deps.fleet.get(id));
+  }
+
+  ownDevices(): DeviceSummary[] {
+    return this.deps.registry.list().map((r) => summarize(r.id, this.opts.cluster, this.deps.fleet.get(r.id)));
+  }
+
+  ownRollup(): Rollup {
+    return rollupDevices(this.ownDevices());
+  }
+
+  private subtreeRollup(own: Rollup): Rollup {
+    return this.view.tree(this.opts.cluster, own).subtree;
+  }
+
+  /** Full detail of one of this cluster's own devices. */
+  localDetail(id: string): DeviceDetail | undefined {
+    if (!this.deps.registry.get(id)) return undefined;
+    const live = this.deps.fleet.get(id);
+    return { ...summarize(id, this.opts.cluster, live), health: live?.health ?? null, events: live?.events ?? [], tree: live?.health?.children ?? [], steps: live?.health?.steps ?? [] };
+  }
+
+  // --- requests down the tree ---
+
+  private async onRequest(payload: Buffer): Promise<void> {
+    let req: RequestMessage;
+    try {
+      req = decode(RequestMessage, payload, 'request from the parent');
+    } catch (err) {
+      this.deps.stats.invalidMessages++;
+      this.opts.log.warn(`dropped invalid request: ${errorMessage(err)}`);
+      return;
+    }
+    const reply = await this.handle(req);
+    this.publishUp(UPLINK.reply, reply, false);
+  }
+
+  /** Handle a request addressed to this cluster: its own devices now, its children by forwarding. */
+  private async handle(req: RequestMessage): Promise<ReplyMessage> {
+    this.stats.requestsHandled++;
+    const reply: ReplyMessage = { id: req.id, acks: {}, errors: {}, forwardedTo: [], unreachable: [] };
+    const budget = req.budgetMs;
+    if (req.target.scope === 'subtree') {
+      for (const child of this.view.children()) {
+        if (!child.up) {
+          reply.unreachable.push(child.name);
+          continue;
+        }
+        const forward: RequestMessage = { ...req, budgetMs: lessHop(budget) };
+        this.deps.client.publish(downTopic([child.name], 'req'), encode(forward), { qos: 1 });
+        reply.forwardedTo.push(child.name);
+      }
+    }
+    const devices = req.target.scope === 'device' ? [req.target.device] : this.deps.registry.list().map((r) => r.id);
+    const known = devices.filter((id) => {
+      if (this.deps.registry.get(id)) return true;
+      reply.errors[id] = `no device "${id}" in cluster ${this.opts.cluster}`;
+      return false;
+    });
+    const { op } = req;
+    if (op.type === 'detail') {
+      if (known[0] !== undefined) reply.detail = this.localDetail(known[0]);
+    } else if (op.type === 'command') {
+      await Promise.all(
+        known.map(async (id) => {
+          if (req.target.scope !== 'device' && !this.deps.fleet.get(id)?.online) return void (reply.errors[id] = 'offline');
+          try {
+            reply.acks[id] = await this.deps.bus.send(id, op.command, budget);
+          } catch (err) {
+            reply.errors[id] = err instanceof CommandTimeoutError ? err.message : errorMessage(err);
+          }
+        }),
+      );
+    } else if (op.type === 'desired') {
+      if (!this.deps.applyDesired) for (const id of known) reply.errors[id] = 'this coordinator does not accept desired specs';
+      else Object.assign(reply.errors, await this.deps.applyDesired(known, op));
+    }
+    return reply;
+  }
+
+  /**
+   * Route a request to `path` (relative; `[]` = this cluster) and collect every reply, waiting at most
+   * `timeoutMs`; clusters that did not answer in time are listed as unreachable.
+   */
+  request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult; detail?: DeviceDetail }> {
+    const req: RequestMessage = { id: randomUUID(), budgetMs: timeoutMs, target, op };
+    const collector = new Collector(path);
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.collectors.delete(req.id);
+        resolve({ result: collector.expire(), detail: collector.detail });
+      };
+      // Locally the devices get the whole budget; the margin lets our own reply land before we give up.
+      const timer = setTimeout(finish, path.length === 0 ? timeoutMs + HOP_MARGIN_MS : timeoutMs);
+      this.collectors.set(req.id, { path, collector, finish });
+      if (path.length === 0) {
+        this.handle(req).then((reply) => this.onReply([], reply));
+      } else {
+        this.deps.client.publish(downTopic(path, 'req'), encode({ ...req, budgetMs: lessHop(timeoutMs) }), { qos: 1 });
+      }
+    });
+  }
+
+  private onReply(path: ClusterPath, reply: ReplyMessage): void {
+    const pending = this.collectors.get(reply.id);
+    if (!pending) return; // someone else's request passing through on its way up
+    if (pending.collector.add(path, reply) && pending.collector.done) pending.finish();
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    clearTimeout(this.detailTimer);
+    clearTimeout(this.summaryTimer);
+    for (const c of this.collectors.values()) c.finish();
+    await this.bridge?.close();
+  }
+
+  /** Device ack of a single-device request, or the error that explains its absence. */
+  static single(result: FanoutResult, qid: string): { ack?: AckMessage; error?: string } {
+    return { ack: result.acks[qid], error: result.errors[qid] ?? (result.unreachable.length ? `cluster ${result.unreachable.join(', ')} did not answer` : undefined) };
+  }
+}
+
+type Uplink =
+  | { kind: 'summary'; msg: SummaryMessage }
+  | { kind: 'bridge'; msg: BridgeStateMessage }
+  | { kind: 'reply'; msg: ReplyMessage }
+  | { kind: 'detail'; msg: DeviceSummary }
+  | { kind: 'event'; id: string; msg: EventMessage };
+
+/** Parse an uplink message by its kind levels; undefined for a cleared retained message. Throws on anything invalid. */
+export function parseUplink(path: ClusterPath, kind: string[], payload: Buffer): Uplink | undefined {
+  const where = path.join('/');
+  const k = kind.join('/');
+  if (payload.length === 0 && RETAINED_UP_KINDS.includes(kind[kind.length - 1])) return undefined;
+  if (k === UPLINK.summary) return { kind: 'summary', msg: decode(SummaryMessage, payload, `summary of ${where}`) };
+  if (k === UPLINK.bridgeState) return { kind: 'bridge', msg: decode(BridgeStateMessage, payload, `bridge state of ${where}`) };
+  if (k === UPLINK.reply) return { kind: 'reply', msg: decode(ReplyMessage, payload, `reply from ${where}`) };
+  if (kind[0] === 'd' && kind.length === 3 && kind[2] === 'detail') {
+    const msg = decode(DetailMessage, payload, `detail of ${where}/${kind[1]}`);
+    if (msg.id !== kind[1]) throw new ValidationError(`detail of ${where}/${kind[1]}: id "${msg.id}" does not match its topic`);
+    return { kind: 'detail', msg };
+  }
+  if (kind[0] === 'd' && kind.length === 3 && kind[2] === 'events') return { kind: 'event', id: kind[1], msg: decode(UpEventMessage, payload, `event of ${where}/${kind[1]}`) };
+  throw new ValidationError(`unknown uplink kind "${k}" from ${where}`);
+}

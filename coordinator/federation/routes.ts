@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { ClusterEnrollRequest, FanoutTarget, type ClusterEnrollResponse, type ClusterTree, type DeviceDetail, type DeviceList, type FanoutResult } from '../../shared/api.js';
+import { ClusterName, splitQualifiedId, type ClusterPath } from '../../shared/fleet-topics.js';
+import type { RequestScope } from '../../shared/federation.js';
+import { CommandBody } from '../../shared/messages.js';
+import { HttpError, type Router } from '../http/router.js';
+import { readJson } from '../http/server.js';
+import type { Children } from './children.js';
+import { Federation } from './federation.js';
+
+const CommandRequest = z.object({ command: CommandBody, timeoutMs: z.number().int().min(1).max(120_000).default(10_000) });
+const FanoutRequest = CommandRequest.extend({ target: FanoutTarget });
+
+/**
+ * The federation's HTTP routes (docs/api.md, "Federation"). Registered before the foundation's, so that the
+ * device list, device detail and device commands cover the whole subtree (cluster-path-qualified ids, `eu/site1/x`).
+ */
+export function addFederationRoutes(router: Router, fed: Federation, children: Children | undefined): void {
+  const self = fed.opts.cluster;
+
+  /** A full cluster path as shown in `cluster` (`root/eu/site1`) → relative path. */
+  const relative = (full: string): ClusterPath => {
+    const levels = full.split('/');
+    if (levels[0] !== self) throw new HttpError(404, `cluster path "${full}" does not start with this cluster's name "${self}"`);
+    return levels.slice(1);
+  };
+
+  router.add('GET', '/api/v1/devices', (): { body: DeviceList } => ({
+    body: { devices: [...fed.ownDevices(), ...fed.view.deviceList(self)].sort((a, b) => a.id.localeCompare(b.id)) },
+  }));
+
+  router.add('GET', '/api/v1/devices/:id', async ({ params }): Promise<{ body: DeviceDetail }> => {
+    const { path, id } = splitQualifiedId(params.id);
+    if (path.length === 0) {
+      const local = fed.localDetail(id);
+      if (!local) throw new HttpError(404, `no device "${id}" in cluster ${self}`);
+      return { body: local };
+    }
+    const cached = fed.view.devices.get(params.id);
+    if (!cached) throw new HttpError(404, `no device "${params.id}" below cluster ${self}`);
+    // Detail on request: ask the device's own coordinator; fall back to what flowed up when it cannot answer.
+    const { detail } = await fed.request(path, { scope: 'device', device: id }, { type: 'detail' }, 3000);
+    const summary = { ...cached.detail, id: params.id, cluster: [self, ...path].join('/') };
+    return { body: detail ? { ...detail, id: summary.id, cluster: summary.cluster } : { ...summary, health: null, events: cached.events, tree: [], steps: [] } };
+  });
+
+  router.add('POST', '/api/v1/devices/:id/commands', async ({ req, params }) => {
+    const { command, timeoutMs } = await readJson(req, CommandRequest);
+    const { path, id } = splitQualifiedId(params.id);
+    const { result } = await fed.request(path, { scope: 'device', device: id }, { type: 'command', command }, timeoutMs);
+    const { ack, error } = Federation.single(result, params.id);
+    if (ack) return { body: ack };
+    if (error?.startsWith('no device')) throw new HttpError(404, error);
+    throw new HttpError(504, error ?? `device ${params.id} did not acknowledge within ${timeoutMs} ms`);
+  });
+
+  router.add('POST', '/api/v1/commands', async ({ req }): Promise<{ body: FanoutResult }> => {
+    const { command, timeoutMs, target } = await readJson(req, FanoutRequest);
+    let path: ClusterPath;
+    let scope: RequestScope;
+    if ('device' in target) {
+      const q = splitQualifiedId(target.device);
+      [path, scope] = [q.path, { scope: 'device', device: q.id }];
+    } else if ('cluster' in target) [path, scope] = [relative(target.cluster), { scope: 'cluster' }];
+    else if ('subtree' in target) [path, scope] = [relative(target.subtree), { scope: 'subtree' }];
+    else [path, scope] = [[], { scope: 'subtree' }];
+    const { result } = await fed.request(path, scope, { type: 'command', command }, timeoutMs);
+    return { body: result };
+  });
+
+  router.add('GET', '/api/v1/clusters', (): { body: ClusterTree } => ({ body: { root: fed.view.tree(self, fed.ownRollup()) } }));
+
+  router.add('POST', '/api/v1/clusters', async ({ req }): Promise<{ status: number; body: ClusterEnrollResponse }> => {
+    if (!children) throw new HttpError(400, 'this coordinator uses an external broker: child coordinators authenticate there');
+    const { name } = await readJson(req, ClusterEnrollRequest);
+    const valid = ClusterName.safeParse(name);
+    if (!valid.success) throw new HttpError(400, `invalid request body: name: ${valid.error.issues[0]?.message}`);
+    const existed = children.list().some((c) => c.name === name);
+    return { status: existed ? 200 : 201, body: { name, token: await children.enroll(name) } };
+  });
+}

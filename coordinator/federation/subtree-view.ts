@@ -1,0 +1,106 @@
+import type { ClusterNode, DeviceSummary, Rollup } from '../../shared/api.js';
+import type { BridgeStateMessage, SummaryMessage } from '../../shared/federation.js';
+import type { EventMessage } from '../../shared/messages.js';
+import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
+import { EVENTS_PER_DEVICE } from '../fleet/fleet-state.js';
+import { EMPTY_ROLLUP, combine } from './rollup.js';
+
+interface NodeState {
+  path: ClusterPath;
+  summary?: SummaryMessage;
+  summaryAt?: number;
+  bridge?: BridgeStateMessage['state'];
+}
+
+export interface RemoteDevice {
+  path: ClusterPath;
+  detail: DeviceSummary;
+  events: EventMessage[];
+}
+
+/**
+ * What a coordinator knows about the clusters below it, built only from the uplink messages it received
+ * (summaries, bridge states, device details and events), keyed by cluster path relative to itself. Pure: the
+ * clock is injected, no I/O.
+ */
+export class SubtreeView {
+  private readonly nodes = new Map<string, NodeState>();
+  readonly devices = new Map<string, RemoteDevice>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  private node(path: ClusterPath): NodeState {
+    const key = path.join('/');
+    let n = this.nodes.get(key);
+    if (!n) this.nodes.set(key, (n = { path }));
+    return n;
+  }
+
+  summary(path: ClusterPath, msg: SummaryMessage): void {
+    const n = this.node(path);
+    n.summary = msg;
+    n.summaryAt = this.clock();
+  }
+
+  bridge(path: ClusterPath, msg: BridgeStateMessage): void {
+    this.node(path).bridge = msg.state;
+  }
+
+  detail(path: ClusterPath, detail: DeviceSummary): RemoteDevice {
+    const key = qualifyId(path, detail.id);
+    const existing = this.devices.get(key);
+    if (existing) existing.detail = detail;
+    else this.devices.set(key, { path, detail, events: [] });
+    this.node(path);
+    return this.devices.get(key)!;
+  }
+
+  event(path: ClusterPath, id: string, event: EventMessage): void {
+    const d = this.devices.get(qualifyId(path, id));
+    if (!d) return;
+    d.events.push(event);
+    if (d.events.length > EVENTS_PER_DEVICE) d.events.splice(0, d.events.length - EVENTS_PER_DEVICE);
+  }
+
+  /** Direct children and whether their bridge is up (what a subtree request fans out to). */
+  children(): { name: string; up: boolean }[] {
+    return [...this.nodes.values()].filter((n) => n.path.length === 1).map((n) => ({ name: n.path[0], up: n.bridge === 'up' }));
+  }
+
+  /** The sum of the direct children's subtree roll-ups: what this coordinator adds to its own in its summary. */
+  childrenRollup(): Rollup {
+    return [...this.nodes.values()].filter((n) => n.path.length === 1 && n.summary).reduce((acc, n) => combine(acc, n.summary!.subtree), EMPTY_ROLLUP);
+  }
+
+  /** Remote devices as the API lists them: id qualified by path, `cluster` the full path from `self`. */
+  deviceList(self: string): DeviceSummary[] {
+    return [...this.devices.entries()].map(([qid, d]) => ({ ...d.detail, id: qid, cluster: [self, ...d.path].join('/') }));
+  }
+
+  /** The tree rooted at this coordinator (`self`, with its own roll-up), every known path placed under its parent. */
+  tree(self: string, own: Rollup): ClusterNode {
+    const root: ClusterNode = { name: self, path: self, bridge: null, own, subtree: combine(own, this.childrenRollup()), updatedAt: this.clock(), children: [] };
+    const byKey = new Map<string, ClusterNode>([['', root]]);
+    const place = (path: ClusterPath): ClusterNode => {
+      const key = path.join('/');
+      const found = byKey.get(key);
+      if (found) return found;
+      const parent = place(path.slice(0, -1));
+      const n = this.nodes.get(key);
+      const node: ClusterNode = {
+        name: path[path.length - 1],
+        path: [self, ...path].join('/'),
+        bridge: n?.bridge ?? null,
+        own: n?.summary?.own ?? EMPTY_ROLLUP,
+        subtree: n?.summary?.subtree ?? EMPTY_ROLLUP,
+        updatedAt: n?.summaryAt ?? null,
+        children: [],
+      };
+      parent.children.push(node);
+      byKey.set(key, node);
+      return node;
+    };
+    for (const key of [...this.nodes.keys()].sort()) place(this.nodes.get(key)!.path);
+    return root;
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { DeviceDetail, DeviceSummary, Rollup } from './api.js';
+import { AckMessage, CommandBody, EventMessage } from './messages.js';
+
+/**
+ * Messages between coordinators (docs/protocol.md, "Federation"). Topics are in shared/fleet-topics.ts.
+ * Every message crossing a bridge is parsed with `decode` by the coordinator that consumes it.
+ */
+
+/** `flotilla/up/<path>/bridge/state`, retained: the child's bridge publishes `up` on connect; `down` is its last will. */
+export const BridgeStateMessage = z.object({ state: z.enum(['up', 'down']), ts: z.number().nonnegative() });
+export type BridgeStateMessage = z.infer<typeof BridgeStateMessage>;
+
+/**
+ * `flotilla/up/<path>/summary`, retained, at most once per summary interval and only when it changed:
+ * `own` covers the cluster's own devices, `subtree` adds every descendant cluster's summary.
+ */
+export const SummaryMessage = z.object({
+  ts: z.number().nonnegative(),
+  cluster: z.string().min(1),
+  coordinatorVersion: z.string().min(1),
+  own: Rollup,
+  subtree: Rollup,
+});
+export type SummaryMessage = z.infer<typeof SummaryMessage>;
+
+/** `flotilla/up/<path>/d/<id>/detail`, retained: the device's summary, sent when a significant field changes. */
+export const DetailMessage = DeviceSummary;
+export type DetailMessage = DeviceSummary;
+
+/** `flotilla/up/<path>/d/<id>/events`: every device event, as the agent sent it. */
+export const UpEventMessage = EventMessage;
+
+/** Which devices of the receiving cluster a request is for. */
+export const RequestScope = z.discriminatedUnion('scope', [
+  z.object({ scope: z.literal('device'), device: z.string().min(1) }),
+  /** The cluster's own devices. */
+  z.object({ scope: z.literal('cluster') }),
+  /** The cluster's own devices and every descendant cluster's. */
+  z.object({ scope: z.literal('subtree') }),
+]);
+export type RequestScope = z.infer<typeof RequestScope>;
+
+export const RequestOp = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('command'), command: CommandBody }),
+  z.object({ type: z.literal('detail') }),
+  /** A desired spec, already resolved to module digests by the coordinator that accepted it (see shared/desired.ts). */
+  z.object({ type: z.literal('desired'), spec: z.unknown(), modules: z.record(z.string(), z.object({ sha256: z.string(), size: z.number() })) }),
+]);
+export type RequestOp = z.infer<typeof RequestOp>;
+
+/** `flotilla/down/<path>/req`: a request routed down the tree; `budgetMs` is how long the requester still waits. */
+export const RequestMessage = z.object({
+  id: z.string().min(1).max(128),
+  budgetMs: z.number().int().positive(),
+  target: RequestScope,
+  op: RequestOp,
+});
+export type RequestMessage = z.infer<typeof RequestMessage>;
+
+/**
+ * `flotilla/up/<path>/reply`: one per cluster that handled a request. Device ids are the cluster's own; the
+ * requester qualifies them with the path the reply came from. `forwardedTo` names the child clusters that will
+ * reply too; `unreachable` those whose bridge was down.
+ */
+export const ReplyMessage = z.object({
+  id: z.string().min(1).max(128),
+  acks: z.record(z.string(), AckMessage).default({}),
+  errors: z.record(z.string(), z.string()).default({}),
+  forwardedTo: z.array(z.string()).default([]),
+  unreachable: z.array(z.string()).default([]),
+  detail: DeviceDetail.optional(),
+});
+export type ReplyMessage = z.infer<typeof ReplyMessage>;

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { authorizePublish, authorizeSubscribe } from '../../coordinator/broker/acl.js';
+import { Collector } from '../../coordinator/federation/collector.js';
+import { federationMappings } from '../../coordinator/federation/federation.js';
+import { EchoGuard, checkMappings, filtersOverlap, mapIn, mapOut, parseMappingLine } from '../../coordinator/federation/mapping.js';
+import { combine, rollupDevices } from '../../coordinator/federation/rollup.js';
+import { ClusterName, parseFleetTopic, UP } from '../../shared/fleet-topics.js';
+import { summarize } from '../../coordinator/fleet/fleet-state.js';
+
+describe('bridge topic mappings', () => {
+  const m = federationMappings('site1');
+
+  it('out: the local up space goes to the parent with the cluster name inserted, retained for state kinds', () => {
+    expect(mapOut(m, 'flotilla/up/d/x/detail')).toEqual({ topic: 'flotilla/up/site1/d/x/detail', qos: 1, retain: true });
+    expect(mapOut(m, 'flotilla/up/cell/summary')).toEqual({ topic: 'flotilla/up/site1/cell/summary', qos: 1, retain: true });
+    expect(mapOut(m, 'flotilla/up/d/x/events')).toEqual({ topic: 'flotilla/up/site1/d/x/events', qos: 1, retain: false });
+    expect(mapOut(m, 'flotilla/link/fetch')).toEqual({ topic: 'flotilla/link/site1/fetch', qos: 1, retain: false });
+    // Device topics and the down space never go up.
+    expect(mapOut(m, 'flotilla/d/x/health')).toBeUndefined();
+    expect(mapOut(m, 'flotilla/down/req')).toBeUndefined();
+  });
+
+  it('in: what the parent addresses to us arrives without our name; nothing else comes in', () => {
+    expect(mapIn(m, 'flotilla/down/site1/req')).toEqual({ topic: 'flotilla/down/req', qos: 1, retain: false });
+    expect(mapIn(m, 'flotilla/down/site1/cell/req')).toEqual({ topic: 'flotilla/down/cell/req', qos: 1, retain: false });
+    expect(mapIn(m, `flotilla/link/site1/module/${'a'.repeat(64)}`)?.topic).toBe(`flotilla/link/module/${'a'.repeat(64)}`);
+    expect(mapIn(m, 'flotilla/down/site2/req')).toBeUndefined();
+    expect(mapIn(m, 'flotilla/up/site1/summary')).toBeUndefined();
+  });
+
+  it('loop prevention: the federation mappings are accepted, overlapping out/in mappings are refused', () => {
+    expect(checkMappings(m)).toEqual([]);
+    const looping = [parseMappingLine('sensors/# out 1'), parseMappingLine('sensors/+/x in 1')];
+    expect(checkMappings(looping)[0]).toMatch(/overlap on the remote broker/);
+    expect(checkMappings([parseMappingLine('a/# out 0 "" x/'), parseMappingLine('a/# in 0 "" y/')])[0]).toMatch(/overlap on the local broker/);
+  });
+
+  it('filter overlap follows MQTT wildcard rules', () => {
+    expect(filtersOverlap('a/#', 'a')).toBe(true);
+    expect(filtersOverlap('a/+/c', 'a/b/+')).toBe(true);
+    expect(filtersOverlap('a/+', 'a/b/c')).toBe(false);
+    expect(filtersOverlap('flotilla/up/#', 'flotilla/down/#')).toBe(false);
+  });
+
+  it('parses Mosquitto-style lines and rejects bad ones', () => {
+    expect(parseMappingLine('sensors/# both 1 local/ remote/')).toEqual({ pattern: 'sensors/#', direction: 'both', qos: 1, localPrefix: 'local/', remotePrefix: 'remote/' });
+    expect(parseMappingLine('x')).toMatchObject({ direction: 'out', qos: 0, localPrefix: '', remotePrefix: '' });
+    expect(() => parseMappingLine('x sideways')).toThrow(/direction/);
+    expect(() => parseMappingLine('x out 2')).toThrow(/qos/);
+  });
+
+  it('an echo guard drops exactly the copies of what was sent', () => {
+    const g = new EchoGuard(2);
+    g.sent('t', Buffer.from('a'));
+    expect(g.isEcho('t', Buffer.from('b'))).toBe(false);
+    expect(g.isEcho('t', Buffer.from('a'))).toBe(true);
+    expect(g.isEcho('t', Buffer.from('a'))).toBe(false);
+  });
+});
+
+describe('fleet namespace', () => {
+  it('splits a topic into cluster path and kind at the first reserved level', () => {
+    expect(parseFleetTopic(UP, 'flotilla/up/eu/site1/d/x/detail')).toEqual({ path: ['eu', 'site1'], kind: ['d', 'x', 'detail'] });
+    expect(parseFleetTopic(UP, 'flotilla/up/summary')).toEqual({ path: [], kind: ['summary'] });
+    expect(parseFleetTopic(UP, 'flotilla/up/eu/nothing')).toBeUndefined();
+  });
+
+  it('cluster names may not be reserved levels', () => {
+    expect(ClusterName.safeParse('site1').success).toBe(true);
+    expect(ClusterName.safeParse('d').success).toBe(false);
+    expect(ClusterName.safeParse('a/b').success).toBe(false);
+  });
+});
+
+describe('child coordinator ACL', () => {
+  const child = { kind: 'child', name: 'site1' } as const;
+  it('publishes only under its own subtree', () => {
+    expect(authorizePublish(child, 'flotilla/up/site1/summary').ok).toBe(true);
+    expect(authorizePublish(child, 'flotilla/up/site1/cell/d/x/detail').ok).toBe(true);
+    expect(authorizePublish(child, 'flotilla/link/site1/fetch').ok).toBe(true);
+    expect(authorizePublish(child, 'flotilla/up/site2/summary').ok).toBe(false);
+    expect(authorizePublish(child, 'flotilla/up/summary').ok).toBe(false);
+    expect(authorizePublish(child, 'flotilla/down/site1/req').ok).toBe(false);
+    expect(authorizePublish(child, 'flotilla/d/x/cmd').ok).toBe(false);
+    expect(authorizePublish(child, 'sensors/t').ok).toBe(false);
+  });
+  it('reads only what is addressed to it', () => {
+    expect(authorizeSubscribe(child, 'flotilla/down/site1/#').ok).toBe(true);
+    expect(authorizeSubscribe(child, 'flotilla/link/site1/module/+').ok).toBe(true);
+    expect(authorizeSubscribe(child, 'flotilla/down/#').ok).toBe(false);
+    expect(authorizeSubscribe(child, 'flotilla/down/+/req').ok).toBe(false);
+    expect(authorizeSubscribe(child, 'flotilla/link/site2/module/+').ok).toBe(false);
+    expect(authorizeSubscribe(child, 'flotilla/up/#').ok).toBe(false);
+  });
+  it('a device may fetch modules only on its own topics', () => {
+    const dev = { kind: 'device', id: 'x' } as const;
+    expect(authorizePublish(dev, 'flotilla/d/x/fetch').ok).toBe(true);
+    expect(authorizePublish(dev, 'flotilla/d/y/fetch').ok).toBe(false);
+    expect(authorizeSubscribe(dev, 'flotilla/d/x/module/+').ok).toBe(true);
+    expect(authorizeSubscribe(dev, 'flotilla/d/y/module/+').ok).toBe(false);
+  });
+});
+
+describe('replies collected down the tree', () => {
+  const ack = { id: 'c', ok: true, ts: 1 };
+  it('waits for every cluster a reply says it forwarded to, and qualifies device ids by path', () => {
+    const c = new Collector(['eu']);
+    expect(c.add(['eu'], { id: 'r', acks: { z: ack }, errors: {}, forwardedTo: ['site1', 'site2'], unreachable: ['site3'] })).toBe(true);
+    expect(c.done).toBe(false);
+    c.add(['eu', 'site1'], { id: 'r', acks: { x: ack }, errors: { y: 'offline' }, forwardedTo: [], unreachable: [] });
+    expect(c.add(['eu', 'site1'], { id: 'r', acks: {}, errors: {}, forwardedTo: [], unreachable: [] })).toBe(false);
+    expect(c.done).toBe(false);
+    const result = c.expire();
+    expect(Object.keys(result.acks).sort()).toEqual(['eu/site1/x', 'eu/z']);
+    expect(result.errors).toEqual({ 'eu/site1/y': 'offline' });
+    expect(result.unreachable.sort()).toEqual(['eu/site2', 'eu/site3']);
+  });
+});
+
+describe('aggregation', () => {
+  it('counts by state and keeps the worst', () => {
+    const online = { ...summarize('a', 'c', { id: 'a', online: true, lastSeen: 1, health: undefined, events: [], invalidMessages: 0 }) };
+    const offline = { ...summarize('b', 'c', { id: 'b', online: false, lastSeen: 1, health: undefined, events: [], invalidMessages: 2 }) };
+    const r = rollupDevices([online, offline]);
+    expect(r.devices).toEqual({ total: 2, online: 1, offline: 1, degraded: 0, unknown: 0 });
+    expect(r.worst).toBe('offline');
+    expect(combine(r, rollupDevices([online])).devices.total).toBe(3);
+    expect(rollupDevices([]).worst).toBe('ok');
+  });
+});
