@@ -55,7 +55,7 @@ export interface StepHandle {
 
 /** Batch limits: big enough to amortise a postMessage (~20-80 µs), small enough to keep latency well under 5 ms. */
 const MAX_BATCH_MESSAGES = 2048;
-const MAX_BATCH_BYTES = 256 * 1024;
+const MAX_BATCH_BYTES = 1024 * 1024;
 /** Batches handed to the isolate at once: one running, one ready, so the worker never waits on this thread. */
 const MAX_IN_FLIGHT = 2;
 /** The isolate's program: the prelude lives in a string literal, so no bundler can rename `require` in it. */
