@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 import type { Logger } from '../shared/log.js';
 import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broker.js';
@@ -11,6 +12,7 @@ import { addApiRoutes } from './http/api.js';
 import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
+import { ModuleServer, ModuleStore, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
 
 export interface CoordinatorOptions {
@@ -51,6 +53,8 @@ export class Coordinator {
   private broker: RunningBroker | undefined;
   private bus!: ClusterBus;
   federation!: Federation;
+  modules!: ModuleServer;
+  steps!: StepRegistry;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
@@ -138,6 +142,10 @@ export class Coordinator {
     );
     // Federation routes first: they answer for the whole subtree, shadowing the single-cluster ones.
     addFederationRoutes(this.router, this.federation, opts.broker ? undefined : this.children);
+    const store = new ModuleStore(join(opts.dataDir, 'modules'));
+    this.steps = await StepRegistry.open(opts.dataDir);
+    this.modules = new ModuleServer(this.bus.client, store, opts.parent !== undefined, opts.log.child('modules'));
+    addStepRoutes(this.router, this.steps, store);
     addApiRoutes(this.router, {
       cluster: opts.cluster,
       version: FLOTILLA_VERSION,

@@ -165,8 +165,8 @@ export class Federation {
   /** The bridge forwards only what the parent would accept: a child's malformed message stops here. */
   private checkUplink(topic: string, payload: Buffer): string | undefined {
     const parsed = parseFleetTopic(UP, topic);
-    if (!parsed) return `not a cluster topic`;
-    if (parsed.path.length === 0) return undefined; // our own, built from parsed values
+    // Our own uplink and link requests are built from parsed values; only what children sent needs a check.
+    if (!parsed || parsed.path.length === 0) return topic.startsWith(`${UP}/`) ? 'not a cluster topic' : undefined;
     try {
       parseUplink(parsed.path, parsed.kind, payload);
       return undefined;

@@ -1,0 +1,30 @@
+import type { z } from 'zod';
+import { StepUpload, type StepInfo, type StepList } from '../../shared/modules.js';
+import { sha256Hex } from '../../shared/module-fetch.js';
+import { HttpError, type Router } from '../http/router.js';
+import { readJson } from '../http/server.js';
+import type { StepRegistry } from './step-registry.js';
+import type { ModuleStore } from './store.js';
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** `POST /api/v1/steps` (upload module + manifest) and `GET /api/v1/steps` (docs/api.md, "Steps"). */
+export function addStepRoutes(router: Router, steps: StepRegistry, store: ModuleStore): void {
+  router.add('GET', '/api/v1/steps', (): { body: z.infer<typeof StepList> } => ({ body: { steps: steps.list() } }));
+
+  router.add('POST', '/api/v1/steps', async ({ req }): Promise<{ status: number; body: StepInfo }> => {
+    const upload = await readJson(req, StepUpload);
+    const bytes = Buffer.from(upload.module, 'base64');
+    if (bytes.length < 8 || !WASM_MAGIC.every((b, i) => bytes[i] === b)) throw new HttpError(400, 'invalid request body: module: not a WebAssembly binary (no \\0asm header)');
+    const sha256 = sha256Hex(bytes);
+    if (upload.sha256 && upload.sha256 !== sha256) throw new HttpError(400, `invalid request body: sha256: the module hashes to ${sha256}, not ${upload.sha256}`);
+    const ref = `${upload.name}@${upload.version}`;
+    const existing = steps.resolve(ref);
+    // A version names one module forever: re-uploading the same bytes is fine, different bytes are refused.
+    if (existing && existing.sha256 !== sha256) throw new HttpError(409, `${ref} is already registered with sha256 ${existing.sha256}; publish a new version`);
+    await store.put(bytes);
+    const info: StepInfo = existing ?? { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now() };
+    if (!existing) await steps.add(info);
+    return { status: existing ? 200 : 201, body: info };
+  });
+}
