@@ -16,11 +16,14 @@
  * StepHandle:
  * - `push(payload: Uint8Array): boolean` — queues one input message (copied at once; the caller may reuse the
  *   buffer). Queued messages go to the isolate in micro-batches: whatever is queued travels in one transfer, up to
- *   2048 messages / 256 KiB, with at most two batches in the isolate. Returns false (counted as dropped) when the
- *   queue is full (`maxQueued` messages or `maxQueuedBytes`), or the step is stopping or has exited. Throws
- *   StepInputError for a message larger than the manifest's `maxInputBytes`; the step keeps running.
+ *   2048 messages / 1 MiB, with at most two batches in the isolate. Returns false (counted as dropped) when the
+ *   queue is full (`maxQueued` messages or `maxQueuedBytes`, default 100,000 / 16 MiB), or the step is stopping
+ *   or has exited. Throws StepInputError for a message larger than the manifest's `maxInputBytes`; the step keeps
+ *   running.
  * - `onOutput(payload: Uint8Array)` — each output message, in order of emission, delivered batch by batch.
- *   Outputs of the message during which a step fails are discarded (that message did not complete).
+ *   Outputs of the message during which a step fails are discarded (that message did not complete). A step that
+ *   is terminated from outside (`timeout`, `killed`) loses the outputs of the whole batch it was working on: they
+ *   only leave the isolate with the batch's reply. Those messages count as dropped, not processed.
  * - `onLog(level: 'debug'|'info'|'warn'|'error', message: string)` — the step's `flotilla.log` calls.
  * - `onExit(reason: ExitReason)` / `exited: Promise<ExitReason>` — once, after the isolate is gone, with the
  *   documented string: `normal`, `shutdown`, `killed`, `timeout`, `output_limit`, `exit:<code>`, `trap:<message>`.

@@ -58,8 +58,15 @@ const MAX_BATCH_MESSAGES = 2048;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** Batches handed to the isolate at once: one running, one ready, so the worker never waits on this thread. */
 const MAX_IN_FLIGHT = 2;
-/** The isolate's program: the prelude lives in a string literal, so no bundler can rename `require` in it. */
-const WORKER_SOURCE = `const { parentPort, workerData } = require('node:worker_threads');\n(${workerMain.toString()})(parentPort, workerData);`;
+/**
+ * The isolate's program. The prelude lives in a string literal, so no bundler can rename `require` in it; the
+ * `__name` stub stands in for the helper esbuild's keepNames option calls inside every function it bundles.
+ */
+const WORKER_SOURCE = [
+  `const { parentPort, workerData } = require('node:worker_threads');`,
+  `const __name = (target) => target;`,
+  `(${workerMain.toString()})(parentPort, workerData);`,
+].join('\n');
 
 type InFlight = { kind: 'batch'; count: number } | { kind: 'swap'; step: LoadedStep; resolve(): void; reject(err: Error): void };
 

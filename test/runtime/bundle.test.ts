@@ -12,7 +12,11 @@ afterAll(() => dir.cleanup());
 // The firmware ships the agent as one esbuild file (and as a Node SEA, which runs CommonJS): the step isolate must
 // start from inside such a bundle, where no separate worker file exists.
 describe('runtime inside a single-file bundle', () => {
-  it.each(['esm', 'cjs'] as const)('runs a step from a %s bundle', async (format) => {
+  it.each([
+    ['esm', false],
+    ['cjs', false],
+    ['esm', true],
+  ] as const)('runs a step from a %s bundle (keepNames: %s)', async (format, keepNames) => {
     const wasm = join(dir.path, 'echo.wasm');
     writeFileSync(wasm, wat('echo'));
     const entry = join(dir.path, `entry-${format}.ts`);
@@ -32,8 +36,8 @@ describe('runtime inside a single-file bundle', () => {
        }
        main();`,
     );
-    const outfile = join(dir.path, `bundle.${format === 'esm' ? 'mjs' : 'cjs'}`);
-    await build({ entryPoints: [entry], bundle: true, platform: 'node', format, outfile, logLevel: 'silent' });
+    const outfile = join(dir.path, `bundle-${keepNames}.${format === 'esm' ? 'mjs' : 'cjs'}`);
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', format, outfile, keepNames, logLevel: 'silent' });
     expect(execFileSync(process.execPath, [outfile, wasm], { encoding: 'utf8' })).toBe('from the bundle\nshutdown\n');
   });
 });
