@@ -1,8 +1,13 @@
-// The firmware artifacts' entry point: the built executable is `flotilla agent`, so its argv are agent flags.
+// The firmware artifacts' entry point. The executable is the agent, so its argv are agent flags; `step run FILE.wasm`
+// runs one step on stdin lines through the same runtime, to check a step on the device (and, in the cross-arch test,
+// that every architecture computes the same bytes).
 import { main } from '../agent/main.js';
-import { errorMessage, ConfigError } from '../shared/errors.js';
+import { stepCommand } from '../cli/step.js';
+import { ConfigError, errorMessage } from '../shared/errors.js';
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+const command = argv[0] === 'step' ? stepCommand.run(argv.slice(1)) : main(argv);
+command.then(
   (code) => {
     process.exitCode = code;
   },

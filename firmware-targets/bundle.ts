@@ -1,4 +1,23 @@
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+
+/**
+ * Optional dependencies the agent's libraries probe with `try { require(x) } catch {}` (ws: native speed-ups, debug:
+ * colours). None is installed for the targets, so each becomes a module that throws as a missing one would; left as
+ * a bare require, a SEA warns at start-up that it cannot load modules from disk.
+ */
+const ABSENT_OPTIONAL = ['bufferutil', 'utf-8-validate', 'supports-color'];
+
+const absentOptional: Plugin = {
+  name: 'absent-optional',
+  setup(b) {
+    const filter = new RegExp(`^(${ABSENT_OPTIONAL.join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'absent-optional' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent-optional' }, (args) => ({
+      contents: `throw Object.assign(new Error("Cannot find module '${args.path}'"), { code: 'MODULE_NOT_FOUND' });`,
+      loader: 'js',
+    }));
+  },
+};
 
 /**
  * The agent as one CommonJS file (SEA and Debian's Node both run a single CJS script). The target's name is
@@ -15,6 +34,9 @@ export async function bundleAgent(opts: { entry: string; targetName: string; nod
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
+    plugins: [absentOptional],
+    // `step build` loads the AssemblyScript compiler lazily; an authoring tool, never shipped to devices.
+    external: ['assemblyscript', 'assemblyscript/*'],
     define: {
       'process.env.FLOTILLA_TARGET': JSON.stringify(opts.targetName),
       // ESM dependencies (node-cron 4) read import.meta.url, which is empty in a CJS bundle; give them the bundle's.
