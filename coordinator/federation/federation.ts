@@ -166,7 +166,8 @@ export class Federation {
   private checkUplink(topic: string, payload: Buffer): string | undefined {
     const parsed = parseFleetTopic(UP, topic);
     // Our own uplink and link requests are built from parsed values; only what children sent needs a check.
-    if (!parsed || parsed.path.length === 0) return topic.startsWith(`${UP}/`) ? 'not a cluster topic' : undefined;
+    if (!parsed) return topic.startsWith(`${UP}/`) ? 'not a cluster topic' : undefined;
+    if (parsed.path.length === 0) return undefined;
     try {
       parseUplink(parsed.path, parsed.kind, payload);
       return undefined;
@@ -179,9 +180,22 @@ export class Federation {
 
   private changed(change: FleetChange): void {
     if (!this.isChild) return;
-    if (change.kind === 'event') this.publishUp(UPLINK.events(change.id), change.event, false);
     this.dirty.add(change.id);
+    if (change.kind === 'event') {
+      // The parent files events under a device it knows: a first-ever detail goes ahead of the event.
+      if (!this.sentDetail.has(change.id)) this.sendDetail(change.id);
+      this.publishUp(UPLINK.events(change.id), change.event, false);
+    }
     this.scheduleDetails();
+  }
+
+  private sendDetail(id: string): void {
+    const detail = this.ownSummary(id);
+    if (!detail) return;
+    const key = significantKey(detail);
+    if (this.sentDetail.get(id) === key) return;
+    this.sentDetail.set(id, key);
+    this.publishUp(UPLINK.detail(id), detail, true);
   }
 
   private publishUp(kind: string, message: unknown, retain: boolean): void {
@@ -191,14 +205,7 @@ export class Federation {
   private scheduleDetails(): void {
     this.detailTimer ??= setTimeout(() => {
       this.detailTimer = undefined;
-      for (const id of this.dirty) {
-        const detail = this.ownSummary(id);
-        if (!detail) continue;
-        const key = significantKey(detail);
-        if (this.sentDetail.get(id) === key) continue;
-        this.sentDetail.set(id, key);
-        this.publishUp(UPLINK.detail(id), detail, true);
-      }
+      for (const id of this.dirty) this.sendDetail(id);
       this.dirty.clear();
       this.scheduleSummary();
     }, DETAIL_FLUSH_MS);
