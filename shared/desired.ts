@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { Sha256 } from './module-fetch.js';
+import { StepRef, parseSupervisorSpec, type SupervisorSpec } from './supervisor-spec.js';
+import { ValidationError, describeZodError, errorMessage } from './errors.js';
+
+/** The module a step reference resolved to on the coordinator that accepted the spec. */
+export const ModuleRef = z.object({ sha256: Sha256, size: z.number().int().nonnegative() });
+export type ModuleRef = z.infer<typeof ModuleRef>;
+
+/**
+ * `flotilla/d/<id>/desired`, retained (docs/protocol.md): the supervision tree a device should run, with every
+ * `name@version` step reference resolved to a module digest. The agent fetches missing modules by digest, verifies
+ * them, stores it, and applies only the difference to what runs (docs/supervision.md). `revision` grows with each
+ * change, so a stale retained copy never overrides a newer spec the agent already has.
+ */
+export const DesiredMessage = z.object({
+  revision: z.number().int().nonnegative(),
+  ts: z.number().nonnegative(),
+  spec: z.unknown(),
+  modules: z.record(StepRef, ModuleRef),
+});
+export interface DesiredState {
+  revision: number;
+  ts: number;
+  spec: SupervisorSpec;
+  modules: Record<string, ModuleRef>;
+}
+
+/** Parse a desired message; every step the spec uses must have its module listed. */
+export function parseDesired(json: unknown): DesiredState {
+  const outer = DesiredMessage.safeParse(json);
+  if (!outer.success) throw new ValidationError(`desired spec: ${describeZodError(outer.error)}`);
+  let spec: SupervisorSpec;
+  try {
+    spec = parseSupervisorSpec(outer.data.spec);
+  } catch (err) {
+    throw new ValidationError(`desired spec: ${errorMessage(err)}`);
+  }
+  const missing = stepRefs(spec).filter((ref) => !(ref in outer.data.modules));
+  if (missing.length) throw new ValidationError(`desired spec: no module listed for ${missing.join(', ')}`);
+  return { ...outer.data, spec };
+}
+
+/** Every `name@version` the tree uses, in start order, without repeats. */
+export function stepRefs(spec: SupervisorSpec): string[] {
+  const refs = new Set<string>();
+  const walk = (s: SupervisorSpec) => {
+    for (const child of s.children) {
+      if ('supervisor' in child) walk(child.supervisor);
+      else refs.add(child.step);
+    }
+  };
+  walk(spec);
+  return [...refs];
+}
