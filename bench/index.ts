@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['runtime'];
+const BENCHES = ['runtime', 'restart-latency'];
 
 let failed = 0;
 for (const name of BENCHES) {

@@ -179,7 +179,8 @@ export const StartChildCommand = z.strictObject({
   type: z.literal('start_child'),
   /** Path of the simple_one_for_one supervisor: child ids from the root, joined by `/` (the root id first). */
   supervisor: z.string().min(1),
-  id: childId,
+  /** The new child's id (`id` is the command's own id in the command envelope). */
+  child: childId,
   config: z.record(z.string(), z.unknown()).optional(),
   input: ChildInput.optional(),
   output: ChildOutput.optional(),
@@ -189,6 +190,6 @@ export type StartChildCommand = z.infer<typeof StartChildCommand>;
 export const TerminateChildCommand = z.strictObject({
   type: z.literal('terminate_child'),
   supervisor: z.string().min(1),
-  id: childId,
+  child: childId,
 });
 export type TerminateChildCommand = z.infer<typeof TerminateChildCommand>;

@@ -175,13 +175,13 @@ export class SupervisorCore {
   startChild(command: Omit<StartChildCommand, 'type'>): Decision[] {
     return this.run(() => {
       const sup = this.dynamicSupervisor(command.supervisor);
-      if (sup.children.some((c) => c.id === command.id)) {
-        throw new CommandError(`${sup.path} already has a child "${command.id}"`);
+      if (sup.children.some((c) => c.id === command.child)) {
+        throw new CommandError(`${sup.path} already has a child "${command.child}"`);
       }
       const template = sup.spec.supervisor.children[0];
-      let spec: ChildSpec = { ...template, id: command.id };
+      let spec: ChildSpec = { ...template, id: command.child };
       if (!isSupervisorChild(template)) {
-        spec = { ...template, id: command.id, ...pick(command, ['config', 'input', 'output']) };
+        spec = { ...template, id: command.child, ...pick(command, ['config', 'input', 'output']) };
       } else if (command.config || command.input || command.output) {
         throw new CommandError(`${sup.path}: config, input and output apply to worker templates only`);
       }
@@ -203,8 +203,8 @@ export class SupervisorCore {
   terminateChild(command: Omit<TerminateChildCommand, 'type'>): Decision[] {
     return this.run(() => {
       const sup = this.dynamicSupervisor(command.supervisor);
-      const child = sup.children.find((c) => c.id === command.id);
-      if (!child) throw new CommandError(`${sup.path} has no child "${command.id}"`);
+      const child = sup.children.find((c) => c.id === command.child);
+      if (!child) throw new CommandError(`${sup.path} has no child "${command.child}"`);
       this.whenIdle(sup, () => {
         if (!sup.children.includes(child)) return;
         // OTP: terminate_child on a simple_one_for_one supervisor stops the child and deletes it.

@@ -97,9 +97,9 @@ export class SupervisorRunner {
     this.wiring = null;
     return this.until(() => this.core.startChild(command), (events) => {
       for (const e of events) {
-        if (e.supervisor !== command.supervisor || !('child' in e) || e.child !== command.id) continue;
+        if (e.supervisor !== command.supervisor || !('child' in e) || e.child !== command.child) continue;
         if (e.type === 'child_started') return true;
-        if (e.type === 'child_terminated') throw new Error(`start_child ${command.id}: ${e.reason}`);
+        if (e.type === 'child_terminated') throw new Error(`start_child ${command.child}: ${e.reason}`);
       }
       return false;
     });
@@ -107,7 +107,7 @@ export class SupervisorRunner {
 
   /** simple_one_for_one: resolves once the child has stopped and is gone. */
   terminateChild(command: Omit<TerminateChildCommand, 'type'>): Promise<void> {
-    const path = `${command.supervisor}/${command.id}`;
+    const path = `${command.supervisor}/${command.child}`;
     return this.until(() => this.core.terminateChild(command), () => this.core.phase(path) === undefined);
   }
 

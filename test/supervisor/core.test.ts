@@ -158,7 +158,7 @@ describe('restart types × exit reasons × strategies', () => {
           intensity: 5,
           children: strategy === 'simple_one_for_one' ? [w('t', { restart })] : [w('a'), w('t', { restart })],
         }).start();
-        if (strategy === 'simple_one_for_one') h.drive(() => h.core.startChild({ supervisor: 'root', id: 't' }));
+        if (strategy === 'simple_one_for_one') h.drive(() => h.core.startChild({ supervisor: 'root', child: 't' }));
         h.take();
         h.exit('root/t', reason);
         const log = h.take();
@@ -334,8 +334,8 @@ describe('escalation', () => {
       id: 'root',
       children: [sup('pool', { strategy: 'simple_one_for_one', intensity: 0 }, [w('conn')])],
     }).start();
-    h.drive(() => h.core.startChild({ supervisor: 'root/pool', id: 'c1' }));
-    h.drive(() => h.core.startChild({ supervisor: 'root/pool', id: 'c2' }));
+    h.drive(() => h.core.startChild({ supervisor: 'root/pool', child: 'c1' }));
+    h.drive(() => h.core.startChild({ supervisor: 'root/pool', child: 'c2' }));
     h.take();
     h.exit('root/pool/c1', 'trap:x');
     expect(h.events()).toEqual([
@@ -496,8 +496,8 @@ describe('significant children', () => {
       autoShutdown: 'any_significant',
       children: [w('job', { restart: 'transient', significant: true })],
     }).start();
-    h.drive(() => h.core.startChild({ supervisor: 'root', id: 'j1' }));
-    h.drive(() => h.core.startChild({ supervisor: 'root', id: 'j2' }));
+    h.drive(() => h.core.startChild({ supervisor: 'root', child: 'j1' }));
+    h.drive(() => h.core.startChild({ supervisor: 'root', child: 'j2' }));
     h.take();
     h.exit('root/j2', 'normal');
     expect(h.events()).toEqual([
@@ -531,35 +531,35 @@ describe('simple_one_for_one commands', () => {
   it('start_child starts a child from the template with its own id and config; terminate_child stops and forgets it', () => {
     const h = pool();
     const starts: unknown[] = [];
-    const d = h.core.startChild({ supervisor: 'root', id: 'c1', config: { port: 2 } });
+    const d = h.core.startChild({ supervisor: 'root', child: 'c1', config: { port: 2 } });
     starts.push(...d.filter((x) => x.type === 'start').map((x) => (x.type === 'start' ? x.child : null)));
     expect(starts).toEqual([expect.objectContaining({ id: 'c1', step: 'conn@1.0.0', config: { port: 2 } })]);
     h.drive(() => d);
-    h.drive(() => h.core.terminateChild({ supervisor: 'root', id: 'c1' }));
+    h.drive(() => h.core.terminateChild({ supervisor: 'root', child: 'c1' }));
     expect(h.core.snapshot()).toEqual([]);
   });
 
   it('start_child whose start fails leaves no child behind and is not restarted', () => {
     const h = pool();
     h.failStart.set('root/c1', 'trap:bad config');
-    h.drive(() => h.core.startChild({ supervisor: 'root', id: 'c1' }));
+    h.drive(() => h.core.startChild({ supervisor: 'root', child: 'c1' }));
     expect(h.events()).toEqual(['child_terminated root c1 start_failed:trap:bad config']);
     expect(h.core.snapshot()).toEqual([]);
   });
 
   it('refuses commands to a missing or non-dynamic supervisor and duplicate ids', () => {
     const h = pool();
-    h.drive(() => h.core.startChild({ supervisor: 'root', id: 'c1' }));
-    expect(() => h.core.startChild({ supervisor: 'root', id: 'c1' })).toThrow(/already has a child "c1"/);
-    expect(() => h.core.startChild({ supervisor: 'nope', id: 'c2' })).toThrow(CommandError);
-    expect(() => h.core.terminateChild({ supervisor: 'root', id: 'c9' })).toThrow(/no child "c9"/);
+    h.drive(() => h.core.startChild({ supervisor: 'root', child: 'c1' }));
+    expect(() => h.core.startChild({ supervisor: 'root', child: 'c1' })).toThrow(/already has a child "c1"/);
+    expect(() => h.core.startChild({ supervisor: 'nope', child: 'c2' })).toThrow(CommandError);
+    expect(() => h.core.terminateChild({ supervisor: 'root', child: 'c9' })).toThrow(/no child "c9"/);
     const fixed = new Harness({ id: 'root', children: [w('a')] }).start();
-    expect(() => fixed.core.startChild({ supervisor: 'root', id: 'b' })).toThrow(/need simple_one_for_one/);
+    expect(() => fixed.core.startChild({ supervisor: 'root', child: 'b' })).toThrow(/need simple_one_for_one/);
   });
 
   it('dynamic children are stopped when their supervisor stops', () => {
     const h = pool();
-    for (const id of ['c1', 'c2', 'c3']) h.drive(() => h.core.startChild({ supervisor: 'root', id }));
+    for (const id of ['c1', 'c2', 'c3']) h.drive(() => h.core.startChild({ supervisor: 'root', child: id }));
     h.take();
     h.stop();
     expect(h.take().filter((l) => l.startsWith('stop '))).toEqual(['stop root/c3', 'stop root/c2', 'stop root/c1']);

@@ -178,13 +178,13 @@ describe('SupervisorRunner with real Wasm steps', () => {
   it('simple_one_for_one: start_child and terminate_child run real steps at run time', async () => {
     const o = observe({ id: 'root', children: [{ id: 'pool', supervisor: { strategy: 'simple_one_for_one', children: [crashy('worker')] } }] });
     await o.runner.start();
-    await o.runner.startChild({ supervisor: 'root/pool', id: 'w1' });
-    await o.runner.startChild({ supervisor: 'root/pool', id: 'w2', output: 'custom' });
+    await o.runner.startChild({ supervisor: 'root/pool', child: 'w1' });
+    await o.runner.startChild({ supervisor: 'root/pool', child: 'w2', output: 'custom' });
     o.runner.deliver('root/pool/w2', bytes('hi'));
     await o.waitFor(() => o.outputs.some((x) => x.topic === 'custom'), 'output of w2');
-    await o.runner.terminateChild({ supervisor: 'root/pool', id: 'w1' });
+    await o.runner.terminateChild({ supervisor: 'root/pool', child: 'w1' });
     expect(o.runner.health().map((c) => c.path)).toEqual(['root/pool', 'root/pool/w2']);
-    await expect(o.runner.startChild({ supervisor: 'root/pool', id: 'w2' })).rejects.toThrow(/already has a child "w2"/);
+    await expect(o.runner.startChild({ supervisor: 'root/pool', child: 'w2' })).rejects.toThrow(/already has a child "w2"/);
   });
 
   it('apply: a changed step ref is hot-swapped without a restart; an added child starts', async () => {
