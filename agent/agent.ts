@@ -41,6 +41,7 @@ export class Agent {
   private readonly healthSources: (() => HealthContribution)[] = [];
   private readonly commandHandlers = new Map<CommandType, (c: Command) => Promise<unknown> | unknown>();
   private desiredHandler: DesiredHandler | undefined;
+  private dataHandler: ((topic: string, payload: Buffer) => void) | undefined;
   private readonly backoff = new Backoff(500, 30_000);
   private schedule: ScheduledTask | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -65,16 +66,28 @@ export class Agent {
       rejectUnauthorized: true,
     });
     this.onCommand('ping', () => ({ pong: Date.now() }));
+    this.joined = this.connected();
   }
 
-  /** Open local state and start connecting; resolves once the first connection is up (`joined`). */
-  static async start(opts: AgentOptions): Promise<Agent> {
+  /** Resolves once the first connection to the coordinator is up. */
+  readonly joined: Promise<void>;
+
+  /**
+   * Open local state and start connecting, without waiting for the link: an agent booted without network still
+   * runs its last desired state.
+   */
+  static async open(opts: AgentOptions): Promise<Agent> {
     const state = await AgentState.open(opts.dataDir, opts.log);
     if (state.data.identity?.id !== opts.id || state.data.identity.coordinator !== opts.coordinatorUrl) {
       await state.update({ identity: { id: opts.id, coordinator: opts.coordinatorUrl } });
     }
-    const agent = new Agent(opts, state);
-    await agent.connected();
+    return new Agent(opts, state);
+  }
+
+  /** `open`, then wait until joined. */
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const agent = await Agent.open(opts);
+    await agent.joined;
     return agent;
   }
 
@@ -105,7 +118,7 @@ export class Agent {
       Promise.resolve(this.desiredHandler(payload)).catch((err) => this.rejectInput(topic, errorMessage(err)));
       return;
     }
-    if (topic !== deviceTopic(this.opts.id, 'cmd')) return;
+    if (topic !== deviceTopic(this.opts.id, 'cmd')) return this.dataHandler?.(topic, payload);
     let command: Command;
     try {
       command = decode(Command, payload, 'command');
@@ -137,6 +150,11 @@ export class Agent {
 
   onDesired(handler: DesiredHandler): void {
     this.desiredHandler = handler;
+  }
+
+  /** Messages on any other subscribed topic (step inputs). */
+  onData(handler: (topic: string, payload: Buffer) => void): void {
+    this.dataHandler = handler;
   }
 
   addHealthSource(source: () => HealthContribution): void {

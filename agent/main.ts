@@ -6,6 +6,7 @@ import { DeviceId } from '../shared/ids.js';
 import { announce, createLogger, type LogLevel } from '../shared/log.js';
 import { untilSignal } from '../shared/signals.js';
 import { Agent } from './agent.js';
+import { attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
 
 export const agentSpec: CommandSpec = {
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   const token = (v.token as string | undefined) ?? (v['token-file'] ? readToken(v['token-file'] as string) : undefined);
   if (!token) throw new ConfigError('--token or --token-file is required');
   const log = createLogger(`agent ${v.id}`, v['log-level'] as LogLevel);
-  const agent = await Agent.start({
+  const agent = await Agent.open({
     coordinatorUrl: v.coordinator as string,
     id: v.id as string,
     token,
@@ -57,9 +58,12 @@ export async function main(argv: string[]): Promise<number> {
     target: targetName(),
     log,
   });
+  const workload = await attachWorkload(agent);
+  await agent.joined;
   announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
   await untilSignal();
   log.info('shutting down');
+  await workload.stop();
   await agent.stop();
   return 0;
 }

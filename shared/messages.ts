@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, describeZodError } from './errors.js';
+import { StartChildCommand, TerminateChildCommand } from './supervisor-spec.js';
 
 /**
  * The schema of every message on Flotilla's device topics (see shared/topics.ts for where each goes).
@@ -77,7 +78,13 @@ const commandId = z.string().min(1).max(128);
  * What a command says, without its id: the HTTP API takes these, the coordinator assigns the id.
  * Later issues add command types here (one schema, both sides).
  */
-export const CommandBody = z.discriminatedUnion('type', [z.object({ type: z.literal('ping') })]);
+export const CommandBody = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ping') }),
+  /** simple_one_for_one: start a child from the supervisor's template (docs/supervision.md). */
+  // The command envelope adds `id`, so these take the (strict) command schemas' fields in a non-strict object.
+  z.object(StartChildCommand.shape),
+  z.object(TerminateChildCommand.shape),
+]);
 export type CommandBody = z.infer<typeof CommandBody>;
 
 /** `flotilla/d/<id>/cmd`: coordinator → device. The device answers every command it accepts on its `ack` topic. */

@@ -1,0 +1,2 @@
+export { Workload, type WorkloadDeps } from './workload.js';
+export { attachWorkload } from './attach.js';

@@ -1,0 +1,166 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { InstalledStep } from '../../shared/messages.js';
+import type { DesiredState, ModuleRef } from '../../shared/desired.js';
+import { stepRefs } from '../../shared/desired.js';
+import { manifestFor } from '../../shared/step-manifest.js';
+import type { StartChildCommand, TerminateChildCommand } from '../../shared/supervisor-spec.js';
+import { StepCorruptError, StepNotFoundError, type LoadedStep, type StepRuntime, type StepStore } from '../runtime/index.js';
+import { SupervisorRunner, type LoggedEvent } from '../supervisor/index.js';
+import type { HealthContribution } from '../health.js';
+
+export interface WorkloadDeps {
+  runtime: StepRuntime;
+  store: StepStore;
+  /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher). */
+  fetchModule(sha256: string): Promise<Uint8Array>;
+  /** Publishes a step output on a resolved MQTT topic. */
+  publishOutput(topic: string, payload: Uint8Array): void;
+  /** Resolves a spec's output (relative or `/`-absolute) to an MQTT topic. */
+  resolveOutput(output: string): string;
+  /** Subscribes to / unsubscribes from the tree's input filters on the cluster broker. */
+  subscribe(filters: string[]): void;
+  unsubscribe(filters: string[]): void;
+  onEvent(entry: LoggedEvent): void;
+  /** The desired state changed or finished applying (health should be reported now). */
+  onStateChange(): void;
+  /** Persists the desired state that is now running (for a reboot without network). */
+  persist(desired: DesiredState, installed: InstalledStep[]): Promise<void>;
+  log: Logger;
+  restartBufferSize?: number;
+}
+
+/**
+ * What an agent runs: the supervision tree of its desired state. Applying a desired state fetches missing modules
+ * (verified by digest, stored content-addressed), then starts the tree or applies only the difference to the
+ * running one; it also keeps the tree's MQTT inputs subscribed and its cron inputs scheduled.
+ */
+export class Workload {
+  private runner: SupervisorRunner | undefined;
+  private current: DesiredState | undefined;
+  private modules: Record<string, ModuleRef> = {};
+  private filters = new Set<string>();
+  private readonly cronTasks: ScheduledTask[] = [];
+  private applying: Promise<void> = Promise.resolve();
+  private lastRates = { at: Date.now(), in: 0, out: 0 };
+
+  constructor(private readonly deps: WorkloadDeps) {}
+
+  get revision(): number | undefined {
+    return this.current?.revision;
+  }
+
+  /** Apply desired states one at a time, in arrival order; a stale revision is ignored. */
+  apply(desired: DesiredState): Promise<void> {
+    this.applying = this.applying.then(() => this.applyNow(desired));
+    return this.applying;
+  }
+
+  private async applyNow(desired: DesiredState): Promise<void> {
+    if (this.current && desired.revision <= this.current.revision) return;
+    const { log } = this.deps;
+    // Every module must be present and verified before anything changes: a spec is applied whole or not at all.
+    const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref])));
+    this.modules = desired.modules;
+    if (!this.runner || this.runner.status === 'stopped') {
+      this.runner = new SupervisorRunner(desired.spec, {
+        runtime: this.deps.runtime,
+        resolveStep: (ref) => this.load(ref),
+        onOutput: (_path, topic, payload) => this.deps.publishOutput(this.deps.resolveOutput(topic), payload),
+        onEvent: (entry) => {
+          this.deps.onEvent(entry);
+          this.deps.onStateChange();
+        },
+        restartBufferSize: this.deps.restartBufferSize,
+      });
+      this.current = desired;
+      await this.runner.start();
+      this.rewire();
+    } else {
+      this.runner.apply(desired.spec);
+      this.current = desired;
+      this.rewire();
+    }
+    await this.deps.persist(desired, installed);
+    log.info(`running desired revision ${desired.revision} (${installed.length} step module(s))`);
+    this.deps.onStateChange();
+  }
+
+  /** The module for `ref` in the local store, fetched from the coordinator if missing or corrupt. */
+  private async ensureModule(ref: string, mod: ModuleRef): Promise<InstalledStep> {
+    const { store } = this.deps;
+    try {
+      await store.get(mod.sha256);
+    } catch (err) {
+      if (!(err instanceof StepNotFoundError || err instanceof StepCorruptError)) throw err;
+      const bytes = await this.deps.fetchModule(mod.sha256);
+      const [name, version] = ref.split('@');
+      const manifest = manifestFor(bytes, { name, version, limits: mod.limits });
+      await store.put(bytes, manifest);
+    }
+    return { ref, sha256: mod.sha256, size: mod.size };
+  }
+
+  private async load(ref: string): Promise<LoadedStep> {
+    const mod = this.modules[ref];
+    if (!mod) throw new Error(`no module for step ${ref}`);
+    const { bytes, manifest } = await this.deps.store.get(mod.sha256);
+    return this.deps.runtime.load(bytes, manifest);
+  }
+
+  /** Keep subscriptions and cron schedules equal to what the current tree reads. */
+  private rewire(): void {
+    const runner = this.runner!;
+    const wanted = new Set(runner.topicFilters());
+    const added = [...wanted].filter((f) => !this.filters.has(f));
+    const removed = [...this.filters].filter((f) => !wanted.has(f));
+    if (removed.length) this.deps.unsubscribe(removed);
+    if (added.length) this.deps.subscribe(added);
+    this.filters = wanted;
+    for (const task of this.cronTasks.splice(0)) void task.destroy();
+    for (const { path, cron: expression } of runner.cronInputs()) {
+      this.cronTasks.push(cron.schedule(expression, (ctx) => {
+        runner.deliver(path, Buffer.from(JSON.stringify({ tick: ctx.date.getTime() })));
+      }));
+    }
+  }
+
+  /** A message arrived on the cluster broker: hand it to every worker whose input matches. */
+  deliver(topic: string, payload: Uint8Array): void {
+    this.runner?.deliverTopic(topic, payload);
+  }
+
+  startChild(command: Omit<StartChildCommand, 'type'>): Promise<void> {
+    if (!this.runner) throw new Error('no supervision tree is running');
+    return this.runner.startChild(command).finally(() => this.rewire());
+  }
+
+  terminateChild(command: Omit<TerminateChildCommand, 'type'>): Promise<void> {
+    if (!this.runner) throw new Error('no supervision tree is running');
+    return this.runner.terminateChild(command).finally(() => this.rewire());
+  }
+
+  /** Supervision tree, installed steps, message rates and restarts for the health report. */
+  health(): HealthContribution {
+    if (!this.runner || !this.current) return {};
+    const children = this.runner.health();
+    const now = Date.now();
+    const totals = children.reduce((t, c) => ({ in: t.in + (c.messagesIn ?? 0), out: t.out + (c.messagesOut ?? 0) }), { in: 0, out: 0 });
+    const seconds = Math.max(0.001, (now - this.lastRates.at) / 1000);
+    const rates = { in: Math.max(0, (totals.in - this.lastRates.in) / seconds), out: Math.max(0, (totals.out - this.lastRates.out) / seconds) };
+    this.lastRates = { at: now, ...totals };
+    return {
+      children,
+      steps: stepRefs(this.current.spec).map((ref) => ({ ref, sha256: this.modules[ref].sha256, size: this.modules[ref].size })),
+      rates,
+      restartsTotal: children.reduce((n, c) => n + c.restarts, 0),
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const task of this.cronTasks.splice(0)) await task.destroy();
+    await this.applying.catch((err) => this.deps.log.warn(`last apply failed: ${errorMessage(err)}`));
+    await this.runner?.stop();
+  }
+}
