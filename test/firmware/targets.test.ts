@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { agentSpec } from '../../agent/main.js';
 import { loadConfig } from '../../shared/config.js';
 import { OUT_ROOT, TARGETS_DIR } from '../../firmware-targets/build.js';
 import { loadTargets, parseTarget } from '../../firmware-targets/descriptor.js';
-import { renderTemplate, writeKit } from '../../firmware-targets/kit.js';
+import { renderFile, renderTemplate, templateVars, writeKit } from '../../firmware-targets/kit.js';
 import { launchCommand } from '../../firmware-targets/launch.js';
 
 const targets = loadTargets(TARGETS_DIR);
@@ -89,6 +90,9 @@ describe('install kit', () => {
         const unit = readFileSync(join(out, 'flotilla-agent.service'), 'utf8');
         expect(unit).toContain(t.artifact.kind === 'sea' ? 'ExecStart=/usr/local/bin/flotilla-agent' : 'ExecStart=/opt/flotilla/bin/flotilla-agent');
         expect(JSON.parse(readFileSync(join(out, 'agent.json'), 'utf8'))).toMatchObject({ 'token-file': '/etc/flotilla/token' });
+        // The shell parts must at least parse (sh -n), the launcher of runtime targets included.
+        if (t.artifact.kind === 'runtime') renderFile(join(TARGETS_DIR, 'kit'), 'launcher.sh', join(out, 'launcher.sh'), templateVars(t), 0o755);
+        for (const f of readdirSync(out).filter((f) => f.endsWith('.sh') || f.endsWith('.procd'))) execFileSync('sh', ['-n', join(out, f)]);
       } finally {
         rmSync(out, { recursive: true, force: true });
       }
