@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { describeConfig, helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { answerInfoFlags, daemonOptions, loadConfig, opt, type CommandSpec } from '../shared/config.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { DeviceId } from '../shared/ids.js';
 import { announce, createLogger, type LogLevel } from '../shared/log.js';
@@ -25,22 +24,14 @@ export const agentSpec: CommandSpec = {
       description: 'seconds between health reports',
     },
     { name: 'ca', schema: opt.string, description: 'CA certificate (PEM) to verify an mqtts:// coordinator' },
-    { name: 'log-level', schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
-    { name: 'print-config', schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
+    ...daemonOptions,
   ],
 };
 
 /** `flotilla agent`: connect, print `{"event":"joined",...}`, run until SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<number> {
   const loaded = loadConfig(agentSpec, argv);
-  if (loaded.help) {
-    console.log(helpText(agentSpec));
-    return 0;
-  }
-  if (loaded.values['print-config']) {
-    console.log(describeConfig(agentSpec, loaded));
-    return 0;
-  }
+  if (answerInfoFlags(agentSpec, loaded)) return 0;
   const v = loaded.values as Record<string, string | number | undefined>;
   for (const required of ['coordinator', 'id'] as const) {
     if (v[required] === undefined) throw new ConfigError(`--${required} is required`);

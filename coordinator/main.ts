@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeConfig, helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { answerInfoFlags, daemonOptions, loadConfig, opt, type CommandSpec } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { announce, createLogger, type LogLevel } from '../shared/log.js';
 import { untilSignal } from '../shared/signals.js';
@@ -30,22 +30,14 @@ export const coordinatorSpec: CommandSpec = {
     { name: 'tls-cert', schema: opt.string, description: 'PEM certificate: also serve mqtts:// (needs --tls-key)' },
     { name: 'tls-key', schema: opt.string, description: 'PEM private key for --tls-cert' },
     { name: 'mqtts-port', schema: opt.port, default: 8883, description: 'MQTT over TLS port, when --tls-cert is given' },
-    { name: 'log-level', schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
-    { name: 'print-config', schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
+    ...daemonOptions,
   ],
 };
 
 /** `flotilla coordinator`: start, print `{"event":"listening",...}`, run until SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<number> {
   const loaded = loadConfig(coordinatorSpec, argv);
-  if (loaded.help) {
-    console.log(helpText(coordinatorSpec));
-    return 0;
-  }
-  if (loaded.values['print-config']) {
-    console.log(describeConfig(coordinatorSpec, loaded));
-    return 0;
-  }
+  if (answerInfoFlags(coordinatorSpec, loaded)) return 0;
   const v = loaded.values as Record<string, string | number | undefined>;
   if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) {
     throw new ConfigError('--tls-cert and --tls-key must be given together');

@@ -145,6 +145,14 @@ export function describeConfig(spec: CommandSpec, loaded: LoadedConfig): string 
   return JSON.stringify(out, null, 2);
 }
 
+/** Answers `--help` and `--print-config`; true when it did, and the command should exit 0. */
+export function answerInfoFlags(spec: CommandSpec, loaded: LoadedConfig): boolean {
+  if (loaded.help) console.log(helpText(spec));
+  else if (loaded.values['print-config']) console.log(describeConfig(spec, loaded));
+  else return false;
+  return true;
+}
+
 /** Reusable schemas for option values. */
 export const opt = {
   port: z.coerce.number({ message: 'expected a port number' }).int('expected a whole port number').min(0, 'port must be 0-65535').max(65535, 'port must be 0-65535'),
@@ -160,3 +168,9 @@ export const opt = {
     }, `expected a URL starting with ${protocols.map((p) => p + '://').join(' or ')}`),
   bool: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
 };
+
+/** Options of every long-running command (agent, coordinator). */
+export const daemonOptions: OptionSpec[] = [
+  { name: 'log-level', schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
+  { name: 'print-config', schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
+];
