@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { StepRuntime, type ExitReason } from '../agent/runtime/index.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
@@ -71,15 +71,22 @@ async function run(argv: string[]): Promise<number> {
   const runtime = new StepRuntime();
   const step = await runtime.load(bytes, manifest);
   let exited: ExitReason | undefined;
+  let lines: Interface | undefined;
   const handle = await runtime.start({
     id: manifest.name,
     step,
     config,
     onOutput: (payload) => void process.stdout.write(Buffer.concat([payload, NEWLINE])),
     onLog: (level, message) => void process.stderr.write(`[${manifest.name}] ${level}: ${message}\n`),
-    onExit: (reason) => (exited = reason),
+    onExit: (reason) => {
+      // A step that finishes (or fails) ends the run at once, without waiting for the end of stdin.
+      exited = reason;
+      lines?.close();
+      process.stdin.destroy();
+    },
   });
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  // Created only now: readline starts reading at once, and lines read before the loop below begins would be lost.
+  lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
     if (exited) break;
     handle.push(Buffer.from(line, 'utf8'));

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +40,20 @@ describe('flotilla step', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('{"id":1,"t":20.5}\n{"id":2,"t":"bad"}\n');
     expect(r.stderr).toBe('[csv-to-json] warn: skipped a row with 1 cells, expected 2\n');
+  });
+
+  it('run ends as soon as the step finishes, without waiting for the end of stdin', async () => {
+    const wasm = join(dir.path, 'finish.wasm');
+    writeFileSync(wasm, wat('finish'));
+    const entry = join(import.meta.dirname, '../../dist/cli/step.js');
+    const code = `const { stepCommand } = await import(${JSON.stringify(entry)}); process.exitCode = await stepCommand.run(process.argv.slice(1));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, 'run', wasm], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stdin.write('\x00a\n\x01b\n'); // the second line starts with byte 1: process returns 1, "finished"
+    const [exitCode] = await once(child, 'exit'); // stdin is still open
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe('\x00a\n\x01b\n');
   });
 
   it('run reports an abnormal exit with its reason and exit code 1', () => {
