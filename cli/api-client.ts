@@ -1,5 +1,7 @@
 import type { z } from 'zod';
-import { ApiError, ClusterSummary, DeviceList, EnrollResponse } from '../shared/api.js';
+import { ApiError, ClusterSummary, DeviceList, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
+import { DesiredMessage } from '../shared/desired.js';
+import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
 
 /** A small client of the coordinator's HTTP API (docs/api.md), validating every response it gets. */
@@ -36,5 +38,18 @@ export class ApiClient {
 
   enroll(id: string) {
     return this.request('POST', '/api/v1/devices', EnrollResponse, { id });
+  }
+
+  pushStep(upload: StepUpload) {
+    return this.request('POST', '/api/v1/steps', StepInfo, upload);
+  }
+
+  /** Send a desired supervisor spec to the target's devices; per-device revisions (in `acks`) or errors. */
+  applyDesired(target: FanoutTarget, spec: unknown, timeoutMs?: number) {
+    return this.request('POST', '/api/v1/desired', FanoutResult, { target, spec, timeoutMs });
+  }
+
+  desired(id: string) {
+    return this.request('GET', `/api/v1/devices/${encodeURIComponent(id)}/desired`, DesiredMessage);
   }
 }

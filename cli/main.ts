@@ -5,6 +5,7 @@ import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { devicesCommand } from './devices.js';
 import { enrollCommand } from './enroll.js';
+import { applyCommand } from './apply.js';
 
 /** Subcommands; coordinator and agent are loaded lazily so each process loads only its own side. */
 const commands: Command[] = [
@@ -13,6 +14,7 @@ const commands: Command[] = [
   devicesCommand,
   enrollCommand,
   { name: 'step', summary: 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', run: async (argv) => (await import('./step.js')).stepCommand.run(argv) },
+  applyCommand,
   demoCommand,
 ];
 

@@ -8,6 +8,7 @@ import { isNormalExit } from '../shared/step-abi.js';
 import { manifestFor, parseStepManifest, type StepManifest } from '../shared/step-manifest.js';
 import type { Command } from './command.js';
 import { buildStep } from './step-build.js';
+import { pushStep } from './step-push.js';
 
 const USAGE = `flotilla step — build and try Wasm steps locally
 
@@ -19,7 +20,10 @@ Usage:
       Run the step on newline-separated stdin, one input message per line, through the agent's runtime;
       print each output message on its own line (logs go to stderr). The manifest defaults to
       FILE.manifest.json beside the module, or default limits when there is none.
-      Exit code: 0 when the step ends normally, 1 with the exit reason on stderr otherwise.`;
+      Exit code: 0 when the step ends normally, 1 with the exit reason on stderr otherwise.
+  flotilla step push FILE.wasm [--name N --version V] [--api URL --api-token T]
+      Upload the module to a coordinator's step registry as N@V, with the limits of FILE.manifest.json
+      beside it (name and version default to the manifest's).`;
 
 function parse(argv: string[], options: Record<string, { type: 'string' }>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
@@ -104,12 +108,13 @@ const NEWLINE = Buffer.from('\n');
 
 export const stepCommand: Command = {
   name: 'step',
-  summary: 'build a step (AssemblyScript -> .wasm + manifest) or run one locally on stdin lines',
+  summary: 'build a step (AssemblyScript -> .wasm + manifest), run one locally on stdin lines, or push one to a coordinator',
   async run(argv) {
     const [sub, ...rest] = argv;
     if (sub === 'build') return build(rest);
     if (sub === 'run') return run(rest);
+    if (sub === 'push') return pushStep(rest);
     if (sub === undefined || sub === '--help' || sub === '-h') return console.log(USAGE), sub ? 0 : 2;
-    throw new ConfigError(`step: unknown subcommand "${sub}" (expected build or run)`);
+    throw new ConfigError(`step: unknown subcommand "${sub}" (expected build, run or push)`);
   },
 };

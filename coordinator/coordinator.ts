@@ -14,6 +14,7 @@ import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
 import { ModuleServer, ModuleStore, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
+import { DesiredStates, addDesiredRoutes } from './desired/index.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -55,6 +56,7 @@ export class Coordinator {
   federation!: Federation;
   modules!: ModuleServer;
   steps!: StepRegistry;
+  desired!: DesiredStates;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
@@ -138,14 +140,20 @@ export class Coordinator {
         registry: this.registry,
         stats: this.stats,
         onChange: (listener) => this.onChange(listener),
+        applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
+        desiredOf: (id) => this.desired.get(id),
       },
     );
+    this.desired = new DesiredStates(this.registry, this.bus.client);
+    const republished = await this.desired.republishAll();
+    if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
     // Federation routes first: they answer for the whole subtree, shadowing the single-cluster ones.
     addFederationRoutes(this.router, this.federation, opts.broker ? undefined : this.children);
     const store = new ModuleStore(join(opts.dataDir, 'modules'));
     this.steps = await StepRegistry.open(opts.dataDir);
     this.modules = new ModuleServer(this.bus.client, store, opts.parent !== undefined, opts.log.child('modules'));
     addStepRoutes(this.router, this.steps, store);
+    addDesiredRoutes(this.router, { federation: this.federation, steps: this.steps, desired: this.desired });
     addApiRoutes(this.router, {
       cluster: opts.cluster,
       version: FLOTILLA_VERSION,

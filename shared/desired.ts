@@ -20,6 +20,7 @@ export const DesiredMessage = z.object({
   spec: z.unknown(),
   modules: z.record(StepRef, ModuleRef),
 });
+export type DesiredMessage = z.infer<typeof DesiredMessage>;
 export interface DesiredState {
   revision: number;
   ts: number;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DeviceDetail, DeviceSummary, Rollup } from './api.js';
+import { DesiredMessage, ModuleRef } from './desired.js';
 import { AckMessage, CommandBody, EventMessage } from './messages.js';
 
 /**
@@ -45,7 +46,9 @@ export const RequestOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('command'), command: CommandBody }),
   z.object({ type: z.literal('detail') }),
   /** A desired spec, already resolved to module digests by the coordinator that accepted it (see shared/desired.ts). */
-  z.object({ type: z.literal('desired'), spec: z.unknown(), modules: z.record(z.string(), z.object({ sha256: z.string(), size: z.number() })) }),
+  z.object({ type: z.literal('desired'), spec: z.unknown(), modules: z.record(z.string(), ModuleRef) }),
+  /** The desired state the device's own coordinator stores for it (`GET /api/v1/devices/:id/desired`). */
+  z.object({ type: z.literal('get_desired') }),
 ]);
 export type RequestOp = z.infer<typeof RequestOp>;
 
@@ -70,5 +73,6 @@ export const ReplyMessage = z.object({
   forwardedTo: z.array(z.string()).default([]),
   unreachable: z.array(z.string()).default([]),
   detail: DeviceDetail.optional(),
+  desired: DesiredMessage.optional(),
 });
 export type ReplyMessage = z.infer<typeof ReplyMessage>;

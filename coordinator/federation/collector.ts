@@ -1,4 +1,5 @@
 import type { DeviceDetail, FanoutResult } from '../../shared/api.js';
+import type { DesiredMessage } from '../../shared/desired.js';
 import type { ReplyMessage } from '../../shared/federation.js';
 import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
 
@@ -10,6 +11,7 @@ import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
 export class Collector {
   readonly result: FanoutResult = { acks: {}, errors: {}, unreachable: [] };
   detail: DeviceDetail | undefined;
+  desired: DesiredMessage | undefined;
   private readonly waiting = new Set<string>();
 
   constructor(first: ClusterPath) {
@@ -28,6 +30,7 @@ export class Collector {
     for (const child of reply.forwardedTo) this.waiting.add([...path, child].join('/'));
     for (const child of reply.unreachable) this.result.unreachable.push([...path, child].join('/'));
     this.detail ??= reply.detail;
+    this.desired ??= reply.desired;
     return true;
   }
 

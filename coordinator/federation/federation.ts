@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { DeviceDetail, DeviceSummary, FanoutResult, Rollup } from '../../shared/api.js';
+import type { DesiredMessage } from '../../shared/desired.js';
 import { ValidationError, errorMessage } from '../../shared/errors.js';
 import {
   BridgeStateMessage,
@@ -51,8 +52,10 @@ export interface FederationDeps {
   registry: Registry;
   stats: { invalidMessages: number };
   onChange(listener: (change: FleetChange) => void): () => void;
-  /** Handles a desired-spec request for this cluster's own devices (coordinator/steps); returns per-device errors. */
-  applyDesired?(devices: string[], op: Extract<RequestOp, { type: 'desired' }>): Promise<Record<string, string>>;
+  /** Stores and publishes a desired spec for this cluster's own devices (coordinator/desired): revisions or errors per device. */
+  applyDesired(devices: string[], op: Extract<RequestOp, { type: 'desired' }>): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }>;
+  /** The desired state stored for one of this cluster's own devices. */
+  desiredOf(id: string): DesiredMessage | undefined;
 }
 
 /** The mappings every child→parent bridge uses (docs/federation.md): up is copied up, down is copied down, never back. */
@@ -306,8 +309,12 @@ export class Federation {
         }),
       );
     } else if (op.type === 'desired') {
-      if (!this.deps.applyDesired) for (const id of known) reply.errors[id] = 'this coordinator does not accept desired specs';
-      else Object.assign(reply.errors, await this.deps.applyDesired(known, op));
+      const { revisions, errors } = await this.deps.applyDesired(known, op);
+      // A retained desired state needs no device ack: the "ack" is the revision the device will pick up, even when offline.
+      for (const [id, revision] of Object.entries(revisions)) reply.acks[id] = { id: req.id, ok: true, ts: Date.now(), result: { revision } };
+      Object.assign(reply.errors, errors);
+    } else if (op.type === 'get_desired') {
+      if (known[0] !== undefined) reply.desired = this.deps.desiredOf(known[0]);
     }
     return reply;
   }
@@ -316,14 +323,14 @@ export class Federation {
    * Route a request to `path` (relative; `[]` = this cluster) and collect every reply, waiting at most
    * `timeoutMs`; clusters that did not answer in time are listed as unreachable.
    */
-  request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult; detail?: DeviceDetail }> {
+  request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult; detail?: DeviceDetail; desired?: DesiredMessage }> {
     const req: RequestMessage = { id: randomUUID(), budgetMs: timeoutMs, target, op };
     const collector = new Collector(path);
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         this.collectors.delete(req.id);
-        resolve({ result: collector.expire(), detail: collector.detail });
+        resolve({ result: collector.expire(), detail: collector.detail, desired: collector.desired });
       };
       // Locally the devices get the whole budget; the margin lets our own reply land before we give up.
       const timer = setTimeout(finish, path.length === 0 ? timeoutMs + HOP_MARGIN_MS : timeoutMs);

@@ -3,4 +3,4 @@ export { Bridge, type BridgeOptions, type BridgeStats, type Endpoint } from './b
 export { Children, CHILD_USER_PREFIX } from './children.js';
 export { Federation, federationMappings, type FederationOptions, type ParentLink } from './federation.js';
 export { checkMappings, mapIn, mapOut, parseMappingLine, type TopicMapping } from './mapping.js';
-export { addFederationRoutes } from './routes.js';
+export { addFederationRoutes, fanoutScope } from './routes.js';

@@ -11,19 +11,30 @@ import { Federation } from './federation.js';
 const CommandRequest = z.object({ command: CommandBody, timeoutMs: z.number().int().min(1).max(120_000).default(10_000) });
 const FanoutRequest = CommandRequest.extend({ target: FanoutTarget });
 
+/** A full cluster path as shown in `cluster` (`root/eu/site1`) → the path relative to cluster `self`. */
+function relative(self: string, full: string): ClusterPath {
+  const levels = full.split('/');
+  if (levels[0] !== self) throw new HttpError(404, `cluster path "${full}" does not start with this cluster's name "${self}"`);
+  return levels.slice(1);
+}
+
+/** Where a fan-out target (`POST /api/v1/commands`, `POST /api/v1/desired`) is routed, relative to cluster `self`. */
+export function fanoutScope(self: string, target: FanoutTarget): { path: ClusterPath; scope: RequestScope } {
+  if ('device' in target) {
+    const q = splitQualifiedId(target.device);
+    return { path: q.path, scope: { scope: 'device', device: q.id } };
+  }
+  if ('cluster' in target) return { path: relative(self, target.cluster), scope: { scope: 'cluster' } };
+  if ('subtree' in target) return { path: relative(self, target.subtree), scope: { scope: 'subtree' } };
+  return { path: [], scope: { scope: 'subtree' } };
+}
+
 /**
  * The federation's HTTP routes (docs/api.md, "Federation"). Registered before the foundation's, so that the
  * device list, device detail and device commands cover the whole subtree (cluster-path-qualified ids, `eu/site1/x`).
  */
 export function addFederationRoutes(router: Router, fed: Federation, children: Children | undefined): void {
   const self = fed.opts.cluster;
-
-  /** A full cluster path as shown in `cluster` (`root/eu/site1`) → relative path. */
-  const relative = (full: string): ClusterPath => {
-    const levels = full.split('/');
-    if (levels[0] !== self) throw new HttpError(404, `cluster path "${full}" does not start with this cluster's name "${self}"`);
-    return levels.slice(1);
-  };
 
   router.add('GET', '/api/v1/devices', (): { body: DeviceList } => ({
     body: { devices: [...fed.ownDevices(), ...fed.view.deviceList(self)].sort((a, b) => a.id.localeCompare(b.id)) },
@@ -56,14 +67,7 @@ export function addFederationRoutes(router: Router, fed: Federation, children: C
 
   router.add('POST', '/api/v1/commands', async ({ req }): Promise<{ body: FanoutResult }> => {
     const { command, timeoutMs, target } = await readJson(req, FanoutRequest);
-    let path: ClusterPath;
-    let scope: RequestScope;
-    if ('device' in target) {
-      const q = splitQualifiedId(target.device);
-      [path, scope] = [q.path, { scope: 'device', device: q.id }];
-    } else if ('cluster' in target) [path, scope] = [relative(target.cluster), { scope: 'cluster' }];
-    else if ('subtree' in target) [path, scope] = [relative(target.subtree), { scope: 'subtree' }];
-    else [path, scope] = [[], { scope: 'subtree' }];
+    const { path, scope } = fanoutScope(self, target);
     const { result } = await fed.request(path, scope, { type: 'command', command }, timeoutMs);
     return { body: result };
   });

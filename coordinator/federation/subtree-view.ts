@@ -36,6 +36,11 @@ export class SubtreeView {
     return n;
   }
 
+  /** Whether a cluster at `path` below has been heard of (`[]` is the answering coordinator itself). */
+  has(path: ClusterPath): boolean {
+    return path.length === 0 || this.nodes.has(path.join('/'));
+  }
+
   summary(path: ClusterPath, msg: SummaryMessage): void {
     const n = this.node(path);
     n.summary = msg;

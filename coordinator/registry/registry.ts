@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
+import { DesiredMessage } from '../../shared/desired.js';
 import { DeviceId } from '../../shared/ids.js';
 import { ConfigError, describeZodError, errorMessage } from '../../shared/errors.js';
 import { hashToken, mintToken, tokenMatches } from './tokens.js';
@@ -23,6 +24,8 @@ export const DeviceRecord = z.object({
   createdAt: z.number(),
   facts: DeviceFacts.optional(),
   lastSeen: z.number().optional(),
+  /** The desired state last sent to the device (coordinator/desired), re-published after a restart. */
+  desired: DesiredMessage.optional(),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 
@@ -97,8 +100,8 @@ export class Registry {
     return record !== undefined && tokenMatches(token, record.tokenHash);
   }
 
-  /** Record facts/last-seen; the write is coalesced with others. */
-  update(id: string, patch: Partial<Pick<DeviceRecord, 'facts' | 'lastSeen'>>): void {
+  /** Record facts/last-seen/desired state; the write is coalesced with others. */
+  update(id: string, patch: Partial<Pick<DeviceRecord, 'facts' | 'lastSeen' | 'desired'>>): void {
     const record = this.db.data.devices[id];
     if (!record) return;
     Object.assign(record, patch);

@@ -23,7 +23,7 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Module
     // A version names one module forever: re-uploading the same bytes is fine, different bytes are refused.
     if (existing && existing.sha256 !== sha256) throw new HttpError(409, `${ref} is already registered with sha256 ${existing.sha256}; publish a new version`);
     await store.put(bytes);
-    const info: StepInfo = existing ?? { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now() };
+    const info: StepInfo = existing ?? { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now(), ...(upload.limits ? { limits: upload.limits } : {}) };
     if (!existing) await steps.add(info);
     return { status: existing ? 200 : 201, body: info };
   });
