@@ -61,6 +61,8 @@ export class Bridge {
   private readonly retained = new Map<string, Buffer>();
   /** Retained topics that changed while the link was down. */
   private readonly staleRetained = new Set<string>();
+  /** Local retained topics that arrived live since our local connection (re)started; see fromLocal. */
+  private readonly liveSinceConnect = new Set<string>();
   /** Only `both` mappings can echo; without one, no message is hashed. */
   private readonly echoes: EchoGuard | undefined;
   private readonly listeners = new Set<(state: 'up' | 'down') => void>();
@@ -101,7 +103,8 @@ export class Bridge {
     const filters = opts.mappings.filter((m) => m.direction !== 'in').map(localFilter);
     if (filters.length) local.subscribe(filters, { qos: 1 });
     local.on('error', (err) => opts.log.warn(`bridge local side: ${err.message}`));
-    local.on('message', (topic, payload) => this.fromLocal(topic, payload));
+    local.on('connect', () => this.liveSinceConnect.clear());
+    local.on('message', (topic, payload, packet) => this.fromLocal(topic, payload, packet.retain));
   }
 
   private wireRemote(): void {
@@ -133,11 +136,17 @@ export class Bridge {
     remote.on('message', (topic, payload) => this.fromRemote(topic, payload));
   }
 
-  private fromLocal(topic: string, payload: Buffer): void {
+  private fromLocal(topic: string, payload: Buffer, storedCopy: boolean): void {
     const { opts } = this;
     if (this.echoes?.isEcho(topic, payload)) return;
     const mapped = mapOut(opts.mappings, topic);
     if (!mapped) return;
+    if (mapped.retain) {
+      // [MQTT-3.3.1-8] a retain-flagged delivery is the broker's stored copy, sent for our SUBSCRIBE. aedes reads
+      // those ahead of delivery, so one can arrive after a newer live message on the same topic: the live one wins.
+      if (storedCopy && this.liveSinceConnect.has(topic)) return;
+      if (!storedCopy) this.liveSinceConnect.add(topic);
+    }
     const problem = opts.check?.(topic, payload);
     if (problem) {
       this.stats.rejected++;
