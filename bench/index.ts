@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['runtime', 'restart-latency'];
+const BENCHES = ['runtime', 'restart-latency', 'federation'];
 
 let failed = 0;
 for (const name of BENCHES) {
