@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ApiError, ClusterSummary, DeviceList, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
+import { ApiError, ClusterEnrollResponse, ClusterSummary, DeviceList, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
 import { DesiredMessage } from '../shared/desired.js';
 import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
@@ -38,6 +38,11 @@ export class ApiClient {
 
   enroll(id: string) {
     return this.request('POST', '/api/v1/devices', EnrollResponse, { id });
+  }
+
+  /** Credentials for a child coordinator (`--parent ... --cluster NAME --token T`). */
+  enrollCluster(name: string) {
+    return this.request('POST', '/api/v1/clusters', ClusterEnrollResponse, { name });
   }
 
   pushStep(upload: StepUpload) {

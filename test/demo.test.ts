@@ -1,0 +1,53 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../cli/api-client.js';
+import { spawnFlotilla, type FlotillaProcess } from '../cli/processes.js';
+import { eventually } from './helpers/cluster.js';
+
+let demo: FlotillaProcess | undefined;
+const stderr: string[] = [];
+afterAll(async () => {
+  await demo?.stop();
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('flotilla demo', () => {
+  it('starts a root, two clusters with two agents each running the sample step tree, and stops cleanly on Ctrl-C', async () => {
+    const startedAt = Date.now();
+    demo = spawnFlotilla(['demo'], { stderr: (l) => stderr.push(l) });
+    const ready = (await demo.waitFor('demo-ready', 40_000)) as { dashboard: string; api: string; apiToken: string; devices: string[]; pids: number[] };
+    console.log(`flotilla demo ready in ${Date.now() - startedAt} ms`);
+    expect(ready.devices).toEqual(['berlin/berlin-1', 'berlin/berlin-2', 'paris/paris-1', 'paris/paris-2']);
+    expect(ready.pids).toHaveLength(7);
+
+    // The API needs the printed token; the dashboard is served at the printed address.
+    expect((await fetch(`${ready.api}/api/v1/devices`)).status).toBe(401);
+    expect((await fetch(ready.dashboard)).headers.get('content-type')).toMatch(/text\/html/);
+    const api = new ApiClient(ready.api, ready.apiToken);
+    const { devices } = await api.devices();
+    expect(devices.map((d) => [d.id, d.cluster, d.online, d.children])).toEqual(
+      ready.devices.map((id) => [id, `root/${id.split('/')[0]}`, true, { running: 3, total: 3 }]),
+    );
+
+    // Data flows through every agent's pipeline: sensor (cron) -> average -> alarm.
+    for (const id of ready.devices) {
+      await eventually(async () => {
+        const res = await fetch(`${ready.api}/api/v1/devices/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${ready.apiToken}` } });
+        const { tree } = (await res.json()) as { tree: { path: string; state: string; messagesIn?: number }[] };
+        return tree.find((c) => c.path === 'pipeline/alarm' && c.state === 'running' && (c.messagesIn ?? 0) > 0);
+      }, 20_000, `messages through the pipeline of ${id}`);
+    }
+    expect((await api.desired('paris/paris-1')).spec).toMatchObject({ id: 'pipeline', strategy: 'rest_for_one' });
+
+    demo.child.kill('SIGINT');
+    expect(await demo.exited).toBe(0);
+    await eventually(() => ready.pids.every((pid) => !alive(pid)), 5000, 'no process of the demo left');
+  }, 90_000);
+});
