@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.js';
+import { StepRuntime } from '../../agent/runtime/index.js';
+import { SupervisorRunner } from '../../agent/supervisor/index.js';
 import { spawnFlotilla, type FlotillaProcess } from '../../cli/processes.js';
+import { createLogger } from '../../shared/log.js';
+import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
+import { eventData } from '../../shared/supervisor-events.js';
+import { loadSteps } from '../supervisor/steps.js';
 import { launchChromium, screenshot } from './browser.js';
 
 // A real coordinator and real agents as processes, watched through Debian's chromium.
@@ -135,6 +142,46 @@ describe('device page', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(768);
     await screenshot(page, 'device-tablet');
     await page.close();
+  });
+});
+
+describe('supervision', () => {
+  it('a crashing step shows its restarts and supervisor events on the device page', async () => {
+    // A real agent (its MQTT session, health and event topics) running a real supervision tree over a Wasm step
+    // that traps on `crash` (test/fixtures/wat/supervised-crashy.wat).
+    const token = await enroll('crashy-1');
+    const agent = await Agent.start({ coordinatorUrl: mqttUrl, id: 'crashy-1', token, dataDir: join(dir, 'crashy-1'), healthIntervalS: 1, target: 'test', log: createLogger('crashy-1', 'error') });
+    const runtime = new StepRuntime();
+    const runner = new SupervisorRunner(parseSupervisorSpec({ id: 'root', intensity: 10, period: 60, children: [{ id: 'worker', step: 'crashy@1', output: 'o' }] }), {
+      runtime,
+      resolveStep: await loadSteps(runtime),
+      onEvent: (entry) => {
+        agent.emitEvent(entry.event.type, eventData(entry.event));
+        agent.reportHealth();
+      },
+    });
+    agent.addHealthSource(() => {
+      const children = runner.health();
+      return { children, restartsTotal: children.reduce((n, c) => n + c.restarts, 0) };
+    });
+    try {
+      await runner.start();
+      const page = await signedIn('#/device/crashy-1');
+      await page.locator('tr[data-child="root/worker"][data-state="running"]').waitFor({ timeout: 10_000 });
+      for (const restarts of [1, 2]) {
+        runner.deliver('root/worker', new TextEncoder().encode('crash'));
+        await page.locator(`tr[data-child="root/worker"] [data-restarts]`).filter({ hasText: String(restarts) }).waitFor({ timeout: 10_000 });
+      }
+      await page.locator('tr[data-event="child_terminated"]').first().waitFor();
+      expect(await page.locator('tr[data-event="child_terminated"]').count()).toBe(2);
+      expect(await page.locator('tr[data-event="child_terminated"]').first().textContent()).toMatch(/root.*worker.*reason=trap/);
+      expect(await page.locator('tr[data-event="child_started"]').count()).toBeGreaterThanOrEqual(3);
+      await screenshot(page, 'device-crashing-step');
+      await page.close();
+    } finally {
+      await runner.stop();
+      await agent.stop();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { html } from 'htm/preact';
 import { Component } from 'preact';
+import { useState } from 'preact/hooks';
 import type { DeviceSummary } from '../../../../shared/api.js';
 import { href } from '../route.js';
 import { StateBadge } from './common.js';
@@ -30,8 +31,23 @@ class Row extends Component<{ d: DeviceSummary }> {
   }
 }
 
+/** Rows per page: a page costs the same to render and diff whether the fleet has 50 devices or 50,000. */
+export const PAGE_SIZE = 100;
+
 export function DeviceTable({ devices, caption }: { devices: DeviceSummary[]; caption: string }) {
-  return html`<div class="table-wrap" tabindex="0" role="region" aria-label=${caption}>
+  const [page, setPage] = useState(0);
+  const pages = Math.max(1, Math.ceil(devices.length / PAGE_SIZE));
+  const current = Math.min(page, pages - 1);
+  const shown = devices.slice(current * PAGE_SIZE, (current + 1) * PAGE_SIZE);
+  const pager =
+    pages > 1
+      ? html`<nav class="pager" aria-label=${`${caption} pages`}>
+          <button type="button" onClick=${() => setPage(current - 1)} disabled=${current === 0}>Previous</button>
+          <span aria-live="polite">Rows ${current * PAGE_SIZE + 1}–${current * PAGE_SIZE + shown.length} of ${devices.length} (page ${current + 1} of ${pages})</span>
+          <button type="button" onClick=${() => setPage(current + 1)} disabled=${current === pages - 1}>Next</button>
+        </nav>`
+      : null;
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label=${caption} data-total=${devices.length}>
     <table class="devices">
       <caption>${caption}</caption>
       <thead>
@@ -51,9 +67,10 @@ export function DeviceTable({ devices, caption }: { devices: DeviceSummary[]; ca
         </tr>
       </thead>
       <tbody>
-        ${devices.map((d) => html`<${Row} key=${d.id} d=${d} />`)}
+        ${shown.map((d) => html`<${Row} key=${d.id} d=${d} />`)}
       </tbody>
     </table>
     ${devices.length === 0 ? html`<p class="empty">No devices match.</p>` : null}
+    ${pager}
   </div>`;
 }

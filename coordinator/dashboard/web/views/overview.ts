@@ -83,7 +83,7 @@ export function Overview({ store, initial }: { store: FleetStore; initial: Filte
     </div>
     <h2>Devices</h2>
     <${Filters} filter=${filter} set=${setFilter} clusters=${clusterPaths(tree)} arches=${byArch.map(([a]) => a)} />
-    <p class="muted" role="status" aria-live="polite" id="shown-count">${shown.length} of ${all.length} devices shown</p>
-    <${DeviceTable} devices=${shown} caption="Devices" />
+    <p class="muted" role="status" aria-live="polite" id="shown-count">${shown.length} of ${all.length} devices match</p>
+    <${DeviceTable} key=${JSON.stringify(filter)} devices=${shown} caption="Devices" />
   </section>`;
 }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { DeviceSummary } from '../../shared/api.js';
+import { clusterPaths, clusterTree, count, countBy, matches, NO_FILTER, rollup } from '../../coordinator/dashboard/web/fleet-view.js';
+import { href, parseRoute } from '../../coordinator/dashboard/web/route.js';
+
+const device = (id: string, cluster: string, state: DeviceSummary['state'], extra: Partial<DeviceSummary> = {}): DeviceSummary => ({
+  id,
+  cluster,
+  online: state === 'ok' || state === 'degraded',
+  state,
+  lastSeen: 1,
+  arch: 'arm64',
+  platform: 'linux',
+  target: 'linux-arm64',
+  agentVersion: '0.1.0',
+  uptimeS: 1,
+  rssBytes: 1,
+  load1: 0,
+  restartsTotal: 0,
+  children: { running: 0, total: 0 },
+  invalidMessages: 0,
+  stepRefs: [],
+  ...extra,
+});
+
+const fleet = [
+  device('a', 'root', 'ok'),
+  device('b', 'root/eu/paris', 'offline'),
+  device('c', 'root/eu/berlin', 'degraded', { stepRefs: ['filter@2'] }),
+  device('d', 'root/us/ohio', 'ok', { arch: null }),
+];
+
+describe('dashboard fleet view (pure)', () => {
+  it('rolls health up the cluster tree, worst state first', () => {
+    const [root] = clusterTree(fleet);
+    expect(root.counts).toMatchObject({ total: 4, online: 3, offline: 1, degraded: 1 });
+    const eu = root.children.find((n) => n.name === 'eu')!;
+    expect(eu.counts).toMatchObject({ total: 2, offline: 1, degraded: 1 });
+    expect(rollup(eu.counts)).toBe('offline');
+    expect(rollup(root.children.find((n) => n.name === 'us')!.counts)).toBe('ok');
+    expect(clusterPaths([root])).toEqual(['root', 'root/eu', 'root/eu/berlin', 'root/eu/paris', 'root/us', 'root/us/ohio']);
+  });
+
+  it('filters by id, cluster subtree, arch, state and step', () => {
+    const ids = (f: Partial<typeof NO_FILTER>) => fleet.filter((d) => matches(d, { ...NO_FILTER, ...f })).map((d) => d.id);
+    expect(ids({ cluster: 'root/eu' })).toEqual(['b', 'c']);
+    expect(ids({ cluster: 'root/e' })).toEqual([]); // a path prefix, not a string prefix
+    expect(ids({ arch: 'unknown' })).toEqual(['d']);
+    expect(ids({ state: 'degraded' })).toEqual(['c']);
+    expect(ids({ step: 'FILTER' })).toEqual(['c']);
+    expect(ids({ q: 'A' })).toEqual(['a']);
+    expect(count(fleet)).toMatchObject({ total: 4, unknown: 0 });
+    expect(countBy(fleet, (d) => d.arch).map(([k, c]) => [k, c.total])).toEqual([['arm64', 3], ['unknown', 1]]);
+  });
+
+  it('routes round-trip through the hash, including ids with slashes', () => {
+    expect(parseRoute(href.device('eu/paris/pump-1'))).toEqual({ view: 'device', id: 'eu/paris/pump-1' });
+    expect(parseRoute(href.cluster('root/eu'))).toEqual({ view: 'cluster', path: 'root/eu' });
+    expect(parseRoute(href.overview({ state: 'offline', q: 'x' }))).toEqual({ view: 'overview', filter: { ...NO_FILTER, state: 'offline', q: 'x' } });
+    expect(parseRoute('#/?state=bogus')).toEqual({ view: 'overview', filter: NO_FILTER });
+  });
+});
