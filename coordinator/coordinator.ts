@@ -169,7 +169,12 @@ export class Coordinator {
       cluster: opts.cluster,
       router: this.router,
       onChange: (listener) => this.onChange(listener),
-      summary: (id) => (this.registry.get(id) ? summarize(id, opts.cluster, this.fleet.get(id)) : undefined),
+      summary: (id) => {
+        if (this.registry.get(id)) return summarize(id, opts.cluster, this.fleet.get(id));
+        const remote = this.federation.view.devices.get(id);
+        return remote && { ...remote.detail, id, cluster: [opts.cluster, ...remote.path].join('/') };
+      },
+      remote: () => this.federation.view.devices.entries(),
     });
     const http = await startHttpServer({
       host: opts.host,

@@ -4,7 +4,7 @@ import type { FleetChange } from '../fleet/fleet-state.js';
 import { HttpError, type RouteContext, type Router } from '../http/router.js';
 import { HealthHistory } from './history.js';
 import { StaticAssets } from './static-assets.js';
-import { LiveStream } from './stream.js';
+import { LiveStream, type RemoteDeviceView } from './stream.js';
 
 export { HealthHistory, HealthRing, HISTORY_WINDOW_S } from './history.js';
 export { LiveFeed } from './live-feed.js';
@@ -16,6 +16,8 @@ export interface DashboardDeps {
   onChange(listener: (change: FleetChange) => void): () => void;
   /** The device's current summary, or undefined if it is not (or no longer) enrolled. */
   summary(id: string): DeviceSummary | undefined;
+  /** Devices of child clusters by qualified id (federation), so their changes are pushed too. */
+  remote?(): Iterable<[string, RemoteDeviceView]>;
   /** Where the built page lives (default: dist/dashboard). */
   assetsDir?: string;
   flushMs?: number;
@@ -36,7 +38,7 @@ export interface Dashboard {
  */
 export function mountDashboard(deps: DashboardDeps): Dashboard {
   const history = new HealthHistory((id) => deps.summary(id) !== undefined);
-  const stream = new LiveStream({ cluster: deps.cluster, summary: deps.summary, flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
+  const stream = new LiveStream({ cluster: deps.cluster, summary: deps.summary, remote: deps.remote, flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
   const unsubscribe = deps.onChange((change) => {
     if (change.kind === 'health') history.record(change.id, change.health);
     stream.change(change);

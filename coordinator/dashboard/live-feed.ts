@@ -30,6 +30,13 @@ export class LiveFeed {
     else if (c.kind === 'offline') this.stepRates.delete(c.id);
   }
 
+  /** A device below a child cluster changed (seen in the federation's subtree view): send its summary again. */
+  remote(id: string, events: EventMessage[]): void {
+    this.messages += 1 + events.length;
+    this.dirty.add(id);
+    for (const event of events) this.events.push({ id, event });
+  }
+
   get pending(): boolean {
     return this.dirty.size > 0 || this.events.length > 0;
   }

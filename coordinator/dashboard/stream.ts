@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceSummary } from '../../shared/api.js';
+import type { EventMessage } from '../../shared/messages.js';
 import type { StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../shared/stream.js';
 import type { FleetChange } from '../fleet/fleet-state.js';
 import { LiveFeed } from './live-feed.js';
@@ -8,9 +9,17 @@ export interface StreamOptions {
   cluster: string;
   /** The current summary of a device, or undefined once it is removed. */
   summary(id: string): DeviceSummary | undefined;
+  /** Devices of child clusters, keyed by qualified id (the federation's subtree view), checked once per flush. */
+  remote?(): Iterable<[string, RemoteDeviceView]>;
   /** How long changes are coalesced before they are pushed. */
   flushMs?: number;
   heartbeatMs?: number;
+}
+
+/** What the stream reads of a remote device: replaced `detail` objects and appended events mark a change. */
+export interface RemoteDeviceView {
+  detail: object;
+  events: EventMessage[];
 }
 
 /** A client that let this much unsent data pile up is cut off; it reconnects and fetches a fresh snapshot. */
@@ -27,6 +36,8 @@ export class LiveStream {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private lastRates = Date.now();
+  private readonly remoteSeen = new Map<string, { detail: object; last: EventMessage | undefined }>();
+  private readonly remoteTimer: NodeJS.Timeout | undefined;
   readonly flushMs: number;
   readonly heartbeatMs: number;
 
@@ -35,6 +46,27 @@ export class LiveStream {
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
+    // Child clusters' devices arrive through the federation uplink, not as FleetChanges: compare the subtree
+    // view's objects by identity (in memory, cheap) and push what was replaced since the last look.
+    if (opts.remote) {
+      this.remoteTimer = setInterval(() => this.scanRemote(), this.flushMs);
+      this.remoteTimer.unref();
+    }
+  }
+
+  private scanRemote(): void {
+    let changed = false;
+    for (const [id, d] of this.opts.remote!()) {
+      const seen = this.remoteSeen.get(id);
+      const last = d.events.at(-1);
+      if (seen && seen.detail === d.detail && seen.last === last) continue;
+      // New events only (a device seen for the first time brings its summary; its past events are in its detail).
+      const from = !seen ? d.events.length : seen.last ? d.events.indexOf(seen.last) + 1 : 0;
+      this.remoteSeen.set(id, { detail: d.detail, last });
+      this.feed.remote(id, d.events.slice(from));
+      changed = true;
+    }
+    if (changed) this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
   get clientCount(): number {
@@ -95,6 +127,7 @@ export class LiveStream {
 
   close(): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.remoteTimer);
     clearTimeout(this.flushTimer);
     for (const res of this.clients) res.end();
     this.clients.clear();

@@ -190,6 +190,7 @@ describe('live updates', () => {
     const page = await signedIn();
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     await page.locator('tr[data-device="valve-1"][data-state="ok"]').waitFor();
+    const offlineBefore = Number(await page.locator('[data-count="offline"]').textContent());
     const agent = agents.get('valve-1')!;
     const killedAt = Date.now();
     agent.child.kill('SIGKILL');
@@ -198,7 +199,7 @@ describe('live updates', () => {
     const seconds = (Date.now() - killedAt) / 1000;
     expect(seconds).toBeLessThan(5);
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
-    await expect.poll(() => page.locator('[data-count="offline"]').textContent()).toBe('1');
+    await expect.poll(() => page.locator('[data-count="offline"]').textContent()).toBe(String(offlineBefore + 1));
     await screenshot(page, 'overview-agent-killed');
     await page.close();
   });

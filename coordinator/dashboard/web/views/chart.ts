@@ -24,7 +24,7 @@ export function Chart({ title, series, x, ys, format }: { title: string; series:
         height: 180,
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, value: (_: uPlot, v: number | null) => (v == null ? '–' : format(v)) }))],
         axes: [{}, { values: (_: uPlot, ticks: number[]) => ticks.map(format), size: 70 }],
-        scales: { y: { range: (_u: uPlot, min: number, max: number) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+        scales: { x: { time: true, range: (_u: uPlot, min: number, max: number) => (min === max ? [min - 60, max + 60] : [min, max]) }, y: { range: (_u: uPlot, min: number, max: number) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
         cursor: { drag: { x: false, y: false } },
       },
       data(),
