@@ -24,9 +24,14 @@ function runArtifact(t: TargetDescriptor, args: string[], input: string): Promis
   child.stdout.on('data', (b: Buffer) => out.push(b));
   child.stderr.on('data', (b: Buffer) => err.push(b));
   child.stdin.end(input);
+  // A hung artifact fails its own check within minutes instead of stalling the suite until its timeout.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() + (signal ? `\n(killed by ${signal} after 180 s)` : '') });
+    });
   });
 }
 
