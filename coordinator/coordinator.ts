@@ -175,6 +175,8 @@ export class Coordinator {
         return remote && { ...remote.detail, id, cluster: [opts.cluster, ...remote.path].join('/') };
       },
       remote: () => this.federation.view.devices.entries(),
+      // Below: the view's revision; here: our own devices' roll-up (what the root node of the tree shows).
+      clustersKey: () => `${this.federation.view.revision} ${JSON.stringify(this.federation.ownRollup())}`,
     });
     const http = await startHttpServer({
       host: opts.host,

@@ -84,12 +84,14 @@ export type Rollup = z.infer<typeof Rollup>;
 /**
  * One node of `GET /api/v1/clusters`: `path` is the cluster path from the answering coordinator (its own name
  * first), `bridge` the state of the node's link to its parent (null for the answering coordinator itself),
- * `own` its own devices, `subtree` its own plus all descendants', `updatedAt` when its last summary arrived.
+ * `bridgeSince` when the answering coordinator learnt of that bridge state, `own` its own devices, `subtree` its own
+ * plus all descendants', `updatedAt` when its last summary arrived.
  */
 export interface ClusterNode {
   name: string;
   path: string;
   bridge: 'up' | 'down' | null;
+  bridgeSince: number | null;
   own: Rollup;
   subtree: Rollup;
   updatedAt: number | null;
@@ -100,6 +102,7 @@ export const ClusterNode: z.ZodType<ClusterNode> = z.lazy(() =>
     name: z.string(),
     path: z.string(),
     bridge: z.enum(['up', 'down']).nullable(),
+    bridgeSince: z.number().nullable(),
     own: Rollup,
     subtree: Rollup,
     updatedAt: z.number().nullable(),

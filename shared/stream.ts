@@ -28,6 +28,10 @@ export type StreamDevices = z.infer<typeof StreamDevices>;
 export const StreamEvents = z.object({ events: z.array(z.object({ id: z.string(), event: EventMessage })) });
 export type StreamEvents = z.infer<typeof StreamEvents>;
 
+/** The cluster tree (`GET /api/v1/clusters`) changed: a roll-up, a bridge state or a new cluster. Fetch it again. */
+export const StreamClusters = z.object({ revision: z.number().int().nonnegative() });
+export type StreamClusters = z.infer<typeof StreamClusters>;
+
 export const StreamHeartbeat = z.object({ serverTime: z.number(), clients: z.number().int().nonnegative(), rates: StreamRates });
 export type StreamHeartbeat = z.infer<typeof StreamHeartbeat>;
 

@@ -18,6 +18,8 @@ export interface DashboardDeps {
   summary(id: string): DeviceSummary | undefined;
   /** Devices of child clusters by qualified id (federation), so their changes are pushed too. */
   remote?(): Iterable<[string, RemoteDeviceView]>;
+  /** A key of the cluster tree's state (see LiveStream); a change tells pages to fetch `/api/v1/clusters`. */
+  clustersKey?(): string;
   /** Where the built page lives (default: dist/dashboard). */
   assetsDir?: string;
   flushMs?: number;
@@ -38,7 +40,7 @@ export interface Dashboard {
  */
 export function mountDashboard(deps: DashboardDeps): Dashboard {
   const history = new HealthHistory((id) => deps.summary(id) !== undefined);
-  const stream = new LiveStream({ cluster: deps.cluster, summary: deps.summary, remote: deps.remote, flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
+  const stream = new LiveStream({ cluster: deps.cluster, summary: deps.summary, remote: deps.remote, clustersKey: deps.clustersKey, flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
   const unsubscribe = deps.onChange((change) => {
     if (change.kind === 'health') history.record(change.id, change.health);
     stream.change(change);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceSummary } from '../../shared/api.js';
 import type { EventMessage } from '../../shared/messages.js';
-import type { StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../shared/stream.js';
+import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../shared/stream.js';
 import type { FleetChange } from '../fleet/fleet-state.js';
 import { LiveFeed } from './live-feed.js';
 
@@ -11,6 +11,8 @@ export interface StreamOptions {
   summary(id: string): DeviceSummary | undefined;
   /** Devices of child clusters, keyed by qualified id (the federation's subtree view), checked once per flush. */
   remote?(): Iterable<[string, RemoteDeviceView]>;
+  /** A cheap key of what `GET /api/v1/clusters` shows; checked once per flush, a new key sends `clusters`. */
+  clustersKey?(): string;
   /** How long changes are coalesced before they are pushed. */
   flushMs?: number;
   heartbeatMs?: number;
@@ -27,7 +29,7 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
  * The live channel as Server-Sent Events (HTML Living Standard §9.2): `hello` on connect, then `devices` and
- * `events` batches, and a `heartbeat` that also carries rates. EventSource reconnects by itself (`retry:`), and
+ * `events` batches, `clusters` when the cluster tree changed, and a `heartbeat` that also carries rates. EventSource reconnects by itself (`retry:`), and
  * every `hello` tells the page to refetch its snapshot, so nothing missed while disconnected stays stale.
  */
 export class LiveStream {
@@ -37,7 +39,9 @@ export class LiveStream {
   private readonly heartbeat: NodeJS.Timeout;
   private lastRates = Date.now();
   private readonly remoteSeen = new Map<string, { detail: object; last: EventMessage | undefined }>();
-  private readonly remoteTimer: NodeJS.Timeout | undefined;
+  private readonly watchTimer: NodeJS.Timeout | undefined;
+  private clustersKey: string | undefined;
+  private clustersRevision = 0;
   readonly flushMs: number;
   readonly heartbeatMs: number;
 
@@ -46,14 +50,27 @@ export class LiveStream {
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
-    // Child clusters' devices arrive through the federation uplink, not as FleetChanges: compare the subtree
-    // view's objects by identity (in memory, cheap) and push what was replaced since the last look.
-    if (opts.remote) {
-      this.remoteTimer = setInterval(() => this.scanRemote(), this.flushMs);
-      this.remoteTimer.unref();
+    // Child clusters' devices and summaries arrive through the federation uplink, not as FleetChanges: look at
+    // them once per flush period (in memory, cheap) and push what changed since the last look.
+    if (opts.remote || opts.clustersKey) {
+      this.clustersKey = opts.clustersKey?.();
+      this.watchTimer = setInterval(() => {
+        if (opts.remote) this.scanRemote();
+        this.checkClusters();
+      }, this.flushMs);
+      this.watchTimer.unref();
     }
   }
 
+  private checkClusters(): void {
+    const key = this.opts.clustersKey?.();
+    if (key === this.clustersKey) return;
+    this.clustersKey = key;
+    this.clustersRevision++;
+    if (this.clients.size) this.broadcast(frame('clusters', { revision: this.clustersRevision } satisfies StreamClusters));
+  }
+
+  /** Compare the subtree view's objects by identity and queue what was replaced since the last look. */
   private scanRemote(): void {
     let changed = false;
     for (const [id, d] of this.opts.remote!()) {
@@ -127,7 +144,7 @@ export class LiveStream {
 
   close(): void {
     clearInterval(this.heartbeat);
-    clearInterval(this.remoteTimer);
+    clearInterval(this.watchTimer);
     clearTimeout(this.flushTimer);
     for (const res of this.clients) res.end();
     this.clients.clear();

@@ -10,6 +10,7 @@ interface NodeState {
   summary?: SummaryMessage;
   summaryAt?: number;
   bridge?: BridgeStateMessage['state'];
+  bridgeSince?: number;
 }
 
 export interface RemoteDevice {
@@ -26,13 +27,18 @@ export interface RemoteDevice {
 export class SubtreeView {
   private readonly nodes = new Map<string, NodeState>();
   readonly devices = new Map<string, RemoteDevice>();
+  /** Grows whenever what `tree()` shows of the clusters below changes (a summary, a bridge state, a new node). */
+  revision = 0;
 
   constructor(private readonly clock: () => number = Date.now) {}
 
   private node(path: ClusterPath): NodeState {
     const key = path.join('/');
     let n = this.nodes.get(key);
-    if (!n) this.nodes.set(key, (n = { path }));
+    if (!n) {
+      this.nodes.set(key, (n = { path }));
+      this.revision++;
+    }
     return n;
   }
 
@@ -45,10 +51,16 @@ export class SubtreeView {
     const n = this.node(path);
     n.summary = msg;
     n.summaryAt = this.clock();
+    this.revision++;
   }
 
   bridge(path: ClusterPath, msg: BridgeStateMessage): void {
-    this.node(path).bridge = msg.state;
+    const n = this.node(path);
+    if (n.bridge === msg.state) return;
+    n.bridge = msg.state;
+    // Our clock, not the message's: a `down` is the child's last will, stamped when its link was set up.
+    n.bridgeSince = this.clock();
+    this.revision++;
   }
 
   detail(path: ClusterPath, detail: DeviceSummary): RemoteDevice {
@@ -84,7 +96,7 @@ export class SubtreeView {
 
   /** The tree rooted at this coordinator (`self`, with its own roll-up), every known path placed under its parent. */
   tree(self: string, own: Rollup): ClusterNode {
-    const root: ClusterNode = { name: self, path: self, bridge: null, own, subtree: combine(own, this.childrenRollup()), updatedAt: this.clock(), children: [] };
+    const root: ClusterNode = { name: self, path: self, bridge: null, bridgeSince: null, own, subtree: combine(own, this.childrenRollup()), updatedAt: this.clock(), children: [] };
     const byKey = new Map<string, ClusterNode>([['', root]]);
     const place = (path: ClusterPath): ClusterNode => {
       const key = path.join('/');
@@ -96,6 +108,7 @@ export class SubtreeView {
         name: path[path.length - 1],
         path: [self, ...path].join('/'),
         bridge: n?.bridge ?? null,
+        bridgeSince: n?.bridgeSince ?? null,
         own: n?.summary?.own ?? EMPTY_ROLLUP,
         subtree: n?.summary?.subtree ?? EMPTY_ROLLUP,
         updatedAt: n?.summaryAt ?? null,

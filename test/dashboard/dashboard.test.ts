@@ -3,14 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../agent/agent.js';
-import { StepRuntime } from '../../agent/runtime/index.js';
-import { SupervisorRunner } from '../../agent/supervisor/index.js';
 import { spawnFlotilla, type FlotillaProcess } from '../../cli/processes.js';
-import { createLogger } from '../../shared/log.js';
-import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
-import { eventData } from '../../shared/supervisor-events.js';
-import { loadSteps } from '../supervisor/steps.js';
+import { connectDevice } from '../helpers/cluster.js';
+import { wat } from '../runtime/harness.js';
 import { launchChromium, screenshot } from './browser.js';
 
 // A real coordinator and real agents as processes, watched through Debian's chromium.
@@ -30,10 +25,20 @@ function startCoordinator(httpPort = 0, mqttPort = 0): FlotillaProcess {
   );
 }
 
+function post(path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
 async function enroll(id: string): Promise<string> {
-  const res = await fetch(`${base}/api/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+  const res = await post('/api/v1/devices', { id });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
+}
+
+function startAgent(id: string, token: string): FlotillaProcess {
+  const agent = spawnFlotilla(['agent', '--coordinator', mqttUrl, '--id', id, '--token', token, '--data-dir', join(dir, id), '--health-interval', '1'], { stderr: 'ignore' });
+  agents.set(id, agent);
+  return agent;
 }
 
 beforeAll(async () => {
@@ -41,11 +46,7 @@ beforeAll(async () => {
   const { http, mqtt } = (await coordinator.waitFor('listening')) as { http: number; mqtt: number };
   base = `http://127.0.0.1:${http}`;
   mqttUrl = `mqtt://127.0.0.1:${mqtt}`;
-  for (const id of DEVICES) {
-    const token = await enroll(id);
-    const agent = spawnFlotilla(['agent', '--coordinator', mqttUrl, '--id', id, '--token', token, '--data-dir', join(dir, id), '--health-interval', '1'], { stderr: 'ignore' });
-    agents.set(id, agent);
-  }
+  for (const id of DEVICES) startAgent(id, await enroll(id));
   await Promise.all([...agents.values()].map((a) => a.waitFor('joined')));
   browser = await launchChromium();
 }, 60_000);
@@ -147,40 +148,33 @@ describe('device page', () => {
 
 describe('supervision', () => {
   it('a crashing step shows its restarts and supervisor events on the device page', async () => {
-    // A real agent (its MQTT session, health and event topics) running a real supervision tree over a Wasm step
-    // that traps on `crash` (test/fixtures/wat/supervised-crashy.wat).
-    const token = await enroll('crashy-1');
-    const agent = await Agent.start({ coordinatorUrl: mqttUrl, id: 'crashy-1', token, dataDir: join(dir, 'crashy-1'), healthIntervalS: 1, target: 'test', log: createLogger('crashy-1', 'error') });
-    const runtime = new StepRuntime();
-    const runner = new SupervisorRunner(parseSupervisorSpec({ id: 'root', intensity: 10, period: 60, children: [{ id: 'worker', step: 'crashy@1', output: 'o' }] }), {
-      runtime,
-      resolveStep: await loadSteps(runtime),
-      onEvent: (entry) => {
-        agent.emitEvent(entry.event.type, eventData(entry.event));
-        agent.reportHealth();
-      },
-    });
-    agent.addHealthSource(() => {
-      const children = runner.health();
-      return { children, restartsTotal: children.reduce((n, c) => n + c.restarts, 0) };
-    });
+    // A real `flotilla agent` runs the tree it is told to through the API: the step module is pushed, the desired
+    // state applied, and the agent fetches the module and runs test/fixtures/wat/supervised-crashy.wat, which
+    // traps on the payload `crash` arriving on its MQTT input.
+    const module = wat('supervised-crashy');
+    expect((await post('/api/v1/steps', { name: 'crashy', version: '1', module: Buffer.from(module).toString('base64') })).status).toBeLessThan(300);
+    await startAgent('crashy-1', await enroll('crashy-1')).waitFor('joined');
+    const spec = { id: 'root', intensity: 10, period: 60, children: [{ id: 'worker', step: 'crashy@1', input: 'lab/crashy/in', output: 'o' }] };
+    const applied = await post('/api/v1/desired', { target: { device: 'crashy-1' }, spec });
+    expect(applied.status).toBe(200);
+    expect(((await applied.json()) as { acks: Record<string, { ok: boolean }> }).acks['crashy-1']?.ok).toBe(true);
+    const feeder = await connectDevice(mqttUrl, 'feeder', await enroll('feeder'));
     try {
-      await runner.start();
       const page = await signedIn('#/device/crashy-1');
-      await page.locator('tr[data-child="root/worker"][data-state="running"]').waitFor({ timeout: 10_000 });
+      await page.locator('tr[data-child="root/worker"][data-state="running"]').waitFor({ timeout: 15_000 });
       for (const restarts of [1, 2]) {
-        runner.deliver('root/worker', new TextEncoder().encode('crash'));
+        await feeder.publishAsync('lab/crashy/in', 'crash', { qos: 1 });
         await page.locator(`tr[data-child="root/worker"] [data-restarts]`).filter({ hasText: String(restarts) }).waitFor({ timeout: 10_000 });
       }
-      await page.locator('tr[data-event="child_terminated"]').first().waitFor();
-      expect(await page.locator('tr[data-event="child_terminated"]').count()).toBe(2);
+      await page.locator('tr[data-child="root/worker"][data-state="running"]').waitFor({ timeout: 10_000 });
+      await expect.poll(() => page.locator('tr[data-event="child_terminated"]').count()).toBe(2);
       expect(await page.locator('tr[data-event="child_terminated"]').first().textContent()).toMatch(/root.*worker.*reason=trap/);
       expect(await page.locator('tr[data-event="child_started"]').count()).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => page.locator('[data-installed-step="crashy@1"]').count()).toBe(1);
       await screenshot(page, 'device-crashing-step');
       await page.close();
     } finally {
-      await runner.stop();
-      await agent.stop();
+      await feeder.endAsync();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceSummary } from '../../shared/api.js';
-import { clusterPaths, clusterTree, count, countBy, matches, NO_FILTER, rollup } from '../../coordinator/dashboard/web/fleet-view.js';
+import type { ClusterNode, DeviceSummary } from '../../shared/api.js';
+import { EMPTY_ROLLUP } from '../../coordinator/federation/rollup.js';
+import { clusterPaths, count, countBy, findCluster, matches, NO_FILTER } from '../../coordinator/dashboard/web/fleet-view.js';
 import { href, parseRoute } from '../../coordinator/dashboard/web/route.js';
 
 const device = (id: string, cluster: string, state: DeviceSummary['state'], extra: Partial<DeviceSummary> = {}): DeviceSummary => ({
@@ -31,14 +32,22 @@ const fleet = [
 ];
 
 describe('dashboard fleet view (pure)', () => {
-  it('rolls health up the cluster tree, worst state first', () => {
-    const [root] = clusterTree(fleet);
-    expect(root.counts).toMatchObject({ total: 4, online: 3, offline: 1, degraded: 1 });
-    const eu = root.children.find((n) => n.name === 'eu')!;
-    expect(eu.counts).toMatchObject({ total: 2, offline: 1, degraded: 1 });
-    expect(rollup(eu.counts)).toBe('offline');
-    expect(rollup(root.children.find((n) => n.name === 'us')!.counts)).toBe('ok');
-    expect(clusterPaths([root])).toEqual(['root', 'root/eu', 'root/eu/berlin', 'root/eu/paris', 'root/us', 'root/us/ohio']);
+  it('lists and finds cluster paths of the tree from GET /api/v1/clusters, by path levels', () => {
+    const node = (path: string, children: ClusterNode[] = []): ClusterNode => ({
+      name: path.split('/').at(-1)!,
+      path,
+      bridge: path.includes('/') ? 'up' : null,
+      bridgeSince: null,
+      own: EMPTY_ROLLUP,
+      subtree: EMPTY_ROLLUP,
+      updatedAt: null,
+      children,
+    });
+    const root = node('root', [node('root/eu', [node('root/eu/paris'), node('root/eu/berlin')]), node('root/us')]);
+    expect(clusterPaths(root)).toEqual(['root', 'root/eu', 'root/eu/paris', 'root/eu/berlin', 'root/us']);
+    expect(findCluster(root, 'root/eu/berlin')?.name).toBe('berlin');
+    expect(findCluster(root, 'root/e')).toBeUndefined();
+    expect(findCluster(root, 'other/eu')).toBeUndefined();
   });
 
   it('filters by id, cluster subtree, arch, state and step', () => {

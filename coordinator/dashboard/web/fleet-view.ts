@@ -1,6 +1,6 @@
-import type { DeviceSummary, HealthState } from '../../../shared/api.js';
+import type { ClusterNode, DeviceSummary, HealthState } from '../../../shared/api.js';
 
-/** Pure views over device summaries: filtering, counting and the rolled-up cluster tree. No DOM here. */
+/** Pure views over device summaries and the cluster tree: filtering, counting, finding. No DOM here. */
 
 export interface Filter {
   /** Substring of the device id. */
@@ -62,58 +62,18 @@ export function countBy(devices: Iterable<DeviceSummary>, key: (d: DeviceSummary
   return [...groups].sort(([a], [b]) => a.localeCompare(b));
 }
 
-/** The worst state in a group decides its colour: offline > degraded > unknown > ok. */
-export function rollup(c: Counts): HealthState {
-  if (c.offline > 0) return 'offline';
-  if (c.degraded > 0) return 'degraded';
-  if (c.total > 0 && c.unknown === c.total) return 'unknown';
-  return 'ok';
+/** Every cluster path of the tree (`GET /api/v1/clusters`), parents before children. */
+export function clusterPaths(node: ClusterNode): string[] {
+  return [node.path, ...node.children.flatMap(clusterPaths)];
 }
 
-export interface ClusterNode {
-  name: string;
-  /** Cluster path from the root, `/`-joined (the device summary's `cluster`). */
-  path: string;
-  /** Devices of this cluster and all clusters below it. */
-  counts: Counts;
-  children: ClusterNode[];
-}
-
-/**
- * The cluster tree (root → region → site) from cluster paths: those of the devices, plus `known` paths of clusters
- * that have no devices yet. Each node's counts roll up its whole subtree.
- */
-export function clusterTree(devices: Iterable<DeviceSummary>, known: string[] = []): ClusterNode[] {
-  const roots: ClusterNode[] = [];
-  const nodes = new Map<string, ClusterNode>();
-  const node = (path: string): ClusterNode => {
-    let n = nodes.get(path);
-    if (n) return n;
-    const cut = path.lastIndexOf('/');
-    n = { name: path.slice(cut + 1), path, counts: emptyCounts(), children: [] };
-    nodes.set(path, n);
-    (cut < 0 ? roots : node(path.slice(0, cut)).children).push(n);
-    return n;
-  };
-  for (const path of known) node(path);
-  for (const d of devices) {
-    for (let n: ClusterNode | undefined = node(d.cluster), p = d.cluster; n; ) {
-      add(n.counts, d);
-      const cut = p.lastIndexOf('/');
-      if (cut < 0) break;
-      p = p.slice(0, cut);
-      n = nodes.get(p);
-    }
+/** The node at `path` (a full path from the root, as in a device's `cluster`), if the tree has it. */
+export function findCluster(node: ClusterNode, path: string): ClusterNode | undefined {
+  if (node.path === path) return node;
+  if (!path.startsWith(`${node.path}/`)) return undefined;
+  for (const child of node.children) {
+    const found = findCluster(child, path);
+    if (found) return found;
   }
-  const sort = (list: ClusterNode[]) => {
-    list.sort((a, b) => a.name.localeCompare(b.name));
-    for (const n of list) sort(n.children);
-  };
-  sort(roots);
-  return roots;
-}
-
-/** Every cluster path of a tree, parents before children. */
-export function clusterPaths(nodes: ClusterNode[]): string[] {
-  return nodes.flatMap((n) => [n.path, ...clusterPaths(n.children)]);
+  return undefined;
 }

@@ -1,5 +1,5 @@
-import type { ClusterSummary, DeviceList } from '../../../shared/api.js';
-import type { StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../../shared/stream.js';
+import type { ClusterSummary, ClusterTree, DeviceList } from '../../../shared/api.js';
+import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../../shared/stream.js';
 import { ApiError, apiGet } from './api.js';
 import type { FleetStore } from './store.js';
 
@@ -10,7 +10,8 @@ const RETRY_MS = 2000;
  * Keep `store` live over `GET /api/v1/stream`. EventSource reconnects by itself after a dropped connection; each
  * `hello` then triggers a fresh snapshot. Two gaps it does not cover are handled here: an HTTP error ends it for
  * good (we find out whether it was a 401 and otherwise retry), and a silently dead connection sends no error (a
- * watchdog closes it when heartbeats stop). `unauthorized` is called when the token is missing or wrong.
+ * watchdog closes it when heartbeats stop). `unauthorized` is called when the token is missing or wrong. The cluster
+ * tree is fetched with the snapshot and again on each `clusters` message (one request at a time, latest wins).
  */
 export function connectLive(store: FleetStore, token: string | undefined, unauthorized: (message: string) => void): { close(): void } {
   let es: EventSource | undefined;
@@ -43,10 +44,32 @@ export function connectLive(store: FleetStore, token: string | undefined, unauth
   const resync = async () => {
     store.beginSnapshot();
     try {
-      const [list, cluster] = await Promise.all([apiGet<DeviceList>('/api/v1/devices', token), apiGet<ClusterSummary>('/api/v1/cluster', token)]);
-      store.applySnapshot(list.devices, cluster);
+      const [list, cluster, tree] = await Promise.all([
+        apiGet<DeviceList>('/api/v1/devices', token),
+        apiGet<ClusterSummary>('/api/v1/cluster', token),
+        apiGet<ClusterTree>('/api/v1/clusters', token),
+      ]);
+      store.applySnapshot(list.devices, cluster, tree.root);
     } catch (err) {
       failed(err);
+    }
+  };
+
+  // A burst of `clusters` messages costs at most two requests: the one in flight and one after it.
+  let treeInFlight = false;
+  let treeAgain = false;
+  const refetchTree = async () => {
+    if (treeInFlight) return void (treeAgain = true);
+    treeInFlight = true;
+    try {
+      do {
+        treeAgain = false;
+        store.applyClusters((await apiGet<ClusterTree>('/api/v1/clusters', token)).root);
+      } while (treeAgain && !closed);
+    } catch (err) {
+      failed(err);
+    } finally {
+      treeInFlight = false;
     }
   };
 
@@ -67,6 +90,10 @@ export function connectLive(store: FleetStore, token: string | undefined, unauth
     });
     source.addEventListener('events', (e) => {
       store.applyEvents(parse<StreamEvents>(e).events);
+    });
+    source.addEventListener('clusters', (e) => {
+      parse<StreamClusters>(e);
+      void refetchTree();
     });
     source.addEventListener('heartbeat', (e) => {
       const beat = parse<StreamHeartbeat>(e);

@@ -1,4 +1,4 @@
-import type { ClusterSummary, DeviceSummary } from '../../../shared/api.js';
+import type { ClusterNode, ClusterSummary, DeviceSummary } from '../../../shared/api.js';
 import type { EventMessage } from '../../../shared/messages.js';
 import type { StreamRates } from '../../../shared/stream.js';
 
@@ -14,12 +14,14 @@ export interface StoreStats {
 
 /**
  * The page's model of the fleet: the snapshot from `GET /api/v1/devices`, kept current by `devices` batches from
- * the live stream. Batches that arrive while a snapshot is loading are replayed on top of it, so no update is lost
+ * the live stream, and the cluster tree from `GET /api/v1/clusters`, fetched again when the stream says it changed. Batches that arrive while a snapshot is loading are replayed on top of it, so no update is lost
  * between the stream's `hello` and the snapshot's reply. Subscribers are told at most once per animation frame.
  */
 export class FleetStore {
   devices = new Map<string, DeviceSummary>();
   cluster: ClusterSummary | undefined;
+  /** The cluster tree rooted at this coordinator, with roll-ups and bridge states. */
+  clusters: ClusterNode | undefined;
   connection: Connection = 'connecting';
   rates: StreamRates | undefined;
   /** Server time minus browser time, from the stream, for "last seen … ago". */
@@ -46,9 +48,10 @@ export class FleetStore {
     this.buffered ??= [];
   }
 
-  applySnapshot(devices: DeviceSummary[], cluster: ClusterSummary): void {
+  applySnapshot(devices: DeviceSummary[], cluster: ClusterSummary, clusters: ClusterNode): void {
     this.devices = new Map(devices.map((d) => [d.id, d]));
     this.cluster = cluster;
+    this.clusters = clusters;
     const replay = this.buffered ?? [];
     this.buffered = undefined;
     for (const batch of replay) this.merge(batch);
@@ -64,6 +67,11 @@ export class FleetStore {
       this.merge(batch);
       this.changed();
     }
+  }
+
+  applyClusters(root: ClusterNode): void {
+    this.clusters = root;
+    this.changed();
   }
 
   applyEvents(events: { id: string; event: EventMessage }[]): void {

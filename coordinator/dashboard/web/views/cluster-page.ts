@@ -1,24 +1,30 @@
 import { html } from 'htm/preact';
-import { clusterTree, count, matches, NO_FILTER, type ClusterNode } from '../fleet-view.js';
+import type { ClusterNode } from '../../../../shared/api.js';
+import { count, findCluster, matches, NO_FILTER } from '../fleet-view.js';
 import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
-import { CountCards } from './common.js';
+import { BridgeBadge, ClusterTree, rollupText } from './cluster-tree.js';
+import { CountCards, StateBadge } from './common.js';
 import { DeviceTable } from './device-table.js';
-import { duration, num } from './format.js';
-import { byUrgency, ClusterTree } from './overview.js';
+import { clock, duration, num } from './format.js';
+import { byUrgency } from './overview.js';
 
-function find(nodes: ClusterNode[], path: string): ClusterNode | undefined {
-  for (const n of nodes) {
-    if (n.path === path) return n;
-    if (path.startsWith(`${n.path}/`)) return find(n.children, path);
-  }
-  return undefined;
+/** What the tree says about a cluster below this coordinator: its bridge and its last summary. */
+function RemoteCoordinator({ node }: { node: ClusterNode }) {
+  return html`<dl class="facts compact">
+    <div><dt>Bridge to its parent</dt><dd><${BridgeBadge} node=${node} top=${false} /></dd></div>
+    <div><dt>Last summary</dt><dd>${clock(node.updatedAt)}</dd></div>
+    <div><dt>Worst state</dt><dd><${StateBadge} state=${node.subtree.worst} /></dd></div>
+    <div><dt>Own devices</dt><dd>${rollupText(node.own)}</dd></div>
+    <div><dt>With sub-clusters</dt><dd>${rollupText(node.subtree)}</dd></div>
+    <div><dt>Invalid messages</dt><dd>${node.subtree.invalidMessages}</dd></div>
+  </dl>`;
 }
 
 /** One cluster: its subtree's devices, its sub-clusters, its coordinator and message rates. */
 export function ClusterPage({ store, path }: { store: FleetStore; path: string }) {
   const all = [...store.devices.values()];
-  const node = find(clusterTree(all), path);
+  const node = store.clusters && findCluster(store.clusters, path);
   const devices = all.filter((d) => matches(d, { ...NO_FILTER, cluster: path })).sort(byUrgency);
   const own = store.cluster?.cluster === path;
   const rates = store.rates;
@@ -31,7 +37,7 @@ export function ClusterPage({ store, path }: { store: FleetStore; path: string }
       })}
     </nav>
     <h1 id="page-title" tabindex="-1">Cluster ${path}</h1>
-    ${node ? html`<${CountCards} counts=${count(devices)} cluster=${path} />` : html`<p class="muted">No devices in this cluster yet.</p>`}
+    ${devices.length ? html`<${CountCards} counts=${count(devices)} cluster=${path} />` : html`<p class="muted">No devices in this cluster yet.</p>`}
     <div class="panels">
       <section class="panel" aria-labelledby="coord-title">
         <h2 id="coord-title">Coordinator</h2>
@@ -39,11 +45,14 @@ export function ClusterPage({ store, path }: { store: FleetStore; path: string }
           ? html`<dl class="facts compact">
               <div><dt>Version</dt><dd>${store.cluster.coordinatorVersion}</dd></div>
               <div><dt>Uptime</dt><dd>${duration(store.cluster.uptimeS)}</dd></div>
-              <div><dt>Bridge</dt><dd data-bridge>none (this dashboard's own coordinator)</dd></div>
+              <div><dt>Bridge</dt><dd>none (the coordinator serving this page)</dd></div>
+              ${node ? html`<div><dt>With sub-clusters</dt><dd>${rollupText(node.subtree)}</dd></div>` : null}
               <div><dt>Invalid messages</dt><dd>${store.cluster.invalidMessages}</dd></div>
               <div><dt>Denied requests</dt><dd>${store.cluster.deniedRequests}</dd></div>
             </dl>`
-          : html`<p class="muted" data-bridge>Reached through a bridge; its state is not reported by this coordinator.</p>`}
+          : node
+            ? html`<${RemoteCoordinator} node=${node} />`
+            : html`<p class="muted">Not in the cluster tree of ${store.cluster?.cluster ?? 'this coordinator'}.</p>`}
       </section>
       <section class="panel" aria-labelledby="rates-title">
         <h2 id="rates-title">Message rates</h2>
@@ -53,11 +62,13 @@ export function ClusterPage({ store, path }: { store: FleetStore; path: string }
               <div><dt>Step messages in</dt><dd>${num(rates.stepsInPerS, 1)} /s</dd></div>
               <div><dt>Step messages out</dt><dd>${num(rates.stepsOutPerS, 1)} /s</dd></div>
             </dl>
-            <p class="muted">Measured by this coordinator over the last heartbeat.</p>`
+            <p class="muted">
+              Measured by ${store.cluster?.cluster ?? 'this coordinator'} over the last heartbeat${own ? '' : ', for its whole subtree (step messages: its own devices)'}.
+            </p>`
           : html`<p class="muted">Waiting for the first heartbeat…</p>`}
       </section>
       ${node?.children.length
-        ? html`<section class="panel" aria-labelledby="sub-title"><h2 id="sub-title">Sub-clusters</h2><${ClusterTree} nodes=${node.children} label="Sub-clusters" /></section>`
+        ? html`<section class="panel" aria-labelledby="sub-title"><h2 id="sub-title">Sub-clusters</h2><${ClusterTree} nodes=${node.children} depth=${1} label="Sub-clusters" /></section>`
         : null}
     </div>
     <${DeviceTable} devices=${devices} caption=${`Devices in ${path}`} />

@@ -176,6 +176,6 @@ function Steps({ steps }: { steps: DeviceDetail['steps'] }) {
       ? html`<p class="muted">No steps installed.</p>`
       : html`<div class="table-wrap"><table class="steps">
           <thead><tr><th scope="col">Step</th><th scope="col">sha256</th><th scope="col" class="num">Size</th></tr></thead>
-          <tbody>${steps.map((s) => html`<tr key=${s.ref}><th scope="row">${s.ref}</th><td><code class="hash">${s.sha256}</code></td><td class="num">${bytes(s.size)}</td></tr>`)}</tbody>
+          <tbody>${steps.map((s) => html`<tr key=${s.ref} data-installed-step=${s.ref}><th scope="row">${s.ref}</th><td><code class="hash">${s.sha256}</code></td><td class="num">${bytes(s.size)}</td></tr>`)}</tbody>
         </table></div>`}`;
 }

@@ -1,10 +1,11 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { DeviceSummary, HealthState } from '../../../../shared/api.js';
-import { clusterPaths, clusterTree, count, countBy, matches, NO_FILTER, rollup, type ClusterNode, type Counts, type Filter } from '../fleet-view.js';
+import { clusterPaths, count, countBy, matches, NO_FILTER, type Counts, type Filter } from '../fleet-view.js';
 import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
-import { CountCards, StateBadge } from './common.js';
+import { ClusterTree } from './cluster-tree.js';
+import { CountCards } from './common.js';
 import { DeviceTable } from './device-table.js';
 
 /** Problems first: what is wrong is at the top of the list. */
@@ -12,19 +13,6 @@ const STATE_ORDER: Record<HealthState, number> = { offline: 0, degraded: 1, unkn
 
 export function byUrgency(a: DeviceSummary, b: DeviceSummary): number {
   return STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.id.localeCompare(b.id);
-}
-
-export function ClusterTree({ nodes, label }: { nodes: ClusterNode[]; label?: string }) {
-  return html`<ul class="tree" aria-label=${label}>
-    ${nodes.map(
-      (n) => html`<li key=${n.path}>
-        <a href=${href.cluster(n.path)} data-cluster=${n.path}>${n.name}</a>
-        ${' '}<${StateBadge} state=${rollup(n.counts)} />
-        <span class="muted"> ${n.counts.online}/${n.counts.total} online${n.counts.degraded ? `, ${n.counts.degraded} degraded` : ''}</span>
-        ${n.children.length ? html`<${ClusterTree} nodes=${n.children} />` : null}
-      </li>`,
-    )}
-  </ul>`;
 }
 
 function GroupTable({ caption, rows, link }: { caption: string; rows: [string, Counts][]; link(key: string): string }) {
@@ -63,7 +51,9 @@ export function Overview({ store, initial }: { store: FleetStore; initial: Filte
     history.replaceState(null, '', href.overview(f));
   };
   const all = [...store.devices.values()];
-  const tree = clusterTree(all);
+  const tree = store.clusters;
+  // Clusters of the tree, plus any a device names that the tree has not caught up with yet.
+  const clusters = [...new Set([...(tree ? clusterPaths(tree) : []), ...all.map((d) => d.cluster).sort()])];
   const byArch = countBy(all, (d) => d.arch);
   const shown = all.filter((d) => matches(d, filter)).sort(byUrgency);
   return html`<section aria-labelledby="page-title">
@@ -72,7 +62,7 @@ export function Overview({ store, initial }: { store: FleetStore; initial: Filte
     <div class="panels">
       <section class="panel" aria-labelledby="tree-title">
         <h2 id="tree-title">Clusters</h2>
-        <${ClusterTree} nodes=${tree} label="Cluster tree" />
+        ${tree ? html`<${ClusterTree} nodes=${[tree]} label="Cluster tree" />` : null}
       </section>
       <section class="panel">
         <${GroupTable} caption="By cluster" rows=${countBy(all, (d) => d.cluster)} link=${(c: string) => href.cluster(c)} />
@@ -82,7 +72,7 @@ export function Overview({ store, initial }: { store: FleetStore; initial: Filte
       </section>
     </div>
     <h2>Devices</h2>
-    <${Filters} filter=${filter} set=${setFilter} clusters=${clusterPaths(tree)} arches=${byArch.map(([a]) => a)} />
+    <${Filters} filter=${filter} set=${setFilter} clusters=${clusters} arches=${byArch.map(([a]) => a)} />
     <p class="muted" role="status" aria-live="polite" id="shown-count">${shown.length} of ${all.length} devices match</p>
     <${DeviceTable} key=${JSON.stringify(filter)} devices=${shown} caption="Devices" />
   </section>`;
