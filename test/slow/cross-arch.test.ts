@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { arch } from 'node:os';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../cli/api-client.js';
 import { spawnFlotilla, type FlotillaProcess } from '../../cli/processes.js';
-import { buildStep } from '../../cli/step-build.js';
+import { buildStep, type BuiltStep } from '../../cli/step-build.js';
 import { OUT_ROOT, TARGETS_DIR } from '../../firmware-targets/build.js';
 import { loadTargets, type TargetDescriptor } from '../../firmware-targets/descriptor.js';
 import { artifactLayout, launchCommand } from '../../firmware-targets/launch.js';
@@ -45,6 +46,13 @@ describe('firmware artifacts under emulation', () => {
   let api: ApiClient;
   let mqttUrl: string;
   const agents: FlotillaProcess[] = [];
+  // moving-average does f64 arithmetic and float-to-text formatting: the part most likely to differ by CPU.
+  let step: BuiltStep;
+  const config = { field: 'temp', window: 7 };
+  const inputs = Array.from({ length: 500 }, (_, i) => JSON.stringify({ temp: ((i * 37) % 101) / 7 - 3, i }));
+  const zeros = Array.from({ length: config.window }, () => '{"temp":0}');
+  /** The outputs of `step run` on the native artifact for `inputs` (after `zeros`), one line each. */
+  let reference: Buffer;
 
   beforeAll(async () => {
     for (const t of targets) {
@@ -54,6 +62,7 @@ describe('firmware artifacts under emulation', () => {
     const listening = await coordinator.waitFor('listening');
     mqttUrl = `mqtt://127.0.0.1:${listening.mqtt}`;
     api = new ApiClient(`http://127.0.0.1:${listening.http}`);
+    step = await buildStep('examples/steps/moving-average', `${dir.path}/step`);
   });
 
   afterAll(async () => {
@@ -85,18 +94,56 @@ describe('firmware artifacts under emulation', () => {
     expect(Object.fromEntries(devices.map((d) => [d.id, [d.arch, d.target]]))).toEqual(Object.fromEntries(targets.map((t) => [`dev-${t.name}`, [t.arch, t.name]])));
   });
 
-  it('every architecture computes byte-identical outputs from the same Wasm step and input', async () => {
-    // moving-average does f64 arithmetic and float-to-text formatting: the part most likely to differ by CPU.
-    const { wasmPath } = await buildStep('examples/steps/moving-average', `${dir.path}/step`);
-    const input = Array.from({ length: 500 }, (_, i) => JSON.stringify({ temp: ((i * 37) % 101) / 7 - 3, i })).join('\n') + '\n';
-    const args = ['step', 'run', wasmPath, '--config', JSON.stringify({ field: 'temp', window: 7 })];
-    const results = await Promise.all(targets.map(async (t) => ({ t, r: await runArtifact(t, args, input) })));
-    const reference = results.find(({ t }) => t.arch === arch())!.r;
-    expect(reference.code, reference.stderr).toBe(0);
-    expect(reference.stdout.toString().trim().split('\n')).toHaveLength(500);
+  it('every architecture computes byte-identical outputs from the same Wasm step and input (step run)', async () => {
+    const args = ['step', 'run', step.wasmPath, '--config', JSON.stringify(config)];
+    // A window of zeros first, as the fleet check below starts from one.
+    const stdin = [...zeros, ...inputs].join('\n') + '\n';
+    const results = await Promise.all(targets.map(async (t) => ({ t, r: await runArtifact(t, args, stdin) })));
+    const native = results.find(({ t }) => t.arch === arch())!.r;
+    expect(native.code, native.stderr).toBe(0);
+    const lines = native.stdout.toString().trim().split('\n');
+    expect(lines).toHaveLength(zeros.length + inputs.length);
     for (const { t, r } of results) {
       expect(r.code, `${t.name}: ${r.stderr}`).toBe(0);
-      expect(r.stdout.equals(reference.stdout), `${t.name} output differs from ${arch()}`).toBe(true);
+      expect(r.stdout.equals(native.stdout), `${t.name} output differs from ${arch()}`).toBe(true);
+    }
+    reference = Buffer.from(lines.slice(zeros.length).join('\n') + '\n');
+  });
+
+  it('the joined agents run the step deployed through the coordinator on the same MQTT input, byte-identical', async () => {
+    const { manifest } = step;
+    await api.pushStep({ name: manifest.name, version: manifest.version, module: readFileSync(step.wasmPath).toString('base64') });
+    const spec = { id: 'xarch', children: [{ id: 'avg', step: `${manifest.name}@${manifest.version}`, config, input: 'xarch/in', output: 'avg' }] };
+    await api.applyDesired({ all: true }, spec);
+    // The feeder is a device of its own (enrolled after the apply, so it runs nothing): devices may publish user
+    // topics and read any device's out/.
+    const { token } = await api.enroll('feeder');
+    const feeder = await mqtt.connectAsync(mqttUrl, { clientId: 'feeder', username: 'feeder', password: token, reconnectPeriod: 0 });
+    try {
+      const outputs = new Map(targets.map((t) => [`dev-${t.name}`, [] as Buffer[]]));
+      feeder.on('message', (topic, payload) => outputs.get(topic.split('/')[2])?.push(Buffer.from(payload)));
+      await feeder.subscribeAsync('flotilla/d/+/out/avg', { qos: 1 });
+      const send = (payload: string) => feeder.publishAsync('xarch/in', payload, { qos: 1 });
+      // Until every agent's step answers, probe with zeros; then 7 more zeros: every window holds exactly 0 and
+      // n = 7 whatever each agent saw, so the real inputs meet identical states.
+      let lastProbe = 0;
+      await eventually(async () => {
+        if (Date.now() - lastProbe > 250) (lastProbe = Date.now()), await send('{"temp":0}');
+        return [...outputs.values()].every((o) => o.length > 0);
+      }, 180_000, 'the deployed step answering on every agent');
+      for (const zero of zeros) await send(zero);
+      for (const line of inputs) await send(line);
+      // QoS 1 from one publisher keeps order per subscriber: the sentinel's output comes after all real outputs.
+      await send(JSON.stringify({ temp: 1e12 }));
+      const isSentinel = (b: Buffer) => (JSON.parse(b.toString()) as { avg: number }).avg > 1e10;
+      await eventually(() => [...outputs.values()].every((o) => o.some(isSentinel)), 180_000, 'every agent processing all inputs');
+      for (const [id, o] of outputs) {
+        const end = o.findIndex(isSentinel);
+        const real = Buffer.concat(o.slice(end - inputs.length, end).map((b) => Buffer.concat([b, Buffer.from('\n')])));
+        expect(real.equals(reference), `${id}: fleet outputs differ from step run on ${arch()}`).toBe(true);
+      }
+    } finally {
+      await feeder.endAsync();
     }
   });
 });
