@@ -2,6 +2,20 @@ import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
+const MIN_SPAN_S = 120;
+const TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+
+/**
+ * The x range from the samples themselves, at least two minutes wide and ending at the latest: a few seconds of
+ * samples would get sub-second ticks, and uPlot widens a single sample's range to a whole day.
+ */
+function xRange(u: uPlot, min: number, max: number): uPlot.Range.MinMax {
+  const xs = u.data[0];
+  if (!xs.length) return [min, max];
+  const last = xs[xs.length - 1];
+  return [Math.min(xs[0], last - MIN_SPAN_S), last];
+}
+
 export interface ChartSeries {
   label: string;
   stroke: string;
@@ -23,9 +37,12 @@ export function Chart({ title, series, x, ys, format }: { title: string; series:
         width: Math.max(200, el.clientWidth),
         height: 180,
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, value: (_: uPlot, v: number | null) => (v == null ? '–' : format(v)) }))],
-        axes: [{}, { values: (_: uPlot, ticks: number[]) => ticks.map(format), size: 70 }],
-        scales: { x: { time: true, range: (_u: uPlot, min: number, max: number) => (min === max ? [min - 60, max + 60] : [min, max]) }, y: { range: (_u: uPlot, min: number, max: number) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+        // One line per tick label (uPlot's default adds a date line that overlaps at this width).
+        axes: [{ values: (_: uPlot, ticks: number[]) => ticks.map((t) => TIME.format(t * 1000)), space: 70 }, { values: (_: uPlot, ticks: number[]) => ticks.map(format), size: 70 }],
+        scales: { x: { time: true, range: xRange }, y: { range: (_u: uPlot, min: number, max: number) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
         cursor: { drag: { x: false, y: false } },
+        // A key of colours only; the caption and the aria-label carry the latest values.
+        legend: { live: false },
       },
       data(),
       el,

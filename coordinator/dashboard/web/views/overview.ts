@@ -18,7 +18,7 @@ export function byUrgency(a: DeviceSummary, b: DeviceSummary): number {
 function GroupTable({ caption, rows, link }: { caption: string; rows: [string, Counts][]; link(key: string): string }) {
   return html`<table class="groups">
     <caption>${caption}</caption>
-    <thead><tr><th scope="col">${caption.replace(/^By /, '')}</th><th scope="col" class="num">Devices</th><th scope="col" class="num">Online</th><th scope="col" class="num">Offline</th><th scope="col" class="num">Degraded</th></tr></thead>
+    <thead><tr><th scope="col">${caption.replace(/^By (.)/, (_, c: string) => c.toUpperCase())}</th><th scope="col" class="num">Devices</th><th scope="col" class="num">Online</th><th scope="col" class="num">Offline</th><th scope="col" class="num">Degraded</th></tr></thead>
     <tbody>
       ${rows.map(
         ([key, c]) => html`<tr key=${key}>
