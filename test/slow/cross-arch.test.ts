@@ -78,7 +78,7 @@ describe('firmware artifacts under emulation', () => {
       const { token } = await api.enroll(id);
       const lines: string[] = [];
       logs.set(t.name, lines);
-      const agent = startArtifact(t, ['--coordinator', mqttUrl, '--id', id, '--token', token, '--data-dir', `${dir.path}/${id}`, '--health-interval', '1'], lines);
+      const agent = startArtifact(t, ['--coordinator', mqttUrl, '--id', id, `--token=${token}`, '--data-dir', `${dir.path}/${id}`, '--health-interval', '1'], lines);
       agents.push(agent);
       // Start-up under qemu takes seconds; wait on the milestone, not a clock.
       return { t, joined: await agent.waitFor('joined', 120_000).catch((err) => Promise.reject(new Error(`${t.name}: ${err.message}\n${lines.join('\n')}`))) };
