@@ -33,3 +33,31 @@ describe('live stream, child-cluster devices', () => {
     server.close();
   });
 });
+
+describe('live stream, cluster tree', () => {
+  it('sends `clusters` once per change of the tree key, and nothing while it stays the same', async () => {
+    let key = 'r1';
+    const stream = new LiveStream({ cluster: 'root', summary: () => undefined, clustersKey: () => key, flushMs: 20 });
+    const server = createServer((req, res) => stream.open(req, res));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    let text = '';
+    const count = () => text.split('event: clusters').length - 1;
+    const req = request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, (res) => res.setEncoding('utf8').on('data', (c: string) => (text += c)));
+    req.end();
+    const until = (pred: () => boolean) => new Promise<void>((resolve) => {
+      const check = setInterval(() => pred() && (clearInterval(check), resolve()), 5);
+    });
+    await until(() => text.includes('event: hello'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(count()).toBe(0);
+    key = 'r2';
+    await until(() => count() === 1);
+    expect(text).toContain('event: clusters\ndata: {"revision":1}');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(count()).toBe(1);
+    req.destroy();
+    stream.close();
+    server.close();
+  });
+});
