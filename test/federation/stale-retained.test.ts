@@ -1,19 +1,22 @@
 import { createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
 import { Aedes } from 'aedes';
-import memory from 'aedes-persistence';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bridge } from '../../coordinator/federation/bridge.js';
 import { eventually, memoryLogger } from '../helpers/cluster.js';
 
-type Persistence = ReturnType<typeof memory> & { createRetainedStreamCombi(patterns: string[]): Readable };
+/** The call of aedes' (memory) persistence that streams the stored copies for a SUBSCRIBE. */
+interface RetainedStore {
+  createRetainedStreamCombi(patterns: string[]): Readable;
+}
 
-async function broker(persistence?: Persistence): Promise<{ aedes: Aedes; server: Server; url: string }> {
-  const aedes = await Aedes.createBroker(persistence ? { persistence } : {});
+async function broker(): Promise<{ aedes: Aedes; server: Server; url: string; store: RetainedStore }> {
+  const aedes = await Aedes.createBroker();
   const server = createServer(aedes.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { aedes, server, url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}` };
+  const store = (aedes as unknown as { persistence: RetainedStore }).persistence;
+  return { aedes, server, url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`, store };
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -25,14 +28,15 @@ describe('bridge and retained state', () => {
   // aedes sends the retained copies for a SUBSCRIBE through a stream that reads the store ahead of delivery, so a
   // copy read before a live publish can be delivered after it (seen at 1,000 agents: 24 details stuck "offline").
   it('a retained copy delivered after a newer live message on the same topic is not forwarded [MQTT-3.3.1-8]', async () => {
-    // The cluster broker's real memory persistence; its retained stream is held after reading the store, as aedes'
+    // The cluster broker's own memory persistence; its retained stream is held after reading the store, as aedes'
     // read-ahead holds it while the client's socket is busy, until the newer live message has crossed the bridge.
-    const persistence = memory() as Persistence;
-    const readStore = persistence.createRetainedStreamCombi.bind(persistence);
+    const local = await broker();
+    const parent = await broker();
+    const readStore = local.store.createRetainedStreamCombi.bind(local.store);
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     let snapshots = 0;
-    persistence.createRetainedStreamCombi = (patterns) => {
+    local.store.createRetainedStreamCombi = (patterns) => {
       const read = readStore(patterns).toArray();
       snapshots++;
       return Readable.from((async function* () {
@@ -41,9 +45,7 @@ describe('bridge and retained state', () => {
         yield* copies;
       })());
     };
-    const local = await broker(persistence);
-    const parent = await broker();
-    stops.push(async () => void (await Promise.all([local, parent].map(({ aedes, server }) => new Promise<void>((r) => aedes.close(() => server.close(() => r())))))));
+    for (const { aedes, server } of [local, parent]) stops.push(() => new Promise<void>((r) => aedes.close(() => server.close(() => r()))));
 
     const seen: string[] = [];
     const watcher = await mqtt.connectAsync(parent.url, { clientId: 'watcher' });
