@@ -9,7 +9,9 @@ export interface WorkerLimits {
   maxOutputBytes: number;
 }
 
-export interface WorkerData {
+/** The message that gives an isolate its step (once; it runs no other). Until then it idles: a spare. */
+export interface Instantiate {
+  t: 'instantiate';
   module: WebAssembly.Module;
   config: Uint8Array;
   limits: WorkerLimits;
@@ -28,12 +30,16 @@ export interface Packed {
 }
 
 export type ToWorker =
+  | Instantiate
+  /** To a spare: instantiate this empty module, so the first receipt and instantiation of a module is done ahead. */
+  | { t: 'warm'; module: WebAssembly.Module }
   | ({ t: 'batch' } & Packed)
   | { t: 'swap'; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
   | { t: 'stop' };
 
 /** Logs as flat pairs: level, text, level, text, ... */
 export type FromWorker =
+  | { t: 'warmed' }
   | { t: 'ready'; out: Packed; logs: (number | string)[] }
   | { t: 'done'; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason }
   | { t: 'swapped'; out: Packed; logs: (number | string)[]; error?: string }

@@ -1,11 +1,10 @@
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { LOG_LEVELS, type ExitReason, type StepLogLevel } from '../../shared/step-abi.js';
 import type { StepManifest } from '../../shared/step-manifest.js';
 import { BatchWriter, unpack } from './batch.js';
 import { StepInputError, StepStartError } from './errors.js';
 import type { LoadedStep } from './load.js';
-import { CONTROL_BUSY, CONTROL_CALLS, type FromWorker, type Packed, type ToWorker, type WorkerData, type WorkerLimits } from './protocol.js';
-import { workerMain } from './worker-main.js';
+import { CONTROL_BUSY, CONTROL_CALLS, type FromWorker, type Packed, type ToWorker, type WorkerLimits } from './protocol.js';
 
 export type ShutdownSpec = number | 'brutal_kill' | 'infinity';
 
@@ -43,6 +42,8 @@ export interface StepStats {
 /** A running step instance. See agent/runtime/index.ts for the contract. */
 export interface StepHandle {
   readonly id: string;
+  /** The isolate's worker thread id: each start gets a thread of its own, never one that ran another step. */
+  readonly threadId: number;
   /** The manifest of the version now running (changes after a successful `swap`). */
   readonly manifest: StepManifest;
   /** Resolves once, with the exit reason, after the isolate is gone. */
@@ -58,16 +59,6 @@ const MAX_BATCH_MESSAGES = 2048;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** Batches handed to the isolate at once: one running, one ready, so the worker never waits on this thread. */
 const MAX_IN_FLIGHT = 2;
-/**
- * The isolate's program. The prelude lives in a string literal, so no bundler can rename `require` in it; the
- * `__name` stub stands in for the helper esbuild's keepNames option calls inside every function it bundles.
- */
-const WORKER_SOURCE = [
-  `const { parentPort, workerData } = require('node:worker_threads');`,
-  `const __name = (target) => target;`,
-  `(${workerMain.toString()})(parentPort, workerData);`,
-].join('\n');
-
 type InFlight = { kind: 'batch'; count: number } | { kind: 'swap'; step: LoadedStep; resolve(): void; reject(err: Error): void };
 
 function encodeConfig(config: unknown): Uint8Array {
@@ -83,12 +74,12 @@ function limitsOf(manifest: StepManifest): WorkerLimits {
 /** The agent-thread side of one step isolate: queueing, batching, the time-budget watchdog and exit bookkeeping. */
 export class StepInstance implements StepHandle {
   readonly id: string;
+  readonly threadId: number;
   manifest: StepManifest;
   readonly exited: Promise<ExitReason>;
   /** Resolves when `init` succeeded; rejects with StepStartError otherwise. */
   readonly ready: Promise<void>;
 
-  private readonly worker: Worker;
   private readonly control: Int32Array;
   private readonly inFlight: InFlight[] = [];
   private open: BatchWriter;
@@ -106,18 +97,17 @@ export class StepInstance implements StepHandle {
   private resolveExit!: (reason: ExitReason) => void;
   private settleReady!: (err?: Error) => void;
 
-  constructor(private readonly options: StartOptions, resourceLimits: ResourceLimits) {
+  /** `worker` runs worker-main.ts and has not been given a step yet (fresh or a spare from the pool). */
+  constructor(private readonly options: StartOptions, private readonly worker: Worker) {
     this.id = options.id;
+    this.threadId = worker.threadId;
     this.manifest = options.step.manifest;
     this.open = new BatchWriter();
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.ready = new Promise((resolve, reject) => (this.settleReady = (err) => (err ? reject(err) : resolve())));
     const control = new SharedArrayBuffer(8);
     this.control = new Int32Array(control);
-    const workerData: WorkerData = { module: options.step.module, config: encodeConfig(options.config), limits: limitsOf(this.manifest), control };
-    // execArgv: [] — the isolate must not inherit flags such as --input-type=module, which would turn the
-    // CommonJS prelude of WORKER_SOURCE into an ES module without `require`.
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits, execArgv: [] });
+    this.post({ t: 'instantiate', module: options.step.module, config: encodeConfig(options.config), limits: limitsOf(this.manifest), control });
     this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     this.worker.on('error', (err) => (this.workerError = err.message));
     this.worker.on('exit', (code) => this.finish(this.workerError ? `trap:${this.workerError}` : `trap:step isolate exited unexpectedly (code ${code})`));
@@ -214,7 +204,7 @@ export class StepInstance implements StepHandle {
   }
 
   private onMessage(msg: FromWorker): void {
-    if (this.reason) return;
+    if (this.reason || msg.t === 'warmed') return; // `warmed`: a spare taken before it had finished warming up
     if (msg.t === 'stopped') return this.finish('shutdown');
     this.deliver(msg.out, msg.logs);
     if (msg.t === 'ready') {
@@ -266,6 +256,8 @@ export class StepInstance implements StepHandle {
 
   private finish(reason: ExitReason): void {
     if (this.reason) return;
+    // Ended from outside, the step may still be running code until its thread is terminated.
+    const endedOutside = reason === 'killed' || reason === 'timeout';
     const wasStarting = this.starting;
     if (wasStarting && !reason.startsWith('start_failed:')) {
       reason = reason === 'timeout' ? `start_failed:init exceeded the time budget of ${this.manifest.limits.timeBudgetMs} ms` : `start_failed:${reason.replace(/^trap:/, '')}`;
@@ -278,10 +270,12 @@ export class StepInstance implements StepHandle {
       if (entry.kind === 'batch') this.counts.dropped += entry.count;
       else entry.reject(new Error(`step ${this.id} exited (${reason}) before the swap completed`));
     }
-    void this.worker.terminate().then(() => {
-      if (wasStarting) this.settleReady(new StepStartError(reason));
-      else this.options.onExit?.(reason);
-      this.resolveExit(reason);
-    });
+    const gone = this.worker.terminate();
+    const report = () => (wasStarting ? this.settleReady(new StepStartError(reason)) : this.options.onExit?.(reason));
+    // An isolate that reported its own exit runs no more step code: its owner hears now (a supervisor restarts at
+    // once) and the thread is torn down meanwhile. One ended from outside is reported once its thread is gone.
+    if (endedOutside) void gone.then(report);
+    else report();
+    void gone.then(() => this.resolveExit(reason));
   }
 }

@@ -1,14 +1,17 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { FromWorker, Packed, ToWorker, WorkerData, WorkerLimits } from './protocol.js';
+import type { FromWorker, Instantiate, Packed, ToWorker, WorkerLimits } from './protocol.js';
 
 /**
  * The body of a step isolate, started from its source text with `new Worker(WORKER_SOURCE, { eval: true })`, so it
  * must stay self-contained: it uses no outer-scope values and not even `require` (bundlers rewrite that name);
- * its port and data come as arguments (type imports are erased). That keeps it working from tsc's dist/, an
- * esbuild single-file bundle and a Node SEA executable alike.
+ * its port comes as an argument (type imports are erased). That keeps it working from tsc's dist/, an esbuild
+ * single-file bundle and a Node SEA executable alike.
+ *
+ * It waits for one `instantiate` naming its step, so it can be spawned ahead of need (a spare, isolate-pool.ts),
+ * and runs that one step and no other: after the step exits the isolate ends.
  */
-export function workerMain(port: MessagePort, data: WorkerData): void {
-  const control = new Int32Array(data.control);
+export function workerMain(port: MessagePort): void {
+  let control: Int32Array;
   const BUSY = 0; // protocol.ts CONTROL_BUSY
   const CALLS = 1; // protocol.ts CONTROL_CALLS
   const utf8 = new TextDecoder();
@@ -19,7 +22,7 @@ export function workerMain(port: MessagePort, data: WorkerData): void {
     constructor(readonly reason: string) {}
   }
 
-  let limits: WorkerLimits = data.limits;
+  let limits: WorkerLimits;
   let memory: WebAssembly.Memory;
   let alloc: (len: number) => number;
   let process: (ptr: number, len: number) => number;
@@ -186,18 +189,23 @@ export function workerMain(port: MessagePort, data: WorkerData): void {
     if (exit) port.close();
   }
 
-  const startError = instantiate(data.module, data.config);
-  if (startError !== undefined) {
+  function start(msg: Instantiate): void {
+    control = new Int32Array(msg.control);
+    limits = msg.limits;
+    const startError = instantiate(msg.module, msg.config);
     const { out, transfer } = takeOut();
+    if (startError === undefined) return send({ t: 'ready', out, logs }, transfer);
     send({ t: 'done', processed: 0, out, logs, exit: `start_failed:${startError}` as never }, transfer);
     port.close();
-    return;
   }
-  const ready = takeOut();
-  send({ t: 'ready', out: ready.out, logs }, ready.transfer);
 
   port.on('message', (msg: ToWorker) => {
-    if (msg.t === 'batch') runBatch(msg.count, msg.lens!, msg.data!);
+    if (msg.t === 'instantiate') start(msg);
+    else if (msg.t === 'warm') {
+      new WebAssembly.Instance(msg.module, {});
+      send({ t: 'warmed' }, []);
+    }
+    else if (msg.t === 'batch') runBatch(msg.count, msg.lens!, msg.data!);
     else if (msg.t === 'swap') {
       const previous = limits;
       limits = msg.limits;
