@@ -40,6 +40,8 @@ export class Workload {
   private runner: SupervisorRunner | undefined;
   private current: DesiredState | undefined;
   private modules: Record<string, ModuleRef> = {};
+  /** Loaded steps by sha256: a restart resolves its step without reading and hashing the module file again. */
+  private readonly loaded = new Map<string, Promise<LoadedStep>>();
   private filters = new Set<string>();
   private readonly cronTasks: ScheduledTask[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -63,6 +65,8 @@ export class Workload {
     // Every module must be present and verified before anything changes: a spec is applied whole or not at all.
     const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref])));
     this.modules = desired.modules;
+    const digests = new Set(Object.values(desired.modules).map((m) => m.sha256));
+    for (const sha256 of this.loaded.keys()) if (!digests.has(sha256)) this.loaded.delete(sha256);
     if (!this.runner || this.runner.status === 'stopped') {
       this.runner = new SupervisorRunner(desired.spec, {
         runtime: this.deps.runtime,
@@ -102,11 +106,18 @@ export class Workload {
     return { ref, sha256: mod.sha256, size: mod.size };
   }
 
-  private async load(ref: string): Promise<LoadedStep> {
+  /** The step for `ref`: read from the store and verified once, then kept (a failed load is retried next time). */
+  private load(ref: string): Promise<LoadedStep> {
     const mod = this.modules[ref];
-    if (!mod) throw new Error(`no module for step ${ref}`);
-    const { bytes, manifest } = await this.deps.store.get(mod.sha256);
-    return this.deps.runtime.load(bytes, manifest);
+    if (!mod) return Promise.reject(new Error(`no module for step ${ref}`));
+    let step = this.loaded.get(mod.sha256);
+    if (!step) {
+      const { sha256 } = mod;
+      step = this.deps.store.get(sha256).then(({ bytes, manifest }) => this.deps.runtime.load(bytes, manifest));
+      this.loaded.set(sha256, step);
+      step.catch(() => this.loaded.get(sha256) === step && this.loaded.delete(sha256));
+    }
+    return step;
   }
 
   /** Keep subscriptions and cron schedules equal to what the current tree reads. */
@@ -162,5 +173,6 @@ export class Workload {
     for (const task of this.cronTasks.splice(0)) await task.destroy();
     await this.applying.catch((err) => this.deps.log.warn(`last apply failed: ${errorMessage(err)}`));
     await this.runner?.stop();
+    await this.deps.runtime.stop();
   }
 }
