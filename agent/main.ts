@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { answerInfoFlags, daemonOptions, loadConfig, opt, type CommandSpec } from '../shared/config.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { DeviceId } from '../shared/ids.js';
@@ -24,6 +25,12 @@ export const agentSpec: CommandSpec = {
       description: 'seconds between health reports',
     },
     { name: 'ca', schema: opt.string, description: 'CA certificate (PEM) to verify an mqtts:// coordinator' },
+    {
+      name: 'spare-isolates',
+      schema: z.coerce.number({ message: 'expected a number' }).int('expected a whole number').min(0, 'must be 0 or more'),
+      default: 1,
+      description: 'warm step isolates kept while steps run: restarts in ~3 ms instead of ~25 ms, ~7 MB RSS each',
+    },
     ...daemonOptions,
   ],
 };
@@ -49,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     target: targetName(),
     log,
   });
-  const workload = await attachWorkload(agent);
+  const workload = await attachWorkload(agent, { spareIsolates: v['spare-isolates'] as number });
   await agent.joined;
   announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
   await untilSignal();

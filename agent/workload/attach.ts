@@ -16,12 +16,12 @@ const FETCH_TIMEOUT_MS = 30_000;
  * local state), step inputs from the cluster broker, outputs and supervisor events back to it, simple_one_for_one
  * commands, and the tree in every health report.
  */
-export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number } = {}): Promise<Workload> {
+export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number; spareIsolates?: number } = {}): Promise<Workload> {
   const { opts, client, state } = agent;
   const log = opts.log.child('workload');
   const base = deviceBase(opts.id);
   const workload = new Workload({
-    runtime: new StepRuntime(),
+    runtime: new StepRuntime({ spares: options.spareIsolates }),
     store: new StepStore(opts.dataDir),
     fetchModule: (sha256) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, FETCH_TIMEOUT_MS),
     publishOutput: (topic, payload) => client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: CONTRACT.out.qos }),
