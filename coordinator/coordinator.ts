@@ -142,6 +142,7 @@ export class Coordinator {
         onChange: (listener) => this.onChange(listener),
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
         desiredOf: (id) => this.desired.get(id),
+        historyOf: (id) => this.dashboard.history.get(id),
       },
     );
     this.desired = new DesiredStates(this.registry, this.bus.client);
@@ -175,6 +176,7 @@ export class Coordinator {
         return remote && { ...remote.detail, id, cluster: [opts.cluster, ...remote.path].join('/') };
       },
       remote: () => this.federation.view.devices.entries(),
+      remoteHistory: (id) => (this.federation.view.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
       // Below: the view's revision; here: our own devices' roll-up (what the root node of the tree shows).
       clustersKey: () => `${this.federation.view.revision} ${JSON.stringify(this.federation.ownRollup())}`,
     });

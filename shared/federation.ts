@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DeviceDetail, DeviceSummary, Rollup } from './api.js';
 import { DesiredMessage, ModuleRef } from './desired.js';
 import { AckMessage, CommandBody, EventMessage } from './messages.js';
+import { DeviceHistory } from './stream.js';
 
 /**
  * Messages between coordinators (docs/protocol.md, "Federation"). Topics are in shared/fleet-topics.ts.
@@ -24,6 +25,15 @@ export const SummaryMessage = z.object({
   subtree: Rollup,
 });
 export type SummaryMessage = z.infer<typeof SummaryMessage>;
+
+/**
+ * `flotilla/up/<path>/alive`, retained, at most once per summary interval and only when it changed: `heardAt` is the
+ * oldest last-seen time (the cluster's clock) among its own online devices, so every device it lists as online was
+ * heard at or after it (null: none online). One message per cluster keeps the parent's view of its devices' last-seen
+ * honest without sending anything per device.
+ */
+export const AliveMessage = z.object({ ts: z.number().nonnegative(), heardAt: z.number().nonnegative().nullable() });
+export type AliveMessage = z.infer<typeof AliveMessage>;
 
 /** `flotilla/up/<path>/d/<id>/detail`, retained: the device's summary, sent when a significant field changes. */
 export const DetailMessage = DeviceSummary;
@@ -49,6 +59,8 @@ export const RequestOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('desired'), spec: z.unknown(), modules: z.record(z.string(), ModuleRef) }),
   /** The desired state the device's own coordinator stores for it (`GET /api/v1/devices/:id/desired`). */
   z.object({ type: z.literal('get_desired') }),
+  /** The device's health history ring, kept by its own coordinator (`GET /api/v1/devices/:id/history`). */
+  z.object({ type: z.literal('history') }),
 ]);
 export type RequestOp = z.infer<typeof RequestOp>;
 
@@ -74,5 +86,7 @@ export const ReplyMessage = z.object({
   unreachable: z.array(z.string()).default([]),
   detail: DeviceDetail.optional(),
   desired: DesiredMessage.optional(),
+  /** At most HISTORY_MAX_SAMPLES per column (~200 KB of JSON): MQTT allows 256 MB, aedes and mqtt.js set no lower cap. */
+  history: DeviceHistory.optional(),
 });
 export type ReplyMessage = z.infer<typeof ReplyMessage>;

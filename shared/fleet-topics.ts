@@ -17,7 +17,7 @@ export const DOWN = `${ROOT}/down`;
 export const LINK = `${ROOT}/link`;
 
 /** Topic levels that end a cluster path; a cluster may not be named like one. */
-export const RESERVED_LEVELS = new Set(['d', 'summary', 'bridge', 'reply', 'req', 'fetch', 'module']);
+export const RESERVED_LEVELS = new Set(['d', 'summary', 'alive', 'bridge', 'reply', 'req', 'fetch', 'module']);
 
 export const ClusterName = z
   .string()
@@ -34,6 +34,7 @@ export const linkTopic = (child: string | undefined, ...kind: string[]): string 
 /** Uplink kinds a coordinator publishes at `flotilla/up/…` (relative to itself). */
 export const UPLINK = {
   summary: 'summary',
+  alive: 'alive',
   bridgeState: 'bridge/state',
   reply: 'reply',
   detail: (id: string) => `d/${id}/detail`,
@@ -41,7 +42,7 @@ export const UPLINK = {
 } as const;
 
 /** The last levels of the uplink topics whose latest value is state (published retained). */
-export const RETAINED_UP_KINDS = ['summary', 'state', 'detail'];
+export const RETAINED_UP_KINDS = ['summary', 'alive', 'state', 'detail'];
 
 export interface ParsedFleetTopic {
   path: ClusterPath;

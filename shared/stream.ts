@@ -35,16 +35,20 @@ export type StreamClusters = z.infer<typeof StreamClusters>;
 export const StreamHeartbeat = z.object({ serverTime: z.number(), clients: z.number().int().nonnegative(), rates: StreamRates });
 export type StreamHeartbeat = z.infer<typeof StreamHeartbeat>;
 
+/** Upper bound on health samples kept per device (1 hour at a 1 s report interval); also bounds a federation reply. */
+export const HISTORY_MAX_SAMPLES = 3600;
+const HistoryColumn = z.array(z.number()).max(HISTORY_MAX_SAMPLES);
+
 /** `GET /api/v1/devices/:id/history`: columns of equal length, oldest first (uPlot's data layout). */
 export const DeviceHistory = z.object({
   id: z.string(),
   intervalS: z.number().positive().nullable(),
-  capacity: z.number().int().nonnegative(),
-  ts: z.array(z.number()),
-  rssBytes: z.array(z.number()),
-  heapUsedBytes: z.array(z.number()),
-  load1: z.array(z.number()),
-  stepsInPerS: z.array(z.number()),
-  stepsOutPerS: z.array(z.number()),
+  capacity: z.number().int().nonnegative().max(HISTORY_MAX_SAMPLES),
+  ts: HistoryColumn,
+  rssBytes: HistoryColumn,
+  heapUsedBytes: HistoryColumn,
+  load1: HistoryColumn,
+  stepsInPerS: HistoryColumn,
+  stepsOutPerS: HistoryColumn,
 });
 export type DeviceHistory = z.infer<typeof DeviceHistory>;

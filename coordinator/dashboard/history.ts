@@ -1,10 +1,8 @@
 import type { HealthMessage } from '../../shared/messages.js';
-import type { DeviceHistory } from '../../shared/stream.js';
+import { HISTORY_MAX_SAMPLES, type DeviceHistory } from '../../shared/stream.js';
 
 /** How much health history the dashboard keeps per device, in memory only (never in lowdb). */
 export const HISTORY_WINDOW_S = 3600;
-/** Upper bound on samples per device, whatever the report interval (a 1 s interval gives exactly 1 hour). */
-export const MAX_SAMPLES = 3600;
 
 const COLUMNS = ['rssBytes', 'heapUsedBytes', 'load1', 'stepsInPerS', 'stepsOutPerS'] as const;
 type Column = (typeof COLUMNS)[number];
@@ -21,7 +19,7 @@ export class HealthRing {
 
   constructor(
     readonly intervalS: number,
-    readonly capacity = Math.min(MAX_SAMPLES, Math.ceil(HISTORY_WINDOW_S / intervalS)),
+    readonly capacity = Math.min(HISTORY_MAX_SAMPLES, Math.ceil(HISTORY_WINDOW_S / intervalS)),
   ) {
     this.ts = new Float64Array(capacity);
     this.values = Object.fromEntries(COLUMNS.map((c) => [c, new Float32Array(capacity)])) as Record<Column, Float32Array>;
@@ -43,8 +41,11 @@ export class HealthRing {
   columns(): Omit<DeviceHistory, 'id' | 'intervalS' | 'capacity'> {
     const start = (this.next - this.size + this.capacity) % this.capacity;
     const read = (arr: Float64Array | Float32Array) => {
+      // A float32 read back as a double prints ~17 digits (0.3 → 0.30000001192092896); 7 is all it holds, and
+      // the shorter JSON keeps an hour of history (also sent up the federation) around 200 KB.
+      const round = arr instanceof Float32Array ? (v: number) => Number(v.toPrecision(7)) : (v: number) => v;
       const out = new Array<number>(this.size);
-      for (let k = 0; k < this.size; k++) out[k] = arr[(start + k) % this.capacity];
+      for (let k = 0; k < this.size; k++) out[k] = round(arr[(start + k) % this.capacity]);
       return out;
     };
     return {

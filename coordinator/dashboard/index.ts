@@ -18,6 +18,11 @@ export interface DashboardDeps {
   summary(id: string): DeviceSummary | undefined;
   /** Devices of child clusters by qualified id (federation), so their changes are pushed too. */
   remote?(): Iterable<[string, RemoteDeviceView]>;
+  /**
+   * History of a device of a child cluster (qualified id), asked of its own coordinator: undefined for an id that is
+   * not such a device; the promise gives undefined when that cluster did not answer.
+   */
+  remoteHistory?(id: string): Promise<DeviceHistory | undefined> | undefined;
   /** A key of the cluster tree's state (see LiveStream); a change tells pages to fetch `/api/v1/clusters`. */
   clustersKey?(): string;
   /** Where the built page lives (default: dist/dashboard). */
@@ -50,9 +55,13 @@ export function mountDashboard(deps: DashboardDeps): Dashboard {
     stream.open(req, res);
     return undefined;
   });
-  deps.router.add('GET', '/api/v1/devices/:id/history', ({ params }): { body: DeviceHistory } => {
+  deps.router.add('GET', '/api/v1/devices/:id/history', async ({ params }): Promise<{ body: DeviceHistory }> => {
     if (!deps.summary(params.id)) throw new HttpError(404, `no device "${params.id}" in cluster ${deps.cluster}`);
-    return { body: history.get(params.id) };
+    const remote = deps.remoteHistory?.(params.id);
+    if (!remote) return { body: history.get(params.id) };
+    const body = await remote;
+    if (!body) throw new HttpError(504, `the cluster of device "${params.id}" did not answer`);
+    return { body };
   });
 
   const assets = StaticAssets.load(deps.assetsDir);

@@ -1,6 +1,7 @@
 import type { DeviceDetail, FanoutResult } from '../../shared/api.js';
 import type { DesiredMessage } from '../../shared/desired.js';
 import type { ReplyMessage } from '../../shared/federation.js';
+import type { DeviceHistory } from '../../shared/stream.js';
 import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
 
 /**
@@ -12,6 +13,7 @@ export class Collector {
   readonly result: FanoutResult = { acks: {}, errors: {}, unreachable: [] };
   detail: DeviceDetail | undefined;
   desired: DesiredMessage | undefined;
+  history: DeviceHistory | undefined;
   private readonly waiting = new Set<string>();
 
   constructor(first: ClusterPath) {
@@ -31,6 +33,7 @@ export class Collector {
     for (const child of reply.unreachable) this.result.unreachable.push([...path, child].join('/'));
     this.detail ??= reply.detail;
     this.desired ??= reply.desired;
+    this.history ??= reply.history;
     return true;
   }
 

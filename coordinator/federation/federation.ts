@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { DeviceDetail, DeviceSummary, FanoutResult, Rollup } from '../../shared/api.js';
 import type { DesiredMessage } from '../../shared/desired.js';
+import type { DeviceHistory } from '../../shared/stream.js';
 import { ValidationError, errorMessage } from '../../shared/errors.js';
 import {
+  AliveMessage,
   BridgeStateMessage,
   DetailMessage,
   ReplyMessage,
@@ -13,7 +15,7 @@ import {
   type RequestOp,
   type RequestScope,
 } from '../../shared/federation.js';
-import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, upTopic, type ClusterPath } from '../../shared/fleet-topics.js';
+import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, splitQualifiedId, upTopic, type ClusterPath } from '../../shared/fleet-topics.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, type AckMessage, type EventMessage } from '../../shared/messages.js';
 import { CommandTimeoutError, type ClusterBus } from '../cluster-bus.js';
@@ -56,6 +58,8 @@ export interface FederationDeps {
   applyDesired(devices: string[], op: Extract<RequestOp, { type: 'desired' }>): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }>;
   /** The desired state stored for one of this cluster's own devices. */
   desiredOf(id: string): DesiredMessage | undefined;
+  /** The health history ring of one of this cluster's own devices (coordinator/dashboard). */
+  historyOf(id: string): DeviceHistory;
 }
 
 /** The mappings every child→parent bridge uses (docs/federation.md): up is copied up, down is copied down, never back. */
@@ -94,6 +98,8 @@ export class Federation {
   private summaryTimer: NodeJS.Timeout | undefined;
   private lastSummaryAt = 0;
   private lastSummaryKey = '';
+  private aliveTimer: NodeJS.Timeout | undefined;
+  private lastAlive: number | null | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -118,6 +124,7 @@ export class Federation {
       // Everything the parent should know now; afterwards only changes.
       for (const r of deps.registry.list()) this.dirty.add(r.id);
       this.scheduleDetails();
+      this.aliveTimer = setInterval(() => this.sendAlive(), opts.summaryMs);
     }
   }
 
@@ -149,6 +156,9 @@ export class Federation {
       case 'summary':
         this.view.summary(path, m.msg);
         if (path.length === 1) this.scheduleSummary();
+        break;
+      case 'alive':
+        this.view.alive(path, m.msg);
         break;
       case 'bridge':
         this.view.bridge(path, m.msg);
@@ -229,6 +239,22 @@ export class Federation {
       const msg: SummaryMessage = { ts: Date.now(), cluster: this.opts.cluster, coordinatorVersion: this.opts.version, own, subtree };
       this.publishUp(UPLINK.summary, msg, true);
     }, wait);
+  }
+
+  /**
+   * Vouch for our online devices in one message (AliveMessage), at most once per summary interval and only when it
+   * moved: the parent's view of their last-seen stays honest while details go up only on significant changes.
+   */
+  private sendAlive(): void {
+    let heardAt: number | null = null;
+    for (const r of this.deps.registry.list()) {
+      const live = this.deps.fleet.get(r.id);
+      if (!live?.online || live.lastSeen === undefined) continue;
+      heardAt = heardAt === null ? live.lastSeen : Math.min(heardAt, live.lastSeen);
+    }
+    if (heardAt === this.lastAlive) return;
+    this.lastAlive = heardAt;
+    this.publishUp(UPLINK.alive, { ts: Date.now(), heardAt } satisfies AliveMessage, true);
   }
 
   // --- local facts ---
@@ -315,6 +341,8 @@ export class Federation {
       Object.assign(reply.errors, errors);
     } else if (op.type === 'get_desired') {
       if (known[0] !== undefined) reply.desired = this.deps.desiredOf(known[0]);
+    } else if (op.type === 'history') {
+      if (known[0] !== undefined) reply.history = this.deps.historyOf(known[0]);
     }
     return reply;
   }
@@ -323,14 +351,14 @@ export class Federation {
    * Route a request to `path` (relative; `[]` = this cluster) and collect every reply, waiting at most
    * `timeoutMs`; clusters that did not answer in time are listed as unreachable.
    */
-  request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult; detail?: DeviceDetail; desired?: DesiredMessage }> {
+  request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult; detail?: DeviceDetail; desired?: DesiredMessage; history?: DeviceHistory }> {
     const req: RequestMessage = { id: randomUUID(), budgetMs: timeoutMs, target, op };
     const collector = new Collector(path);
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         this.collectors.delete(req.id);
-        resolve({ result: collector.expire(), detail: collector.detail, desired: collector.desired });
+        resolve({ result: collector.expire(), detail: collector.detail, desired: collector.desired, history: collector.history });
       };
       // Locally the devices get the whole budget; the margin lets our own reply land before we give up.
       const timer = setTimeout(finish, path.length === 0 ? timeoutMs + HOP_MARGIN_MS : timeoutMs);
@@ -343,6 +371,13 @@ export class Federation {
     });
   }
 
+  /** The health history of a device below (qualified id), from its own coordinator; undefined if it did not answer. */
+  async remoteHistory(qid: string, timeoutMs = 3000): Promise<DeviceHistory | undefined> {
+    const { path, id } = splitQualifiedId(qid);
+    const { history } = await this.request(path, { scope: 'device', device: id }, { type: 'history' }, timeoutMs);
+    return history && { ...history, id: qid };
+  }
+
   private onReply(path: ClusterPath, reply: ReplyMessage): void {
     const pending = this.collectors.get(reply.id);
     if (!pending) return; // someone else's request passing through on its way up
@@ -353,6 +388,7 @@ export class Federation {
     this.unsubscribe();
     clearTimeout(this.detailTimer);
     clearTimeout(this.summaryTimer);
+    clearInterval(this.aliveTimer);
     for (const c of this.collectors.values()) c.finish();
     await this.bridge?.close();
   }
@@ -365,6 +401,7 @@ export class Federation {
 
 type Uplink =
   | { kind: 'summary'; msg: SummaryMessage }
+  | { kind: 'alive'; msg: AliveMessage }
   | { kind: 'bridge'; msg: BridgeStateMessage }
   | { kind: 'reply'; msg: ReplyMessage }
   | { kind: 'detail'; msg: DeviceSummary }
@@ -376,6 +413,7 @@ export function parseUplink(path: ClusterPath, kind: string[], payload: Buffer):
   const k = kind.join('/');
   if (payload.length === 0 && RETAINED_UP_KINDS.includes(kind[kind.length - 1])) return undefined;
   if (k === UPLINK.summary) return { kind: 'summary', msg: decode(SummaryMessage, payload, `summary of ${where}`) };
+  if (k === UPLINK.alive) return { kind: 'alive', msg: decode(AliveMessage, payload, `alive of ${where}`) };
   if (k === UPLINK.bridgeState) return { kind: 'bridge', msg: decode(BridgeStateMessage, payload, `bridge state of ${where}`) };
   if (k === UPLINK.reply) return { kind: 'reply', msg: decode(ReplyMessage, payload, `reply from ${where}`) };
   if (kind[0] === 'd' && kind.length === 3 && kind[2] === 'detail') {

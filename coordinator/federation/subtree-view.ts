@@ -1,5 +1,5 @@
 import type { ClusterNode, DeviceSummary, Rollup } from '../../shared/api.js';
-import type { BridgeStateMessage, SummaryMessage } from '../../shared/federation.js';
+import type { AliveMessage, BridgeStateMessage, SummaryMessage } from '../../shared/federation.js';
 import type { EventMessage } from '../../shared/messages.js';
 import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
 import { EVENTS_PER_DEVICE } from '../fleet/fleet-state.js';
@@ -11,12 +11,30 @@ interface NodeState {
   summaryAt?: number;
   bridge?: BridgeStateMessage['state'];
   bridgeSince?: number;
+  /** From the cluster's last `alive`: every device it lists as online was heard at or after this (its clock). */
+  heardAt?: number;
+  /** Qualified ids of the cluster's own devices. */
+  devices: Set<string>;
 }
 
 export interface RemoteDevice {
   path: ClusterPath;
+  /** What the API shows: `sent`, with last-seen (and uptime) brought forward by the cluster's `alive`. */
   detail: DeviceSummary;
+  /** The summary as its cluster last sent it up. */
+  sent: DeviceSummary;
   events: EventMessage[];
+}
+
+/**
+ * A remote device's summary as of the time `heardAt` its cluster last vouched for all its online devices. An online
+ * device was heard at or after `heardAt`; it stayed online since `sent` (going offline is a significant change and
+ * would have been sent), so its uptime grew by as much.
+ */
+export function freshen(sent: DeviceSummary, heardAt: number | undefined): DeviceSummary {
+  if (!sent.online || heardAt === undefined || sent.lastSeen === null || heardAt <= sent.lastSeen) return sent;
+  const uptimeS = sent.uptimeS === null ? null : sent.uptimeS + (heardAt - sent.lastSeen) / 1000;
+  return { ...sent, lastSeen: heardAt, uptimeS };
 }
 
 /**
@@ -36,7 +54,7 @@ export class SubtreeView {
     const key = path.join('/');
     let n = this.nodes.get(key);
     if (!n) {
-      this.nodes.set(key, (n = { path }));
+      this.nodes.set(key, (n = { path, devices: new Set() }));
       this.revision++;
     }
     return n;
@@ -54,6 +72,18 @@ export class SubtreeView {
     this.revision++;
   }
 
+  /** A cluster vouched for its online devices: bring their last-seen forward (the API and the live stream see new objects). */
+  alive(path: ClusterPath, msg: AliveMessage): void {
+    const n = this.node(path);
+    n.heardAt = msg.heardAt ?? undefined;
+    for (const qid of n.devices) {
+      const d = this.devices.get(qid)!;
+      const fresh = freshen(d.sent, n.heardAt);
+      // A new object only when something moved: the live stream pushes replaced objects.
+      if (fresh.lastSeen !== d.detail.lastSeen) d.detail = fresh;
+    }
+  }
+
   bridge(path: ClusterPath, msg: BridgeStateMessage): void {
     const n = this.node(path);
     if (n.bridge === msg.state) return;
@@ -63,12 +93,14 @@ export class SubtreeView {
     this.revision++;
   }
 
-  detail(path: ClusterPath, detail: DeviceSummary): RemoteDevice {
-    const key = qualifyId(path, detail.id);
+  detail(path: ClusterPath, sent: DeviceSummary): RemoteDevice {
+    const key = qualifyId(path, sent.id);
+    const n = this.node(path);
+    const detail = freshen(sent, n.heardAt);
     const existing = this.devices.get(key);
-    if (existing) existing.detail = detail;
-    else this.devices.set(key, { path, detail, events: [] });
-    this.node(path);
+    if (existing) Object.assign(existing, { sent, detail });
+    else this.devices.set(key, { path, sent, detail, events: [] });
+    n.devices.add(key);
     return this.devices.get(key)!;
   }
 
