@@ -4,6 +4,7 @@ import { Collector } from '../../coordinator/federation/collector.js';
 import { federationMappings } from '../../coordinator/federation/federation.js';
 import { EchoGuard, checkMappings, filtersOverlap, mapIn, mapOut, parseMappingLine } from '../../coordinator/federation/mapping.js';
 import { combine, rollupDevices } from '../../coordinator/federation/rollup.js';
+import { SubtreeView, freshen } from '../../coordinator/federation/subtree-view.js';
 import { ClusterName, parseFleetTopic, UP } from '../../shared/fleet-topics.js';
 import { summarize } from '../../coordinator/fleet/fleet-state.js';
 
@@ -126,5 +127,30 @@ describe('aggregation', () => {
     expect(r.worst).toBe('offline');
     expect(combine(r, rollupDevices([online])).devices.total).toBe(3);
     expect(rollupDevices([]).worst).toBe('ok');
+  });
+});
+
+describe('remote last-seen from the cluster alive message', () => {
+  const sent = { ...summarize('x', 'root/eu', { id: 'x', online: true, lastSeen: 1_000, health: undefined, events: [], invalidMessages: 0 }), uptimeS: 10 };
+
+  it('an online device is brought forward to the time its cluster last heard all its online devices, uptime with it', () => {
+    const view = new SubtreeView(() => 0);
+    view.detail(['eu'], sent);
+    view.alive(['eu'], { ts: 9_000, heardAt: 6_000 });
+    expect(view.deviceList('root')[0]).toMatchObject({ id: 'eu/x', lastSeen: 6_000, uptimeS: 15 });
+    // A later detail (a significant change) starts from its own last-seen, never older than the cluster vouched for.
+    view.detail(['eu'], { ...sent, restartsTotal: 1 });
+    expect(view.devices.get('eu/x')!.detail).toMatchObject({ lastSeen: 6_000, restartsTotal: 1 });
+  });
+
+  it('an offline device keeps the last-seen its cluster sent; an alive without online devices vouches for none', () => {
+    const view = new SubtreeView(() => 0);
+    view.detail(['eu'], { ...sent, online: false, state: 'offline' });
+    view.alive(['eu'], { ts: 9_000, heardAt: 6_000 });
+    expect(view.devices.get('eu/x')!.detail.lastSeen).toBe(1_000);
+    expect(freshen(sent, undefined)).toBe(sent);
+    view.detail(['eu'], sent);
+    view.alive(['eu'], { ts: 9_500, heardAt: null });
+    expect(view.devices.get('eu/x')!.detail.lastSeen).toBe(1_000);
   });
 });
