@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Device tokens: 32 random bytes, shown once; only their sha256 is stored. */
 export function mintToken(): string {
-  return randomBytes(32).toString('base64url');
+  return randomBytes(32).toString('hex'); // hex: a token never starts with '-' (which a CLI would read as a flag)
 }
 
 export function hashToken(token: string): string {

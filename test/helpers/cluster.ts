@@ -63,7 +63,7 @@ export async function eventually<T>(read: () => T | undefined | false | Promise<
 export function spawnAgent(mqttUrl: string, id: string, token: string, dataDir: string, extra: string[] = []): FlotillaProcess {
   const lines: string[] = [];
   return Object.assign(
-    spawnFlotilla(['agent', '--coordinator', mqttUrl, '--id', id, '--token', token, '--data-dir', dataDir, '--health-interval', '1', ...extra], {
+    spawnFlotilla(['agent', '--coordinator', mqttUrl, '--id', id, `--token=${token}`, '--data-dir', dataDir, '--health-interval', '1', ...extra], {
       stderr: (l) => lines.push(l),
     }),
     { lines },
