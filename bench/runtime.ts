@@ -19,7 +19,8 @@ const parsed = wabt.parseWat('echo.wat', readFileSync(fileURLToPath(new URL('../
 const wasm = parsed.toBinary({}).buffer;
 parsed.destroy();
 
-const runtime = new StepRuntime();
+// No spare isolate: the RSS rows count steps only (the spare's cost is measured in bench/restart-latency.ts).
+const runtime = new StepRuntime({ spares: 0 });
 const step = await runtime.load(wasm, manifestFor(wasm, { name: 'echo', version: '1', limits: { maxOutputBytes: 1 << 20 } }));
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
