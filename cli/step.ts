@@ -72,7 +72,8 @@ async function run(argv: string[]): Promise<number> {
     throw new ConfigError(`cannot read ${positionals[0]}: ${errorMessage(err)}`);
   }
   const manifest = readManifest(positionals[0], bytes, values.manifest as string | undefined);
-  const runtime = new StepRuntime();
+  // One run of one step: a warm spare for fast restarts would never be used.
+  const runtime = new StepRuntime({ spares: 0 });
   const step = await runtime.load(bytes, manifest);
   let exited: ExitReason | undefined;
   let lines: Interface | undefined;
