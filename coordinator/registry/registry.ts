@@ -136,7 +136,12 @@ export function readTokensFile(path: string): Record<string, string> {
   } catch (err) {
     throw new ConfigError(`--tokens-file: cannot read ${path}: ${errorMessage(err)}`);
   }
-  const parsed = z.record(DeviceId, z.string().min(16, 'token must be at least 16 characters')).safeParse(data);
+  const parsed = z.record(z.string(), z.string().min(16, 'token must be at least 16 characters')).safeParse(data);
   if (!parsed.success) throw new ConfigError(`--tokens-file: ${path}: ${describeZodError(parsed.error)}`);
+  // Keys checked one by one: zod's record-key error does not say what a valid id is.
+  for (const id of Object.keys(parsed.data)) {
+    const bad = DeviceId.safeParse(id);
+    if (!bad.success) throw new ConfigError(`--tokens-file: ${path}: device id ${JSON.stringify(id)} ${bad.error.issues[0].message}`);
+  }
   return parsed.data;
 }
