@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { FLOTILLA_VERSION } from '../shared/version.js';
+import { deviceTopic } from '../shared/topics.js';
 import type { Logger } from '../shared/log.js';
 import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broker.js';
 import type { Principal } from './broker/acl.js';
@@ -164,7 +165,7 @@ export class Coordinator {
       bus: this.bus,
       stats: this.stats,
       onEnrolled: (id) => this.fleet.remember(id, undefined),
-      onRemoved: (id) => this.fleet.forget(id),
+      onRemoved: (id) => this.removeDevice(id),
     });
     this.dashboard = mountDashboard({
       cluster: opts.cluster,
@@ -191,6 +192,18 @@ export class Coordinator {
     this.http = http.server;
     this.httpPort = http.port;
     this.sweeper = setInterval(() => this.fleet.sweep(), opts.sweepMs ?? 1000);
+  }
+
+  /**
+   * A device removed from the registry loses its session at once (on the embedded broker; an external broker's
+   * own ACL must refuse it) and its retained status and desired state are cleared, so nothing of it lingers.
+   */
+  private removeDevice(id: string): void {
+    this.fleet.forget(id);
+    this.broker?.disconnect(id);
+    for (const kind of ['status', 'desired'] as const) {
+      this.bus.client.publish(deviceTopic(id, kind), Buffer.alloc(0), { qos: 1, retain: true });
+    }
   }
 
   /** Messages from ids not in the registry (e.g. a device removed while connected) are ignored. */

@@ -20,8 +20,11 @@ export type StreamRates = z.infer<typeof StreamRates>;
 export const StreamHello = z.object({ cluster: z.string(), serverTime: z.number(), heartbeatMs: z.number().int().positive() });
 export type StreamHello = z.infer<typeof StreamHello>;
 
-/** Devices whose summary changed (online/offline/health), coalesced: at most one entry per device per batch. */
-export const StreamDevices = z.object({ devices: z.array(DeviceSummary) });
+/**
+ * Devices whose summary changed (online/offline/health), coalesced: at most one entry per device per batch;
+ * `removed`: ids of devices removed from the registry since the last batch.
+ */
+export const StreamDevices = z.object({ devices: z.array(DeviceSummary), removed: z.array(z.string()).default([]) });
 export type StreamDevices = z.infer<typeof StreamDevices>;
 
 /** Device events (supervisor and agent events) in arrival order. */

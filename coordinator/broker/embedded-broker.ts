@@ -21,6 +21,8 @@ export interface RunningBroker {
   port: number;
   tlsPort: number | undefined;
   connectedClients(): number;
+  /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
+  disconnect(clientId: string): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,10 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     port,
     tlsPort,
     connectedClients: () => broker.connectedClients,
+    disconnect: (clientId) => {
+      const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
+      clients[clientId]?.close();
+    },
     async close() {
       // Stop accepting first, then disconnect clients (aedes), then wait for the sockets to be gone.
       const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));

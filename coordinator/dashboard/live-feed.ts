@@ -27,7 +27,7 @@ export class LiveFeed {
     }
     this.dirty.add(c.id);
     if (c.kind === 'health') this.stepRates.set(c.id, c.health.rates);
-    else if (c.kind === 'offline') this.stepRates.delete(c.id);
+    else if (c.kind === 'offline' || c.kind === 'removed') this.stepRates.delete(c.id);
   }
 
   /** A device below a child cluster changed (seen in the federation's subtree view): send its summary again. */

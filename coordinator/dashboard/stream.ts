@@ -73,7 +73,9 @@ export class LiveStream {
   /** Compare the subtree view's objects by identity and queue what was replaced since the last look. */
   private scanRemote(): void {
     let changed = false;
+    const present = new Set<string>();
     for (const [id, d] of this.opts.remote!()) {
+      present.add(id);
       const seen = this.remoteSeen.get(id);
       const last = d.events.at(-1);
       if (seen && seen.detail === d.detail && seen.last === last) continue;
@@ -81,6 +83,13 @@ export class LiveStream {
       const from = !seen ? d.events.length : seen.last ? d.events.indexOf(seen.last) + 1 : 0;
       this.remoteSeen.set(id, { detail: d.detail, last });
       this.feed.remote(id, d.events.slice(from));
+      changed = true;
+    }
+    // Devices gone from the subtree view (removed in their cluster): their ids go out as `removed`.
+    for (const id of this.remoteSeen.keys()) {
+      if (present.has(id)) continue;
+      this.remoteSeen.delete(id);
+      this.feed.remote(id, []);
       changed = true;
     }
     if (changed) this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
@@ -116,11 +125,13 @@ export class LiveStream {
     if (this.clients.size === 0) return;
     if (batch.deviceIds.length) {
       const devices: DeviceSummary[] = [];
+      const removed: string[] = [];
       for (const id of batch.deviceIds) {
         const s = this.opts.summary(id);
         if (s) devices.push(s);
+        else removed.push(id);
       }
-      if (devices.length) this.broadcast(frame('devices', { devices } satisfies StreamDevices));
+      this.broadcast(frame('devices', { devices, removed } satisfies StreamDevices));
     }
     if (batch.events.length) this.broadcast(frame('events', { events: batch.events } satisfies StreamEvents));
   }

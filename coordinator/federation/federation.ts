@@ -169,6 +169,9 @@ export class Federation {
       case 'detail':
         this.view.detail(path, m.msg);
         break;
+      case 'removed':
+        this.view.remove(path, m.id);
+        break;
       case 'event':
         this.view.event(path, m.id, m.msg);
         break;
@@ -193,6 +196,13 @@ export class Federation {
 
   private changed(change: FleetChange): void {
     if (!this.isChild) return;
+    if (change.kind === 'removed') {
+      // Clearing the retained detail tells every coordinator above that the device is gone.
+      this.dirty.delete(change.id);
+      this.sentDetail.delete(change.id);
+      this.deps.client.publish(upTopic([], UPLINK.detail(change.id)), Buffer.alloc(0), { qos: 1, retain: true });
+      return;
+    }
     this.dirty.add(change.id);
     if (change.kind === 'event') {
       // The parent files events under a device it knows: a first-ever detail goes ahead of the event.
@@ -405,12 +415,17 @@ type Uplink =
   | { kind: 'bridge'; msg: BridgeStateMessage }
   | { kind: 'reply'; msg: ReplyMessage }
   | { kind: 'detail'; msg: DeviceSummary }
+  | { kind: 'removed'; id: string }
   | { kind: 'event'; id: string; msg: EventMessage };
 
-/** Parse an uplink message by its kind levels; undefined for a cleared retained message. Throws on anything invalid. */
+/**
+ * Parse an uplink message by its kind levels: a cleared device detail means the device was removed; undefined for
+ * another cleared retained message. Throws on anything invalid.
+ */
 export function parseUplink(path: ClusterPath, kind: string[], payload: Buffer): Uplink | undefined {
   const where = path.join('/');
   const k = kind.join('/');
+  if (payload.length === 0 && kind[0] === 'd' && kind.length === 3 && kind[2] === 'detail') return { kind: 'removed', id: kind[1] };
   if (payload.length === 0 && RETAINED_UP_KINDS.includes(kind[kind.length - 1])) return undefined;
   if (k === UPLINK.summary) return { kind: 'summary', msg: decode(SummaryMessage, payload, `summary of ${where}`) };
   if (k === UPLINK.alive) return { kind: 'alive', msg: decode(AliveMessage, payload, `alive of ${where}`) };

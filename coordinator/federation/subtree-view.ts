@@ -104,6 +104,13 @@ export class SubtreeView {
     return this.devices.get(key)!;
   }
 
+  /** A device removed from its cluster's registry. */
+  remove(path: ClusterPath, id: string): void {
+    const key = qualifyId(path, id);
+    this.devices.delete(key);
+    this.node(path).devices.delete(key);
+  }
+
   event(path: ClusterPath, id: string, event: EventMessage): void {
     const d = this.devices.get(qualifyId(path, id));
     if (!d) return;

@@ -15,7 +15,7 @@ export interface LiveDevice {
 }
 
 export type FleetChange =
-  | { kind: 'online' | 'offline'; id: string }
+  | { kind: 'online' | 'offline' | 'removed'; id: string }
   | { kind: 'health'; id: string; health: HealthMessage }
   | { kind: 'event'; id: string; event: EventMessage };
 
@@ -56,8 +56,9 @@ export class FleetState {
     this.entry(id).lastSeen ??= lastSeen;
   }
 
+  /** The device was removed from the registry. */
   forget(id: string): void {
-    this.devices.delete(id);
+    if (this.devices.delete(id)) this.onChange({ kind: 'removed', id });
   }
 
   status(id: string, online: boolean): void {

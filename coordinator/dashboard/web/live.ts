@@ -86,7 +86,7 @@ export function connectLive(store: FleetStore, token: string | undefined, unauth
       void resync();
     });
     source.addEventListener('devices', (e) => {
-      store.applyDevices(parse<StreamDevices>(e).devices);
+      store.applyDevices(parse<StreamDevices>(e));
     });
     source.addEventListener('events', (e) => {
       store.applyEvents(parse<StreamEvents>(e).events);

@@ -1,6 +1,6 @@
 import type { ClusterNode, ClusterSummary, DeviceSummary } from '../../../shared/api.js';
 import type { EventMessage } from '../../../shared/messages.js';
-import type { StreamRates } from '../../../shared/stream.js';
+import type { StreamDevices, StreamRates } from '../../../shared/stream.js';
 
 /** `live`: the stream is open; `lost`: it dropped and EventSource is reconnecting; `connecting`: not yet open. */
 export type Connection = 'connecting' | 'live' | 'lost';
@@ -28,7 +28,7 @@ export class FleetStore {
   clockSkewMs = 0;
   loaded = false;
   readonly stats: StoreStats = { batches: 0, deviceUpdates: 0, renders: 0 };
-  private buffered: DeviceSummary[][] | undefined;
+  private buffered: StreamDevices[] | undefined;
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<(id: string, e: EventMessage) => void>();
   private scheduled = false;
@@ -59,9 +59,9 @@ export class FleetStore {
     this.changed();
   }
 
-  applyDevices(batch: DeviceSummary[]): void {
+  applyDevices(batch: StreamDevices): void {
     this.stats.batches++;
-    this.stats.deviceUpdates += batch.length;
+    this.stats.deviceUpdates += batch.devices.length;
     if (this.buffered) this.buffered.push(batch);
     else {
       this.merge(batch);
@@ -92,8 +92,9 @@ export class FleetStore {
     }
   }
 
-  private merge(batch: DeviceSummary[]): void {
-    for (const d of batch) this.devices.set(d.id, d);
+  private merge(batch: StreamDevices): void {
+    for (const d of batch.devices) this.devices.set(d.id, d);
+    for (const id of batch.removed) this.devices.delete(id);
   }
 
   private changed(): void {
