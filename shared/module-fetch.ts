@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { decode, encode } from './messages.js';
 import { ROOT } from './topics.js';
+import { sha256Hex } from './step-manifest.js';
 
 /**
  * The module fetch protocol (docs/protocol.md, "Step modules over MQTT"), used by agents and child coordinators:
@@ -27,10 +27,6 @@ export function isModuleFilter(filter: string, base: string): boolean {
   if (!filter.startsWith(`${base}/module/`)) return false;
   const last = filter.slice(base.length + '/module/'.length);
   return last === '+' || Sha256.safeParse(last).success;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export class ModuleFetchError extends Error {

@@ -16,7 +16,8 @@ export const StepLimits = z.object({
 export type StepLimits = z.infer<typeof StepLimits>;
 
 export const StepManifest = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, ".", "_" or "-", at most 64'),
+  // The same names a step reference (`name@version`) and the coordinator's step registry accept.
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64, starting with a letter or digit'),
   version: z.string().min(1).max(64),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits'),
   abi: z.literal(STEP_ABI_VERSION, { message: `unsupported step ABI version (this agent speaks ABI ${STEP_ABI_VERSION})` }),

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { StepUpload, type StepInfo, type StepList } from '../../shared/modules.js';
-import { sha256Hex } from '../../shared/module-fetch.js';
+import { sha256Hex } from '../../shared/step-manifest.js';
 import { HttpError, type Router } from '../http/router.js';
 import { readJson } from '../http/server.js';
 import type { StepRegistry } from './step-registry.js';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256Hex } from '../../shared/module-fetch.js';
+import { sha256Hex } from '../../shared/step-manifest.js';
 
 /**
  * Step modules on disk, content-addressed: `<dir>/<sha256>.wasm`. Written via a temporary file and rename, so a

@@ -1,7 +1,8 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StepInfo } from '../../shared/modules.js';
-import { deviceBase, fetchModule, fetchTopic, moduleTopic, sha256Hex } from '../../shared/module-fetch.js';
+import { deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
+import { sha256Hex } from '../../shared/step-manifest.js';
 import { device, startNode, type Node } from './tree.js';
 
 /** A small valid Wasm binary (header + an empty custom section padded to size). */
