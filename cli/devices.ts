@@ -45,7 +45,8 @@ export function formatDevices(devices: DeviceSummary[], now: number): string {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
-function duration(s: number): string {
+function duration(seconds: number): string {
+  const s = Math.floor(seconds); // uptimes of remote devices are extrapolated to fractions of a second
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
   if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
