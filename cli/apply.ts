@@ -18,7 +18,7 @@ const spec: CommandSpec = {
     { name: 'timeout-ms', schema: opt.positiveInt, default: 10_000, description: 'how long to wait for the clusters to answer' },
     ...apiOptions,
   ],
-  positionals: true,
+  argument: 'SPEC.json',
 };
 
 type Values = { api: string; 'api-token'?: string; device?: string; cluster?: string; subtree?: string; all?: boolean; 'timeout-ms': number };
@@ -40,10 +40,9 @@ export const applyCommand: Command = {
   async run(argv) {
     const loaded = loadConfig(spec, argv);
     if (loaded.help) return console.log(helpText(spec)), 0;
-    if (loaded.positionals.length !== 1) throw new ConfigError('expected exactly one SPEC.json');
     const v = loaded.values as Values;
     const to = target(v);
-    const file = loaded.positionals[0];
+    const file = loaded.argument;
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));

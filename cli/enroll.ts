@@ -1,5 +1,4 @@
 import { helpText, loadConfig, type CommandSpec } from '../shared/config.js';
-import { ConfigError } from '../shared/errors.js';
 import { ApiClient } from './api-client.js';
 import { apiOptions } from './api-options.js';
 import type { Command } from './command.js';
@@ -9,7 +8,7 @@ const spec: CommandSpec = {
   summary: 'issue a device token (enrolls the device, or rotates its token); prints the token once',
   usage: 'flotilla enroll DEVICE-ID [--api URL] [--api-token T]',
   options: apiOptions,
-  positionals: true,
+  argument: 'DEVICE-ID',
 };
 
 export const enrollCommand: Command = {
@@ -18,9 +17,8 @@ export const enrollCommand: Command = {
   async run(argv) {
     const loaded = loadConfig(spec, argv);
     if (loaded.help) return console.log(helpText(spec)), 0;
-    if (loaded.positionals.length !== 1) throw new ConfigError('expected exactly one DEVICE-ID');
     const v = loaded.values as { api: string; 'api-token'?: string };
-    const { token } = await new ApiClient(v.api, v['api-token']).enroll(loaded.positionals[0]);
+    const { token } = await new ApiClient(v.api, v['api-token']).enroll(loaded.argument);
     console.log(token);
     return 0;
   },

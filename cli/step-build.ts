@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, describeZodError, errorMessage } from '../shared/errors.js';
 import { StepLimits, manifestFor, type StepManifest } from '../shared/step-manifest.js';
+import { manifestPathOf } from './step-manifest-file.js';
 
 /** `step.json` in a step's source folder: what goes into the manifest besides the sha256. */
 const StepSource = z.object({
@@ -11,7 +12,6 @@ const StepSource = z.object({
   entry: z.string().default('index.ts'),
   limits: StepLimits.partial().optional(),
 });
-
 export interface BuiltStep {
   wasmPath: string;
   manifestPath: string;
@@ -51,7 +51,7 @@ export async function buildStep(dir: string, outDir = join(dir, 'build')): Promi
   const manifest = manifestFor(wasm, { name: source.name, version: source.version, limits: source.limits });
   await mkdir(outDir, { recursive: true });
   const wasmPath = join(outDir, `${manifest.name}.wasm`);
-  const manifestPath = join(outDir, `${manifest.name}.manifest.json`);
+  const manifestPath = manifestPathOf(wasmPath);
   await writeAtomic(wasmPath, wasm);
   await writeAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   return { wasmPath, manifestPath, manifest };

@@ -1,14 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { StepRuntime, type ExitReason } from '../agent/runtime/index.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { isNormalExit } from '../shared/step-abi.js';
-import { manifestFor, parseStepManifest, type StepManifest } from '../shared/step-manifest.js';
+import { loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { manifestFor, sha256Hex } from '../shared/step-manifest.js';
 import type { Command } from './command.js';
 import { buildStep } from './step-build.js';
 import { pushStep } from './step-push.js';
+import { readManifestFile } from './step-manifest-file.js';
 
 const USAGE = `flotilla step — build and try Wasm steps locally
 
@@ -25,39 +26,37 @@ Usage:
       Upload the module to a coordinator's step registry as N@V, with the limits of FILE.manifest.json
       beside it (name and version default to the manifest's).`;
 
-function parse(argv: string[], options: Record<string, { type: 'string' }>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, ...options } });
-  } catch (err) {
-    throw new ConfigError(errorMessage(err).split('. ')[0]);
-  }
-}
+const buildSpec: CommandSpec = {
+  command: 'step build',
+  summary: 'compile an AssemblyScript step to .wasm plus its manifest',
+  argument: 'DIR',
+  options: [{ name: 'out', schema: opt.string, description: 'output directory (default: DIR/build)' }],
+};
+
+const runSpec: CommandSpec = {
+  command: 'step run',
+  summary: 'run a step on newline-separated stdin',
+  argument: 'FILE.wasm',
+  configFile: false,
+  options: [
+    { name: 'config', schema: opt.string, description: "the step's config, JSON" },
+    { name: 'manifest', schema: opt.string, description: 'manifest file (default: FILE.manifest.json beside the module)' },
+  ],
+};
 
 async function build(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { out: { type: 'string' } });
-  if (values.help) return console.log(USAGE), 0;
-  if (positionals.length !== 1) throw new ConfigError('step build: expected exactly one DIR');
-  const built = await buildStep(positionals[0], values.out as string | undefined);
+  const loaded = loadConfig(buildSpec, argv);
+  if (loaded.help) return console.log(USAGE), 0;
+  const built = await buildStep(loaded.argument, loaded.values.out as string | undefined);
   console.log(`${built.wasmPath} (${built.manifest.name}@${built.manifest.version}, sha256 ${built.manifest.sha256})`);
   return 0;
 }
 
-function readManifest(wasmPath: string, bytes: Uint8Array, explicit: string | undefined): StepManifest {
-  const beside = wasmPath.replace(/\.wasm$/, '') + '.manifest.json';
-  const path = explicit ?? (existsSync(beside) ? beside : undefined);
-  if (!path) return manifestFor(bytes, { name: basename(wasmPath, '.wasm').toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'step', version: '0.0.0-local' });
-  try {
-    return parseStepManifest(JSON.parse(readFileSync(path, 'utf8')));
-  } catch (err) {
-    throw new ConfigError(`--manifest ${path}: ${errorMessage(err)}`);
-  }
-}
-
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { config: { type: 'string' }, manifest: { type: 'string' } });
-  if (values.help) return console.log(USAGE), 0;
-  if (positionals.length !== 1) throw new ConfigError('step run: expected exactly one FILE.wasm');
-  const config = values.config as string | undefined;
+  const loaded = loadConfig(runSpec, argv);
+  if (loaded.help) return console.log(USAGE), 0;
+  const wasmPath = loaded.argument;
+  const config = loaded.values.config as string | undefined;
   if (config !== undefined) {
     try {
       JSON.parse(config);
@@ -67,11 +66,13 @@ async function run(argv: string[]): Promise<number> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(positionals[0]);
+    bytes = readFileSync(wasmPath);
   } catch (err) {
-    throw new ConfigError(`cannot read ${positionals[0]}: ${errorMessage(err)}`);
+    throw new ConfigError(`cannot read ${wasmPath}: ${errorMessage(err)}`);
   }
-  const manifest = readManifest(positionals[0], bytes, values.manifest as string | undefined);
+  const manifest =
+    readManifestFile(wasmPath, sha256Hex(bytes), loaded.values.manifest as string | undefined) ??
+    manifestFor(bytes, { name: basename(wasmPath, '.wasm').replace(/[^A-Za-z0-9._-]/g, '-') || 'step', version: '0.0.0-local' });
   // One run of one step: a warm spare for fast restarts would never be used.
   const runtime = new StepRuntime({ spares: 0 });
   const step = await runtime.load(bytes, manifest);

@@ -28,8 +28,10 @@ export interface CommandSpec {
   summary: string;
   usage?: string;
   options: OptionSpec[];
-  /** Whether positional arguments are accepted (returned as `positionals`). */
-  positionals?: boolean;
+  /** The one positional argument the command takes (e.g. `SPEC.json`), if any; exactly one is then required. */
+  argument?: string;
+  /** False for a command without a `--config` file (one whose own `--config` means something else). */
+  configFile?: boolean;
 }
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
@@ -37,7 +39,8 @@ export type Source = 'flag' | 'env' | 'file' | 'default';
 export interface LoadedConfig {
   values: Record<string, unknown>;
   sources: Record<string, Source>;
-  positionals: string[];
+  /** The positional argument, when the spec names one (empty only for `--help`). */
+  argument: string;
   help: boolean;
 }
 
@@ -51,14 +54,18 @@ const CONFIG_OPTION: OptionSpec = {
   description: 'JSON config file; keys are flag names without dashes prefix',
 };
 
+function withConfigFile(spec: CommandSpec): OptionSpec[] {
+  return spec.configFile === false ? spec.options : [...spec.options, CONFIG_OPTION];
+}
+
 export function loadConfig(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const all = [...spec.options, CONFIG_OPTION];
+  const all = withConfigFile(spec);
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       strict: true,
-      allowPositionals: spec.positionals ?? false,
+      allowPositionals: spec.argument !== undefined,
       options: {
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(all.map((o) => [o.name, { type: o.flag ? ('boolean' as const) : ('string' as const) }])),
@@ -69,7 +76,7 @@ export function loadConfig(spec: CommandSpec, argv: string[], env: NodeJS.Proces
     throw new ConfigError(errorMessage(err).split('. ')[0]);
   }
   const flags = parsed.values as Record<string, string | boolean | undefined>;
-  const configPath = (flags.config as string | undefined) ?? env[envName('config')];
+  const configPath = spec.configFile === false ? undefined : ((flags.config as string | undefined) ?? env[envName('config')]);
   const file = configPath ? readConfigFile(configPath, spec.options) : {};
 
   const values: Record<string, unknown> = {};
@@ -91,7 +98,11 @@ export function loadConfig(spec: CommandSpec, argv: string[], env: NodeJS.Proces
     values[option.name] = result.data;
     sources[option.name] = source;
   }
-  return { values, sources, positionals: parsed.positionals, help: flags.help === true };
+  const help = flags.help === true;
+  if (spec.argument !== undefined && !help && parsed.positionals.length !== 1) {
+    throw new ConfigError(`expected exactly one ${spec.argument}`);
+  }
+  return { values, sources, argument: parsed.positionals[0] ?? '', help };
 }
 
 function parseBoolEnv(name: string, value: string): boolean {
@@ -125,7 +136,7 @@ function readConfigFile(path: string, options: OptionSpec[]): Record<string, unk
 
 export function helpText(spec: CommandSpec): string {
   const lines = [`flotilla ${spec.command} — ${spec.summary}`, '', `Usage: ${spec.usage ?? `flotilla ${spec.command} [options]`}`, '', 'Options:'];
-  const all = [...spec.options, CONFIG_OPTION];
+  const all = withConfigFile(spec);
   for (const o of all) {
     const def = o.default !== undefined ? ` (default: ${JSON.stringify(o.default)})` : '';
     lines.push(`  --${o.name}${o.flag ? '' : ' VALUE'}`.padEnd(28) + `${o.description}${def}  [env ${envName(o.name)}]`);

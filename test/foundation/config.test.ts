@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { coordinatorSpec } from '../../coordinator/main.js';
 import { agentSpec } from '../../agent/main.js';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig, opt } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { FLOTILLA_VERSION } from '../../shared/version.js';
 import { tempDir } from '../helpers/cluster.js';
@@ -56,6 +56,14 @@ describe('configuration: flag > env > file > default', () => {
   it('agent health interval must divide a minute and the id must be a topic-safe name', () => {
     expect(() => loadConfig(agentSpec, ['--health-interval', '7'], {})).toThrow(/--health-interval: must divide 60/);
     expect(() => loadConfig(agentSpec, ['--id', 'a/b'], {})).toThrow(/--id: must be 1-64 characters/);
+  });
+
+  it('a command with an argument takes exactly one, and one without a config file leaves --config to itself', () => {
+    const spec = { command: 'x', summary: 's', argument: 'FILE', configFile: false, options: [{ name: 'config', schema: opt.string, description: 'd' }] };
+    expect(loadConfig(spec, ['a.wasm', '--config', '{"k":1}'], {})).toMatchObject({ argument: 'a.wasm', values: { config: '{"k":1}' } });
+    expect(() => loadConfig(spec, [], {})).toThrow('expected exactly one FILE');
+    expect(() => loadConfig(spec, ['a', 'b'], {})).toThrow('expected exactly one FILE');
+    expect(loadConfig(spec, ['--help'], {}).help).toBe(true);
   });
 
   it('the version constant matches package.json', () => {
