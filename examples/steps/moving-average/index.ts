@@ -1,6 +1,6 @@
 // Moving average: the mean of one numeric field over the last `window` JSON messages, one output per input.
 // Config: {"field": "temp", "window": 5}
-import { input, emit, warn, Status, JsonObject, JsonWriter } from "../sdk";
+import { input, inputNumber, emit, warn, Status, JsonObject, JsonWriter } from "../sdk";
 export { alloc } from "../sdk";
 
 let field = "";
@@ -26,12 +26,8 @@ export function init(ptr: usize, len: i32): i32 {
 }
 
 export function process(ptr: usize, len: i32): i32 {
-  const message = JsonObject.parse(input(ptr, len));
-  const value = message == null ? NaN : message.number(field);
-  if (isNaN(value)) {
-    warn("skipped a message without a numeric \"" + field + "\"");
-    return Status.Continue;
-  }
+  const value = inputNumber(ptr, len, field);
+  if (isNaN(value)) return Status.Continue;
   if (count == ring.length) sum -= ring[next];
   else count++;
   ring[next] = value;

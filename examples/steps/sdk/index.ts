@@ -7,6 +7,7 @@
 //     return Status.Continue;
 //   }
 
+import { JsonObject } from "./json";
 export { JsonObject, JsonWriter } from "./json";
 
 // ABI: the only imports a step may use.
@@ -69,4 +70,15 @@ export function error(text: string): void { log(3, text); }
 /** Wall-clock milliseconds since the Unix epoch. */
 export function nowMs(): f64 {
   return hostNowMs();
+}
+
+/**
+ * The numeric `field` of the JSON input message at `ptr` (releasing the host's block), or NaN after a warning when
+ * the message is not JSON or has no such number: a step skips such a message rather than failing on it.
+ */
+export function inputNumber(ptr: usize, len: i32, field: string): f64 {
+  const message = JsonObject.parse(input(ptr, len));
+  const value = message == null ? NaN : message.number(field);
+  if (isNaN(value)) warn("skipped a message without a numeric \"" + field + "\"");
+  return value;
 }

@@ -1,7 +1,7 @@
 // Threshold alarm: watches one numeric field of JSON messages and emits an alarm when it rises above a threshold,
 // and a clear when it falls back to `threshold - hysteresis` or below (edge-triggered: one message per crossing).
 // Config: {"field": "temp", "threshold": 80, "hysteresis": 2}
-import { input, emit, warn, nowMs, Status, JsonObject, JsonWriter } from "../sdk";
+import { input, inputNumber, emit, warn, nowMs, Status, JsonObject, JsonWriter } from "../sdk";
 export { alloc } from "../sdk";
 
 let field = "";
@@ -23,12 +23,8 @@ export function init(ptr: usize, len: i32): i32 {
 }
 
 export function process(ptr: usize, len: i32): i32 {
-  const message = JsonObject.parse(input(ptr, len));
-  const value = message == null ? NaN : message.number(field);
-  if (isNaN(value)) {
-    warn("skipped a message without a numeric \"" + field + "\"");
-    return Status.Continue;
-  }
+  const value = inputNumber(ptr, len, field);
+  if (isNaN(value)) return Status.Continue;
   let state = "";
   if (!raised && value > threshold) state = "raised";
   else if (raised && value <= threshold - hysteresis) state = "cleared";
