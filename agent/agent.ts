@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import cron, { type ScheduledTask } from 'node-cron';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Backoff } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { Command, encode, decode, type AckMessage, type CommandType, type EventMessage, type StatusMessage } from '../shared/messages.js';
 import { CONTRACT, deviceTopic, type DeviceTopicKind } from '../shared/topics.js';
-import { collectHealth, type HealthContribution } from './health.js';
+import { collectHealth, everyPeriod, type HealthContribution } from './health.js';
 import { AgentState } from './state.js';
 
 export interface AgentOptions {
@@ -29,7 +28,7 @@ export const EVENT_RING_SIZE = 200;
 
 /**
  * The agent's link to its coordinator: MQTT session with a retained online status and a last will that marks it
- * offline, health on a node-cron schedule and on demand, events, and commands with acks. What runs steps plugs in
+ * offline, health every `healthIntervalS` and on demand, events, and commands with acks. What runs steps plugs in
  * through `onCommand`, `onDesired` and `addHealthSource`.
  */
 export class Agent {
@@ -43,7 +42,7 @@ export class Agent {
   private desiredHandler: DesiredHandler | undefined;
   private dataHandler: ((topic: string, payload: Buffer) => void) | undefined;
   private readonly backoff = new Backoff(500, 30_000);
-  private schedule: ScheduledTask | undefined;
+  private stopHealthPeriod: (() => void) | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -108,7 +107,7 @@ export class Agent {
     client.on('message', (topic, payload) => this.dispatch(topic, payload));
     // Subscriptions are queued by mqtt.js until connected, and kept by the persistent session afterwards.
     client.subscribe([deviceTopic(opts.id, 'cmd'), deviceTopic(opts.id, 'desired')], { qos: 1 });
-    this.schedule = cron.schedule(everySeconds(opts.healthIntervalS), () => this.reportHealth(), { noOverlap: true });
+    this.stopHealthPeriod = everyPeriod(opts.healthIntervalS * 1000, () => this.reportHealth());
     return new Promise((resolve) => client.once('connect', () => resolve()));
   }
 
@@ -196,7 +195,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
-    await this.schedule?.destroy();
+    this.stopHealthPeriod?.();
     clearTimeout(this.healthTimer);
     // A clean stop says so itself; the last will covers crashes and lost links.
     if (this.client.connected) {
@@ -204,9 +203,4 @@ export class Agent {
     }
     await this.client.endAsync();
   }
-}
-
-/** A node-cron expression firing every `seconds` (a divisor of 60, validated at start-up). */
-export function everySeconds(seconds: number): string {
-  return seconds === 60 ? '0 * * * * *' : `*/${seconds} * * * * *`;
 }

@@ -15,6 +15,15 @@ export interface HealthInputs {
   contributions: HealthContribution[];
 }
 
+/**
+ * Calls `tick` every `periodMs` until the returned function is called: a period, not a cron expression, so any
+ * whole number of seconds works (a seconds cron field can only express divisors of 60).
+ */
+export function everyPeriod(periodMs: number, tick: () => void): () => void {
+  const timer = setInterval(tick, periodMs);
+  return () => clearInterval(timer);
+}
+
 /** The firmware build sets FLOTILLA_TARGET (e.g. `linux-arm64`); a source checkout reports `node-<platform>-<arch>`. */
 export function targetName(): string {
   return process.env.FLOTILLA_TARGET || `node-${process.platform}-${process.arch}`;

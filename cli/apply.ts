@@ -1,30 +1,22 @@
 import { readFileSync } from 'node:fs';
 import type { FanoutResult, FanoutTarget } from '../shared/api.js';
-import { helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { opt, type Options, type Values } from '../shared/config.js';
+import { defineCommand } from '../shared/command.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { ApiClient } from './api-client.js';
 import { apiOptions } from './api-options.js';
-import type { Command } from './command.js';
 
-const spec: CommandSpec = {
-  command: 'apply',
-  summary: 'send a supervisor spec (JSON) to a device, a cluster, a subtree or all devices as their desired state',
-  usage: 'flotilla apply SPEC.json (--device ID | --cluster PATH | --subtree PATH | --all) [--api URL] [--api-token T]',
-  options: [
-    { name: 'device', schema: opt.string, description: 'one device (cluster-qualified below the coordinator: eu/site1/x)' },
-    { name: 'cluster', schema: opt.string, description: 'the own devices of a cluster, by full path (root/eu)' },
-    { name: 'subtree', schema: opt.string, description: 'a cluster and everything below it, by full path' },
-    { name: 'all', schema: opt.bool, flag: true, description: 'every device below the coordinator' },
-    { name: 'timeout-ms', schema: opt.positiveInt, default: 10_000, description: 'how long to wait for the clusters to answer' },
-    ...apiOptions,
-  ],
-  argument: 'SPEC.json',
-};
-
-type Values = { api: string; 'api-token'?: string; device?: string; cluster?: string; subtree?: string; all?: boolean; 'timeout-ms': number };
+const options = {
+  device: { schema: opt.string, description: 'one device (cluster-qualified below the coordinator: eu/site1/x)' },
+  cluster: { schema: opt.string, description: 'the own devices of a cluster, by full path (root/eu)' },
+  subtree: { schema: opt.string, description: 'a cluster and everything below it, by full path' },
+  all: { schema: opt.bool, flag: true, description: 'every device below the coordinator' },
+  'timeout-ms': { schema: opt.positiveInt, default: 10_000, description: 'how long to wait for the clusters to answer' },
+  ...apiOptions,
+} satisfies Options;
 
 /** Exactly one of the target options, as the API's fan-out target. */
-function target(v: Values): FanoutTarget {
+function target(v: Values<typeof options>): FanoutTarget {
   const given: FanoutTarget[] = [];
   if (v.device) given.push({ device: v.device });
   if (v.cluster) given.push({ cluster: v.cluster });
@@ -34,15 +26,16 @@ function target(v: Values): FanoutTarget {
   return given[0];
 }
 
-export const applyCommand: Command = {
-  name: 'apply',
-  summary: spec.summary,
-  async run(argv) {
-    const loaded = loadConfig(spec, argv);
-    if (loaded.help) return console.log(helpText(spec)), 0;
-    const v = loaded.values as Values;
+export const applyCommand = defineCommand(
+  {
+    command: 'apply',
+    summary: 'send a supervisor spec (JSON) to a device, a cluster, a subtree or all devices as their desired state',
+    usage: 'flotilla apply SPEC.json (--device ID | --cluster PATH | --subtree PATH | --all) [--api URL] [--api-token T]',
+    options,
+    argument: 'SPEC.json',
+  },
+  async (v, { argument: file }) => {
     const to = target(v);
-    const file = loaded.argument;
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));
@@ -53,7 +46,7 @@ export const applyCommand: Command = {
     console.log(formatApplied(result));
     return Object.keys(result.errors).length || result.unreachable.length ? 1 : 0;
   },
-};
+);
 
 /** One line per device: its new revision or why not; then clusters that did not answer. */
 export function formatApplied(result: FanoutResult): string {

@@ -3,21 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { helpText, loadConfig, type CommandSpec } from '../shared/config.js';
+import { defineCommand } from '../shared/command.js';
 import { untilSignal } from '../shared/signals.js';
 import { ApiClient } from './api-client.js';
-import type { Command } from './command.js';
 import { exampleStep } from './example-steps.js';
 import { spawnFlotilla, type FlotillaProcess } from './processes.js';
-
-const spec: CommandSpec = {
-  command: 'demo',
-  summary: 'run a local federated fleet on 127.0.0.1 (root + 2 clusters + agents, real processes) running a sample step tree',
-  options: [
-    { name: 'agents', schema: z.coerce.number().int().min(1).max(20), default: 2, description: 'agents per cluster' },
-    { name: 'data-dir', schema: z.string().min(1), description: 'keep state here instead of a temporary directory' },
-  ],
-};
 
 const CLUSTERS = ['paris', 'berlin'];
 const STEPS = ['synthetic-sensor', 'moving-average', 'threshold-alarm'];
@@ -38,13 +28,16 @@ export const DEMO_TREE = {
   ],
 };
 
-export const demoCommand: Command = {
-  name: 'demo',
-  summary: spec.summary,
-  async run(argv) {
-    const loaded = loadConfig(spec, argv);
-    if (loaded.help) return console.log(helpText(spec)), 0;
-    const v = loaded.values as { agents: number; 'data-dir'?: string };
+export const demoCommand = defineCommand(
+  {
+    command: 'demo',
+    summary: 'run a local federated fleet on 127.0.0.1 (root + 2 clusters + agents, real processes) running a sample step tree',
+    options: {
+      agents: { schema: z.coerce.number().int().min(1).max(20), default: 2, description: 'agents per cluster' },
+      'data-dir': { schema: z.string().min(1), description: 'keep state here instead of a temporary directory' },
+    },
+  },
+  async (v) => {
     // Listen for Ctrl-C from the start: an interrupted start-up still stops every process it began.
     const interrupted = untilSignal();
     const dir = v['data-dir'] ?? mkdtempSync(join(tmpdir(), 'flotilla-demo-'));
@@ -86,7 +79,7 @@ export const demoCommand: Command = {
       if (!v['data-dir']) rmSync(dir, { recursive: true, force: true });
     }
   },
-};
+);
 
 /** Root, clusters and agents up, example steps pushed, the tree applied to all devices and running everywhere. */
 type Tier = 0 | 1 | 2;

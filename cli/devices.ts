@@ -1,27 +1,21 @@
 import type { DeviceSummary } from '../shared/api.js';
-import { helpText, loadConfig, opt, type CommandSpec } from '../shared/config.js';
+import { opt } from '../shared/config.js';
+import { defineCommand } from '../shared/command.js';
 import { ApiClient } from './api-client.js';
 import { apiOptions } from './api-options.js';
-import type { Command } from './command.js';
 
-const spec: CommandSpec = {
-  command: 'devices',
-  summary: 'list the devices a coordinator knows, with their state',
-  options: [...apiOptions, { name: 'json', schema: opt.bool, flag: true, description: 'print the API response as JSON' }],
-};
-
-export const devicesCommand: Command = {
-  name: 'devices',
-  summary: spec.summary,
-  async run(argv) {
-    const loaded = loadConfig(spec, argv);
-    if (loaded.help) return console.log(helpText(spec)), 0;
-    const v = loaded.values as { api: string; 'api-token'?: string; json?: boolean };
+export const devicesCommand = defineCommand(
+  {
+    command: 'devices',
+    summary: 'list the devices a coordinator knows, with their state',
+    options: { ...apiOptions, json: { schema: opt.bool, flag: true, description: 'print the API response as JSON' } },
+  },
+  async (v) => {
     const { devices } = await new ApiClient(v.api, v['api-token']).devices();
     console.log(v.json ? JSON.stringify(devices, null, 2) : formatDevices(devices, Date.now()));
     return 0;
   },
-};
+);
 
 const COLUMNS: [string, (d: DeviceSummary, now: number) => string][] = [
   ['ID', (d) => d.id],

@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { FLOTILLA_VERSION } from '../shared/version.js';
-import type { Command } from './command.js';
+import type { Command } from '../shared/command.js';
 import { demoCommand } from './demo.js';
 import { devicesCommand } from './devices.js';
 import { enrollCommand } from './enroll.js';
 import { applyCommand } from './apply.js';
 
-/** Subcommands; coordinator and agent are loaded lazily so each process loads only its own side. */
+/** A command loaded only when it runs, so each process loads only its own side. */
+function lazy(name: string, summary: string, load: () => Promise<Command>): Command {
+  return { name, summary, usage: `flotilla ${name} ...`, run: async (argv, env) => (await load()).run(argv, env) };
+}
+
+/** Subcommands; coordinator, agent and step are loaded lazily. */
 const commands: Command[] = [
-  { name: 'coordinator', summary: 'run a cluster coordinator (embedded MQTT broker, registry, HTTP API)', run: async (argv) => (await import('../coordinator/main.js')).main(argv) },
-  { name: 'agent', summary: 'run an edge agent that joins a coordinator', run: async (argv) => (await import('../agent/main.js')).main(argv) },
+  lazy('coordinator', 'run a cluster coordinator (embedded MQTT broker, registry, HTTP API)', async () => (await import('../coordinator/main.js')).coordinatorCommand),
+  lazy('agent', 'run an edge agent that joins a coordinator', async () => (await import('../agent/main.js')).agentCommand),
   devicesCommand,
   enrollCommand,
-  { name: 'step', summary: 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', run: async (argv) => (await import('./step.js')).stepCommand.run(argv) },
+  lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
   applyCommand,
   demoCommand,
 ];

@@ -11,55 +11,63 @@ import { ConfigError, errorMessage } from './errors.js';
  *   4. its default.
  * Every value goes through the option's zod schema; the first bad one stops start-up with one line naming it.
  */
-export interface OptionSpec {
-  name: string;
-  /** Parses and validates the raw value (a string from flags/env, any JSON value from the file). */
-  schema: z.ZodType;
+export interface OptionSpec<S extends z.ZodType = z.ZodType> {
+  /** Parses and validates the raw value (a string from flags/env, any JSON value from the file); its output types the value. */
+  schema: S;
   description: string;
   default?: unknown;
+  /** The command refuses to run without it (`--help` and `--print-config` still work). */
+  required?: true;
   /** Boolean flags take no value on the command line. */
-  flag?: boolean;
+  flag?: true;
   /** Hidden from `--print-config` output (tokens, passwords). */
-  secret?: boolean;
+  secret?: true;
 }
 
-export interface CommandSpec {
+/** A command's options keyed by flag name (also the env suffix and the config-file key). */
+export type Options = Record<string, OptionSpec>;
+
+/** The parsed values: each typed by its schema's output, possibly undefined unless it has a default or is required. */
+export type Values<O extends Options> = {
+  -readonly [K in keyof O]: O[K] extends { default: {} } | { required: true } ? z.output<O[K]['schema']> : z.output<O[K]['schema']> | undefined;
+};
+
+export interface CommandSpec<O extends Options = Options> {
   command: string;
   summary: string;
   usage?: string;
-  options: OptionSpec[];
+  /** More help text, printed after the usage line. */
+  details?: string;
+  options: O;
   /** The one positional argument the command takes (e.g. `SPEC.json`), if any; exactly one is then required. */
   argument?: string;
   /** False for a command without a `--config` file (one whose own `--config` means something else). */
-  configFile?: boolean;
+  configFile?: false;
 }
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
 
-export interface LoadedConfig {
-  values: Record<string, unknown>;
-  sources: Record<string, Source>;
+export interface LoadedConfig<O extends Options = Options> {
+  values: Values<O>;
+  sources: Partial<Record<keyof O, Source>>;
   /** The positional argument, when the spec names one (empty only for `--help`). */
   argument: string;
-  help: boolean;
+  /** Set when the command should only print something and exit 0; required options are then not checked. */
+  info?: 'help' | 'print-config';
 }
 
 export function envName(option: string): string {
   return 'FLOTILLA_' + option.toUpperCase().replace(/-/g, '_');
 }
 
-const CONFIG_OPTION: OptionSpec = {
-  name: 'config',
-  schema: z.string().min(1),
-  description: 'JSON config file; keys are flag names without dashes prefix',
-};
+const CONFIG_OPTION: OptionSpec = { schema: z.string().min(1), description: 'JSON config file; keys are flag names without dashes prefix' };
 
-function withConfigFile(spec: CommandSpec): OptionSpec[] {
-  return spec.configFile === false ? spec.options : [...spec.options, CONFIG_OPTION];
+function withConfigFile(spec: CommandSpec): [string, OptionSpec][] {
+  const own = Object.entries(spec.options);
+  return spec.configFile === false ? own : [...own, ['config', CONFIG_OPTION]];
 }
 
-export function loadConfig(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const all = withConfigFile(spec);
+export function loadConfig<O extends Options>(spec: CommandSpec<O>, argv: string[], env: NodeJS.ProcessEnv = process.env): LoadedConfig<O> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -68,7 +76,7 @@ export function loadConfig(spec: CommandSpec, argv: string[], env: NodeJS.Proces
       allowPositionals: spec.argument !== undefined,
       options: {
         help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(all.map((o) => [o.name, { type: o.flag ? ('boolean' as const) : ('string' as const) }])),
+        ...Object.fromEntries(withConfigFile(spec).map(([name, o]) => [name, { type: o.flag ? ('boolean' as const) : ('string' as const) }])),
       },
     });
   } catch (err) {
@@ -79,30 +87,34 @@ export function loadConfig(spec: CommandSpec, argv: string[], env: NodeJS.Proces
   const configPath = spec.configFile === false ? undefined : ((flags.config as string | undefined) ?? env[envName('config')]);
   const file = configPath ? readConfigFile(configPath, spec.options) : {};
 
-  const values: Record<string, unknown> = {};
-  const sources: Record<string, Source> = {};
-  for (const option of spec.options) {
-    const env_ = env[envName(option.name)];
+  // Null prototype: option names come from the spec, but the file's keys were only checked against them.
+  const values: Record<string, unknown> = Object.create(null);
+  const sources: Record<string, Source> = Object.create(null);
+  for (const [name, option] of Object.entries(spec.options)) {
+    const env_ = env[envName(name)];
     let raw: unknown;
     let source: Source;
-    if (flags[option.name] !== undefined) [raw, source] = [flags[option.name], 'flag'];
-    else if (env_ !== undefined) [raw, source] = [option.flag ? parseBoolEnv(option.name, env_) : env_, 'env'];
-    else if (option.name in file) [raw, source] = [file[option.name], 'file'];
+    if (flags[name] !== undefined) [raw, source] = [flags[name], 'flag'];
+    else if (env_ !== undefined) [raw, source] = [option.flag ? parseBoolEnv(name, env_) : env_, 'env'];
+    else if (Object.hasOwn(file, name)) [raw, source] = [file[name], 'file'];
     else if (option.default !== undefined) [raw, source] = [option.default, 'default'];
     else continue;
     const result = option.schema.safeParse(raw);
     if (!result.success) {
-      const where = source === 'flag' ? `--${option.name}` : source === 'env' ? envName(option.name) : source === 'file' ? `"${option.name}" in ${configPath}` : `default of --${option.name}`;
+      const where = source === 'flag' ? `--${name}` : source === 'env' ? envName(name) : source === 'file' ? `"${name}" in ${configPath}` : `default of --${name}`;
       throw new ConfigError(`${where}: ${result.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
     }
-    values[option.name] = result.data;
-    sources[option.name] = source;
+    values[name] = result.data;
+    sources[name] = source;
   }
-  const help = flags.help === true;
-  if (spec.argument !== undefined && !help && parsed.positionals.length !== 1) {
-    throw new ConfigError(`expected exactly one ${spec.argument}`);
+  const info = flags.help === true ? 'help' : values['print-config'] === true ? 'print-config' : undefined;
+  if (!info) {
+    if (spec.argument !== undefined && parsed.positionals.length !== 1) throw new ConfigError(`expected exactly one ${spec.argument}`);
+    const missing = Object.entries(spec.options).find(([name, o]) => o.required && values[name] === undefined);
+    if (missing) throw new ConfigError(`--${missing[0]} is required`);
   }
-  return { values, sources, argument: parsed.positionals[0] ?? '', help };
+  // Every value went through its option's schema above, and every required one is present: this is what Values<O> says.
+  return { values: values as Values<O>, sources: sources as LoadedConfig<O>['sources'], argument: parsed.positionals[0] ?? '', info };
 }
 
 function parseBoolEnv(name: string, value: string): boolean {
@@ -111,7 +123,7 @@ function parseBoolEnv(name: string, value: string): boolean {
   throw new ConfigError(`${envName(name)}: expected true or false (got ${JSON.stringify(value)})`);
 }
 
-function readConfigFile(path: string, options: OptionSpec[]): Record<string, unknown> {
+function readConfigFile(path: string, options: Options): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -127,41 +139,38 @@ function readConfigFile(path: string, options: OptionSpec[]): Record<string, unk
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(`--config: ${path} must hold a JSON object`);
   }
-  const known = new Set(options.map((o) => o.name));
   for (const key of Object.keys(data)) {
-    if (!known.has(key)) throw new ConfigError(`--config: unknown key "${key}" in ${path}`);
+    if (!Object.hasOwn(options, key)) throw new ConfigError(`--config: unknown key "${key}" in ${path}`);
   }
   return data as Record<string, unknown>;
 }
 
 export function helpText(spec: CommandSpec): string {
-  const lines = [`flotilla ${spec.command} — ${spec.summary}`, '', `Usage: ${spec.usage ?? `flotilla ${spec.command} [options]`}`, '', 'Options:'];
-  const all = withConfigFile(spec);
-  for (const o of all) {
+  const lines = [`flotilla ${spec.command} — ${spec.summary}`, '', `Usage: ${usageOf(spec)}`, ...(spec.details ? ['', spec.details] : []), '', 'Options:'];
+  for (const [name, o] of withConfigFile(spec)) {
     const def = o.default !== undefined ? ` (default: ${JSON.stringify(o.default)})` : '';
-    lines.push(`  --${o.name}${o.flag ? '' : ' VALUE'}`.padEnd(28) + `${o.description}${def}  [env ${envName(o.name)}]`);
+    const req = o.required ? ' (required)' : '';
+    lines.push(`  --${name}${o.flag ? '' : ' VALUE'}`.padEnd(28) + `${o.description}${req}${def}  [env ${envName(name)}]`);
   }
   lines.push('  -h, --help'.padEnd(28) + 'show this help');
   lines.push('', 'Precedence: flag > environment variable > config file > default.');
   return lines.join('\n');
 }
 
-/** The effective configuration with its sources, secrets masked: what `--print-config` shows. */
-export function describeConfig(spec: CommandSpec, loaded: LoadedConfig): string {
-  const out: Record<string, { value: unknown; source: Source }> = {};
-  for (const o of spec.options) {
-    if (!(o.name in loaded.values)) continue;
-    out[o.name] = { value: o.secret ? '***' : loaded.values[o.name], source: loaded.sources[o.name] };
-  }
-  return JSON.stringify(out, null, 2);
+export function usageOf(spec: CommandSpec): string {
+  return spec.usage ?? `flotilla ${spec.command}${spec.argument ? ` ${spec.argument}` : ''} [options]`;
 }
 
-/** Answers `--help` and `--print-config`; true when it did, and the command should exit 0. */
-export function answerInfoFlags(spec: CommandSpec, loaded: LoadedConfig): boolean {
-  if (loaded.help) console.log(helpText(spec));
-  else if (loaded.values['print-config']) console.log(describeConfig(spec, loaded));
-  else return false;
-  return true;
+/** The effective configuration with its sources, secrets masked: what `--print-config` shows. */
+export function describeConfig<O extends Options>(spec: CommandSpec<O>, loaded: LoadedConfig<O>): string {
+  const values: Record<string, unknown> = loaded.values;
+  const sources: Partial<Record<string, Source>> = loaded.sources;
+  const out: Record<string, { value: unknown; source: Source | undefined }> = {};
+  for (const [name, o] of Object.entries(spec.options)) {
+    if (values[name] === undefined) continue;
+    out[name] = { value: o.secret ? '***' : values[name], source: sources[name] };
+  }
+  return JSON.stringify(out, null, 2);
 }
 
 /** Reusable schemas for option values. */
@@ -181,7 +190,7 @@ export const opt = {
 };
 
 /** Options of every long-running command (agent, coordinator). */
-export const daemonOptions: OptionSpec[] = [
-  { name: 'log-level', schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
-  { name: 'print-config', schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
-];
+export const daemonOptions = {
+  'log-level': { schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', description: 'stderr log level' },
+  'print-config': { schema: opt.bool, flag: true, description: 'print the effective configuration and exit' },
+} satisfies Options;

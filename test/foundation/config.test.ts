@@ -53,17 +53,28 @@ describe('configuration: flag > env > file > default', () => {
     expect(() => loadConfig(coordinatorSpec, ['--config', bad], {})).toThrow(/is not valid JSON/);
   });
 
-  it('agent health interval must divide a minute and the id must be a topic-safe name', () => {
-    expect(() => loadConfig(agentSpec, ['--health-interval', '7'], {})).toThrow(/--health-interval: must divide 60/);
-    expect(() => loadConfig(agentSpec, ['--id', 'a/b'], {})).toThrow(/--id: must be 1-64 characters/);
+  const agentArgs = ['--coordinator', 'mqtt://127.0.0.1:1883', '--id', 'a'];
+
+  it('agent health interval is any whole number of seconds and the id must be a topic-safe name', () => {
+    expect(loadConfig(agentSpec, [...agentArgs, '--health-interval', '7'], {}).values['health-interval']).toBe(7);
+    expect(() => loadConfig(agentSpec, [...agentArgs, '--health-interval', '0'], {})).toThrow(/--health-interval: must be positive/);
+    expect(() => loadConfig(agentSpec, [...agentArgs, '--health-interval', '2.5'], {})).toThrow(/--health-interval: expected a whole number/);
+    expect(() => loadConfig(agentSpec, ['--coordinator', 'mqtt://h', '--id', 'a/b'], {})).toThrow(/--id: must be 1-64 characters/);
+  });
+
+  it('a required option is named when missing, except for --help and --print-config', () => {
+    expect(() => loadConfig(agentSpec, ['--id', 'a'], {})).toThrow('--coordinator is required');
+    expect(() => loadConfig(agentSpec, ['--coordinator', 'mqtt://h'], {})).toThrow('--id is required');
+    expect(loadConfig(agentSpec, ['--help'], {}).info).toBe('help');
+    expect(loadConfig(agentSpec, ['--print-config'], {}).info).toBe('print-config');
   });
 
   it('a command with an argument takes exactly one, and one without a config file leaves --config to itself', () => {
-    const spec = { command: 'x', summary: 's', argument: 'FILE', configFile: false, options: [{ name: 'config', schema: opt.string, description: 'd' }] };
+    const spec = { command: 'x', summary: 's', argument: 'FILE', configFile: false, options: { config: { schema: opt.string, description: 'd' } } } as const;
     expect(loadConfig(spec, ['a.wasm', '--config', '{"k":1}'], {})).toMatchObject({ argument: 'a.wasm', values: { config: '{"k":1}' } });
     expect(() => loadConfig(spec, [], {})).toThrow('expected exactly one FILE');
     expect(() => loadConfig(spec, ['a', 'b'], {})).toThrow('expected exactly one FILE');
-    expect(loadConfig(spec, ['--help'], {}).help).toBe(true);
+    expect(loadConfig(spec, ['--help'], {}).info).toBe('help');
   });
 
   it('the version constant matches package.json', () => {
