@@ -53,10 +53,14 @@ export class Workload {
     return this.current?.revision;
   }
 
-  /** Apply desired states one at a time, in arrival order; a stale revision is ignored. */
+  /**
+   * Apply desired states one at a time, in arrival order; a stale revision is ignored. A failed apply (its caller
+   * reports it) never blocks the ones queued after it: each waits for the previous to settle, not to succeed.
+   */
   apply(desired: DesiredState): Promise<void> {
-    this.applying = this.applying.then(() => this.applyNow(desired));
-    return this.applying;
+    const next = this.applying.catch(() => undefined).then(() => this.applyNow(desired));
+    this.applying = next;
+    return next;
   }
 
   private async applyNow(desired: DesiredState): Promise<void> {

@@ -13,6 +13,7 @@ let watcher: MqttClient;
 const dir = tempDir();
 const crashy = wat('supervised-crashy');
 const sha256 = sha256Hex(crashy);
+const broken = wat('init-fails');
 const outputs: string[] = [];
 
 const spec = {
@@ -29,11 +30,13 @@ const spec = {
 beforeAll(async () => {
   cluster = await startCoordinator();
   api = new ApiClient(cluster.api);
-  const upload = await fetch(`${cluster.api}/api/v1/steps`, {
-    method: 'POST',
-    body: JSON.stringify({ name: 'crashy', version: '1', module: Buffer.from(crashy).toString('base64') }),
-  });
-  expect(upload.status).toBeLessThan(300);
+  for (const [name, module] of [['crashy', crashy], ['broken', broken]] as const) {
+    const upload = await fetch(`${cluster.api}/api/v1/steps`, {
+      method: 'POST',
+      body: JSON.stringify({ name, version: '1', module: Buffer.from(module).toString('base64') }),
+    });
+    expect(upload.status).toBeLessThan(300);
+  }
   watcher = await connectDevice(cluster.mqttUrl, 'watcher', (await api.enroll('watcher')).token);
   await watcher.subscribeAsync(['flotilla/d/+/out/#', 'plant/#'], { qos: 1 });
   watcher.on('message', (topic, payload) => outputs.push(`${topic} ${payload}`));
@@ -106,6 +109,22 @@ describe('an agent runs its desired supervision tree', () => {
       const failed = await eventually(() => events('w-2').find((e) => e.type === 'desired_failed'), 40_000, 'desired_failed event');
       expect(failed.data).toMatchObject({ revision: 3, reason: expect.stringContaining('not available upstream') });
       expect(cluster.coordinator.fleet.get('w-2')?.health?.children.find((c) => c.path === 'root/echo')?.state).toBe('running');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('applies a later desired tree after its first one failed to start', async () => {
+    const { token } = await api.enroll('w-3');
+    const agent = spawnAgent(cluster.mqttUrl, 'w-3', token, join(dir.path, 'w-3'));
+    try {
+      await agent.waitFor('joined');
+      const failing = { revision: 1, ts: 1, spec: { id: 'root', children: [{ id: 'bad', step: 'broken@1' }] }, modules: { 'broken@1': { sha256: sha256Hex(broken), size: broken.length } } };
+      await cluster.coordinator['bus'].client.publishAsync(deviceTopic('w-3', 'desired'), JSON.stringify(failing), { qos: 1, retain: true });
+      const failed = await eventually(() => events('w-3').find((e) => e.type === 'desired_failed'), 10_000, 'desired_failed for revision 1');
+      expect(failed.data).toMatchObject({ revision: 1, reason: expect.stringContaining('init returned 7') });
+      await publishDesired('w-3', 2, { ...spec, children: [spec.children[0]] });
+      await eventually(() => cluster.coordinator.fleet.get('w-3')?.health?.children.find((c) => c.path === 'root/echo')?.state === 'running', 10_000, 'revision 2 running');
     } finally {
       await agent.stop();
     }
