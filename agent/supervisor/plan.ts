@@ -1,8 +1,8 @@
 import { isSupervisorChild, type ChildSpec, type SupervisorChild, type SupervisorSpec } from '../../shared/supervisor-spec.js';
 
 /**
- * Desired-state planning (docs/supervision.md, "Replacing the spec"): compare the spec a tree runs with the one it
- * should run and say, per child, what has to happen. Pure; SupervisorCore.apply carries it out.
+ * The desired-state diff (docs/supervision.md, "Replacing the spec"): compare the spec a supervisor runs with the one
+ * it should run and say, per child, what has to happen. Pure; SupervisorCore.apply carries it out, in OTP's order.
  */
 
 export type ChildChange =
@@ -38,40 +38,6 @@ function diffChild(was: ChildSpec | undefined, child: ChildSpec): ChildChange {
   }
   if (!sameJson(wiring(was), wiring(child))) return { kind: 'restart', child };
   return 'step' in was && 'step' in child && was.step !== child.step ? { kind: 'swap', child } : { kind: 'update', child };
-}
-
-export type PlanStep =
-  /** The root's id changed, or it went to or from simple_one_for_one: stop the whole tree, start the new one. */
-  | { action: 'replace' }
-  | { action: 'update' | 'swap' | 'stop' | 'restart' | 'start'; path: string };
-
-/**
- * The whole plan, in the order it is carried out within each supervisor: in-place updates and swaps; then removed
- * and changed children are stopped in reverse start order; then changed and added children start in order; then
- * nested supervisors reconcile their own children. An empty plan means nothing changes.
- */
-export function plan(current: SupervisorSpec, desired: SupervisorSpec): PlanStep[] {
-  if (needsReplace(current, desired)) return [{ action: 'replace' }];
-  return planSupervisor(current.id, current, diffChildren(current, desired));
-}
-
-function planSupervisor(path: string, current: SupervisorSpec, changes: ChildChange[]): PlanStep[] {
-  const at = (c: ChildChange) => `${path}/${c.child.id}`;
-  // A simple_one_for_one supervisor's children are its run-time children; a new template applies to new ones.
-  if (isDynamic(current)) return [];
-  const order = new Map(current.children.map((c, i) => [c.id, i]));
-  const steps: PlanStep[] = [];
-  for (const c of changes) if (c.kind === 'update' || c.kind === 'swap' || c.kind === 'nested') steps.push({ action: c.kind === 'swap' ? 'swap' : 'update', path: at(c) });
-  const stopping = changes.filter((c) => c.kind === 'remove' || c.kind === 'restart');
-  stopping.sort((a, b) => order.get(b.child.id)! - order.get(a.child.id)!);
-  for (const c of stopping) steps.push({ action: c.kind === 'remove' ? 'stop' : 'restart', path: at(c) });
-  for (const c of changes) if (c.kind === 'add') steps.push({ action: 'start', path: at(c) });
-  for (const c of changes) {
-    if (c.kind !== 'nested') continue;
-    const was = current.children.find((x) => x.id === c.child.id) as SupervisorChild;
-    steps.push(...planSupervisor(at(c), was.supervisor, c.changes));
-  }
-  return steps;
 }
 
 /** The root cannot be reconciled in place when its id (every path) changes or it goes to or from simple_one_for_one. */

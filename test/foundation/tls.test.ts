@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../cli/api-client.js';
-import { connectDevice, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { connectDevice, eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
 
 const dir = tempDir();
 const file = (name: string) => join(dir.path, name);
@@ -44,5 +44,31 @@ describe('mqtts://', () => {
     await expect(
       connectDevice(`mqtts://127.0.0.1:${cluster.coordinator.mqttsPort}`, 'tls-2', token, { ca: readFileSync(file('other.pem')), rejectUnauthorized: true }),
     ).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
+  });
+});
+
+describe('an agent refuses a server it cannot verify', () => {
+  // The TLS handshake fails before any MQTT CONNECT: the agent logs why, keeps retrying, and never joins.
+  it.each([
+    ['trusting another CA', 'tls-other-ca', ['--ca', 'other.pem']],
+    ['given no CA (system roots only)', 'tls-no-ca', []],
+  ])('an agent %s never joins', async (_, id, caArgs) => {
+    const { token } = await new ApiClient(cluster.api).enroll(id);
+    const agent = spawnAgent(`mqtts://127.0.0.1:${cluster.coordinator.mqttsPort}`, id, token, file(id), caArgs.map((a) => (a.endsWith('.pem') ? file(a) : a)));
+    let joined = false;
+    agent.waitFor('joined', 60_000).then(() => (joined = true), () => {});
+    try {
+      const refusal = /coordinator link: .*(self[- ]signed|unable to verify|certificate)/i;
+      // Whichever comes first: joining (the bug) or the refusal.
+      const outcome = await eventually(() => (joined ? 'joined' : agent.lines.some((l) => refusal.test(l)) && 'refused'), 20_000, 'joined or a certificate error');
+      expect(outcome).toBe('refused');
+      // A second refused attempt: the agent kept trying, and still has not joined.
+      await eventually(() => agent.lines.filter((l) => l.includes('coordinator link:')).length >= 2 && true, 20_000, 'a second refused attempt');
+      expect(joined).toBe(false);
+      const { devices } = await new ApiClient(cluster.api).devices();
+      expect(devices.find((d) => d.id === id)).toMatchObject({ online: false, lastSeen: null });
+    } finally {
+      await agent.stop();
+    }
   });
 });

@@ -227,15 +227,6 @@ describe('restart types × exit reasons × strategies', () => {
     expect(h.take()).toEqual(['child_started root b', 'start root/a', 'child_started root a']);
   });
 
-  it('a late exit of an old incarnation is ignored', () => {
-    const h = new Harness({ id: 'root', intensity: 5, children: [w('a')] }).start();
-    h.exit('root/a', 'exit:1');
-    h.take();
-    h.drive(() => h.core.exited('root/s', 'exit:1'));
-    h.drive(() => h.core.started('root/a'));
-    expect(h.take()).toEqual([]);
-  });
-
   it('a restart whose start fails is retried as another restart and counts toward the intensity', () => {
     const h = new Harness({ id: 'root', intensity: 2, period: 5, children: [w('a')] }).start();
     h.failStart.set('root/a', 'trap:boom');

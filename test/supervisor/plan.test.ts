@@ -1,48 +1,59 @@
 import { describe, expect, it } from 'vitest';
-import { plan } from '../../agent/supervisor/plan.js';
+import { diffChildren, needsReplace, type ChildChange } from '../../agent/supervisor/plan.js';
 import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
 import { Harness, worker as w } from './harness.js';
 
 const spec = (children: unknown[], flags: Record<string, unknown> = {}) => ({ id: 'root', ...flags, children });
-const p = (a: unknown, b: unknown) => plan(parseSupervisorSpec(a), parseSupervisorSpec(b)).map((s) => ('path' in s ? `${s.action} ${s.path}` : s.action));
+const line = (c: ChildChange): string => (c.kind === 'nested' ? `nested ${c.child.id} [${c.changes.map(line).join(', ')}]` : `${c.kind} ${c.child.id}`);
+const d = (a: unknown, b: unknown) => diffChildren(parseSupervisorSpec(a), parseSupervisorSpec(b)).map(line);
 
-describe('plan(current, desired)', () => {
+describe('diffChildren(current, desired)', () => {
   const base = [w('a'), w('b', { input: 'in/#', output: 'x' }), w('c'), w('d')];
 
-  it('an identical spec plans nothing: unchanged children keep running', () => {
-    expect(p(spec(base), spec(base))).toEqual([]);
+  it('an identical spec keeps every child, whatever the key order of its objects', () => {
+    expect(d(spec(base), spec(base))).toEqual(['keep a', 'keep b', 'keep c', 'keep d']);
+    const cfg = [w('a', { config: { x: 1, y: [1, { p: 1, q: 2 }] } })];
+    expect(d(spec(cfg), spec([w('a', { config: { y: [1, { q: 2, p: 1 }], x: 1 } })]))).toEqual(['keep a']);
+    expect(d(spec(cfg), spec([w('a', { config: { x: 1, y: [{ p: 1, q: 2 }, 1] } })]))).toEqual(['restart a']);
   });
 
   it('a changed step ref alone is a hot swap; config, input or output changes restart that child', () => {
     const desired = [w('a', { step: 'a@2.0.0' }), w('b', { input: 'in/+', output: 'x' }), w('c', { config: { k: 1 } }), w('d', { step: 'd@2.0.0', shutdown: 10 })];
-    expect(p(spec(base), spec(desired))).toEqual(['swap root/a', 'swap root/d', 'restart root/c', 'restart root/b']);
+    expect(d(spec(base), spec(desired))).toEqual(['swap a', 'restart b', 'restart c', 'swap d']);
   });
 
   it('restart, shutdown or significant alone are updated in place', () => {
-    expect(p(spec(base), spec([w('a', { restart: 'transient' }), w('b', { input: 'in/#', output: 'x', shutdown: 'brutal_kill' }), w('c'), w('d')]))).toEqual([
-      'update root/a',
-      'update root/b',
+    expect(d(spec(base), spec([w('a', { restart: 'transient' }), w('b', { input: 'in/#', output: 'x', shutdown: 'brutal_kill' }), w('c'), w('d')]))).toEqual([
+      'update a',
+      'update b',
+      'keep c',
+      'keep d',
     ]);
   });
 
-  it('removed children stop in reverse order; added children start in order', () => {
-    expect(p(spec(base), spec([w('b', { input: 'in/#', output: 'x' }), w('e'), w('d'), w('f')]))).toEqual([
-      'stop root/c',
-      'stop root/a',
-      'start root/e',
-      'start root/f',
-    ]);
+  it('removed children come first, in current order; then every desired child in desired order', () => {
+    expect(d(spec(base), spec([w('b', { input: 'in/#', output: 'x' }), w('e'), w('d'), w('f')]))).toEqual(['remove a', 'remove c', 'keep b', 'add e', 'keep d', 'add f']);
   });
 
-  it('nested supervisors reconcile their own children; a worker that becomes a supervisor is restarted', () => {
-    const cur = spec([{ id: 's', supervisor: { children: [w('x'), w('y')] } }, w('z')]);
-    const des = spec([{ id: 's', supervisor: { intensity: 3, children: [w('x', { step: 'x@9' }), w('n')] } }, { id: 'z', supervisor: { children: [] } }]);
-    expect(p(cur, des)).toEqual(['update root/s', 'restart root/z', 'swap root/s/x', 'stop root/s/y', 'start root/s/n']);
+  it('nested supervisors diff their own children; a worker becoming a supervisor, or the reverse, restarts', () => {
+    const cur = spec([{ id: 's', supervisor: { children: [w('x'), w('y')] } }, w('z'), { id: 'v', supervisor: { children: [] } }]);
+    const des = spec([{ id: 's', supervisor: { intensity: 3, children: [w('x', { step: 'x@9' }), w('n')] } }, { id: 'z', supervisor: { children: [] } }, w('v')]);
+    expect(d(cur, des)).toEqual(['nested s [remove y, swap x, add n]', 'restart z', 'restart v']);
   });
 
-  it('a new root id, or a root going to or from simple_one_for_one, replaces the tree', () => {
-    expect(p(spec(base), { ...spec(base), id: 'other' })).toEqual(['replace']);
-    expect(p(spec(base), spec([w('t')], { strategy: 'simple_one_for_one' }))).toEqual(['replace']);
+  it('a nested supervisor with only its own restart/shutdown changed is updated; going to or from simple_one_for_one restarts', () => {
+    const nested = (extra: Record<string, unknown>, flags: Record<string, unknown> = {}) => spec([{ id: 's', ...extra, supervisor: { ...flags, children: [w('x')] } }]);
+    expect(d(nested({}), nested({ shutdown: 'brutal_kill' }))).toEqual(['update s']);
+    expect(d(nested({}), nested({}, { strategy: 'simple_one_for_one' }))).toEqual(['restart s']);
+    expect(d(nested({}, { strategy: 'simple_one_for_one' }), nested({}))).toEqual(['restart s']);
+  });
+
+  it('a new root id, or a root going to or from simple_one_for_one, needs the tree replaced', () => {
+    const parsed = (x: unknown) => parseSupervisorSpec(x);
+    expect(needsReplace(parsed(spec(base)), parsed(spec(base)))).toBe(false);
+    expect(needsReplace(parsed(spec(base)), parsed({ ...spec(base), id: 'other' }))).toBe(true);
+    expect(needsReplace(parsed(spec(base)), parsed(spec([w('t')], { strategy: 'simple_one_for_one' })))).toBe(true);
+    expect(needsReplace(parsed(spec([w('t')], { strategy: 'simple_one_for_one' })), parsed(spec(base)))).toBe(true);
   });
 });
 

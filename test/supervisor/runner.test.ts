@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StepRuntime, type LoadedStep } from '../../agent/runtime/index.js';
+import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
 import { Observed, bytes, loadSteps } from './steps.js';
 
 // Real isolates running test/fixtures/wat/supervised-crashy.wat, observed through the runner's events.
@@ -197,9 +198,45 @@ describe('SupervisorRunner with real Wasm steps', () => {
     ] });
     await o.event(/child_started root b/, before);
     o.runner.deliver('root/a', bytes('still here'));
-    await o.waitFor(() => o.texts('root/a').includes('still here'), 'output of the swapped step');
+    // crashy@2 prefixes its echo with "2": the output proves the new module runs, not just the spec's name for it.
+    await o.waitFor(() => o.texts('root/a').includes('2still here'), 'output of the swapped step');
     expect(o.lines().slice(before)).toEqual(['child_started root b']);
     expect(o.runner.health().map((c) => `${c.path}:${c.step}:${c.restarts}`)).toEqual(['root/a:crashy@2:0', 'root/b:crashy@1:0']);
+  });
+
+  const onlyA = (step: string) => ({ id: 'root', intensity: 1, period: 5, children: [crashy('a', { step })] });
+
+  it('a failed swap stops the old version and restarts the child with the new step (docs/supervision.md)', async () => {
+    const o = observe(onlyA('crashy@1'));
+    await o.runner.start();
+    const before = o.events.length;
+    // broken@1's init fails: the swap fails, so does every start of the new step; intensity 1 then ends the tree.
+    o.runner.apply(parseSupervisorSpec(onlyA('broken@1')));
+    await o.event(/reached_max_restart_intensity root/, before);
+    expect(o.lines().slice(before)).toEqual([
+      expect.stringMatching(/^child_terminated root a start_failed:swap to broken@1 failed: .*init returned 7/),
+      'child_terminated root a start_failed:init returned 7', // the restart with the new step, counted
+      'reached_max_restart_intensity root',
+      expect.stringMatching(/^supervisor_shutdown root/),
+    ]);
+    // The old version is gone: nothing answers any more.
+    expect(o.runner.deliver('root/a', bytes('anyone?'))).toBeFalsy();
+    expect(o.texts('root/a')).toEqual([]);
+  });
+
+  it('a swap that fails once (module not fetched) ends in a restart of the child running the new step', async () => {
+    let fetches = 0;
+    const o = observe(onlyA('crashy@1'), {
+      resolveStep: (ref: string) => (ref === 'crashy@2' && fetches++ === 0 ? Promise.reject(new Error('fetch failed: 503')) : resolveStep(ref)),
+    });
+    await o.runner.start();
+    const before = o.events.length;
+    o.runner.apply(parseSupervisorSpec(onlyA('crashy@2')));
+    await o.event(/child_started root a/, before);
+    expect(o.lines().slice(before)).toEqual([expect.stringMatching(/^child_terminated root a start_failed:swap to crashy@2 failed: fetch failed: 503/), 'child_started root a']);
+    o.runner.deliver('root/a', bytes('new'));
+    await o.waitFor(() => o.texts('root/a').includes('2new'), 'output of the new step');
+    expect(o.runner.health().map((c) => `${c.path}:${c.step}:${c.restarts}`)).toEqual(['root/a:crashy@2:1']);
   });
 
   it('keeps recent events in a bounded ring', async () => {

@@ -10,8 +10,8 @@ import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
 const wabt = await wabtInit();
 const FIXTURES = join(import.meta.dirname, '../fixtures/wat');
 
-function compile(name: string): Uint8Array {
-  const parsed = wabt.parseWat(`${name}.wat`, readFileSync(join(FIXTURES, `${name}.wat`), 'utf8'));
+function compile(name: string, edit: (text: string) => string = (t) => t): Uint8Array {
+  const parsed = wabt.parseWat(`${name}.wat`, edit(readFileSync(join(FIXTURES, `${name}.wat`), 'utf8')));
   try {
     return parsed.toBinary({}).buffer;
   } finally {
@@ -21,16 +21,24 @@ function compile(name: string): Uint8Array {
 
 /**
  * Real steps for the runner, by reference: `crashy@1` (test/fixtures/wat/supervised-crashy.wat: traps on `crash`,
- * exits normally on `stop`, loops on `hang`, echoes the rest), `crashy@2` (the same module, another version, for
- * swaps), `slow@1` (crashy with a 60 s time budget, so `hang` holds until killed) and `broken@1` (init fails).
+ * exits normally on `stop`, loops on `hang`, echoes the rest), `crashy@2` (another module: the same, but it prefixes
+ * what it echoes with "2", so a swap shows in the outputs), `slow@1` (crashy with a 60 s time budget, so `hang` holds
+ * until killed) and `broken@1` (init fails).
  */
 export async function loadSteps(runtime: StepRuntime): Promise<(ref: string) => Promise<LoadedStep>> {
   const crashy = compile('supervised-crashy');
+  // The payload sits at 1024 (alloc's answer): write "2" just before it and emit from there.
+  const crashy2 = compile('supervised-crashy', (t) =>
+    t.replace(
+      '(call $emit (local.get $ptr) (local.get $len))',
+      '(i32.store8 (i32.sub (local.get $ptr) (i32.const 1)) (i32.const 50)) (call $emit (i32.sub (local.get $ptr) (i32.const 1)) (i32.add (local.get $len) (i32.const 1)))',
+    ),
+  );
   const load = (bytes: Uint8Array, name: string, version: string, limits: Partial<StepLimits> = {}) =>
     runtime.load(bytes, manifestFor(bytes, { name, version, limits }));
   const steps = new Map<string, LoadedStep>([
     ['crashy@1', await load(crashy, 'crashy', '1', { timeBudgetMs: 300 })],
-    ['crashy@2', await load(crashy, 'crashy', '2', { timeBudgetMs: 300 })],
+    ['crashy@2', await load(crashy2, 'crashy', '2', { timeBudgetMs: 300 })],
     ['slow@1', await load(crashy, 'slow', '1', { timeBudgetMs: 60_000 })],
     ['broken@1', await load(compile('init-fails'), 'broken', '1')],
   ]);
