@@ -31,12 +31,12 @@ export interface ExampleStep {
 /**
  * An example step (examples/steps/<name>) compiled with the real AssemblyScript compiler, offline, once per source
  * change: builds are cached under .cache/steps/<source hash>/ (written atomically, so concurrent users at worst
- * build twice). Used by `flotilla demo` and the tests.
+ * build twice). Used by `flotilla demo` and the tests; `optimize` (an asc flag such as `-O0`) builds a variant.
  */
-export async function exampleStep(name: string): Promise<ExampleStep> {
-  const dir = join(ROOT, '.cache/steps', sourceHash(name));
+export async function exampleStep(name: string, optimize?: string): Promise<ExampleStep> {
+  const dir = join(ROOT, '.cache/steps', optimize ? `${sourceHash(name)}${optimize}` : sourceHash(name));
   const wasmPath = join(dir, `${name}.wasm`);
   const manifestPath = join(dir, `${name}.manifest.json`);
-  if (!existsSync(manifestPath)) await buildStep(join(EXAMPLES, name), dir);
+  if (!existsSync(manifestPath)) await buildStep(join(EXAMPLES, name), dir, optimize);
   return { wasmPath, bytes: readFileSync(wasmPath), manifest: parseStepManifest(JSON.parse(readFileSync(manifestPath, 'utf8'))) };
 }

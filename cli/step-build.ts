@@ -21,8 +21,9 @@ export interface BuiltStep {
 /**
  * Compiles an AssemblyScript step folder (`step.json` + its entry, default `index.ts`) with the assemblyscript
  * compiler API and writes `<outDir>/<name>.wasm` and `<outDir>/<name>.manifest.json` (default outDir: DIR/build).
+ * `optimize` is asc's optimisation flag (`-O0`..`-O3`, `-Os`, `-Oz`); the default is `-O3s`, speed with a light shrink.
  */
-export async function buildStep(dir: string, outDir = join(dir, 'build')): Promise<BuiltStep> {
+export async function buildStep(dir: string, outDir = join(dir, 'build'), optimize = '-O3s'): Promise<BuiltStep> {
   const sourcePath = join(dir, 'step.json');
   let source: z.infer<typeof StepSource>;
   try {
@@ -38,7 +39,7 @@ export async function buildStep(dir: string, outDir = join(dir, 'build')): Promi
   let wasm: Uint8Array | undefined;
   const result = await asc.main(
     // asc resolves the entry and its imports against --baseDir, the step folder; the output stays in memory.
-    [source.entry, '--baseDir', resolve(dir), '--optimizeLevel', '3', '--shrinkLevel', '1', '--runtime', 'incremental', '--outFile', 'out.wasm', '--noColors'],
+    [source.entry, '--baseDir', resolve(dir), optimize, '--runtime', 'incremental', '--outFile', 'out.wasm', '--noColors'],
     {
       writeFile: (name: string, contents: Uint8Array | string) => {
         if (name === 'out.wasm' && contents instanceof Uint8Array) wasm = contents;

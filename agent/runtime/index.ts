@@ -64,3 +64,4 @@ export type { LoadedStep } from './load.js';
 export { StepStore } from './step-store.js';
 export { StepLoadError, StepStartError, StepInputError, StepCorruptError, StepNotFoundError } from './errors.js';
 export type { ExitReason, StepLogLevel } from '../../shared/step-abi.js';
+export { meter, MeteringError, METER_TICK, METER_FUEL, type MeterOptions } from './metering/index.js';

@@ -1,6 +1,7 @@
 /**
- * A minimal reader for the parts of the Wasm binary format the host checks before compiling: the type, import,
- * function, memory and export sections (W3C Wasm core spec 1.0, §5.5). Pure; throws StepLoadError on bad bytes.
+ * The host's one reader of the Wasm binary format (W3C Wasm core spec, §5): the byte reader and writer, the section
+ * walk, and what the host checks before compiling (type, import, function, memory and export sections). Instructions
+ * are decoded on top of this Reader by metering/instructions.ts. Pure; throws StepLoadError on bad bytes.
  */
 import { StepLoadError } from './errors.js';
 
@@ -43,7 +44,7 @@ const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const KINDS = ['func', 'table', 'memory', 'global', 'tag'] as const;
 const VALTYPES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
 
-class Reader {
+export class Reader {
   pos = 0;
   constructor(readonly bytes: Uint8Array, readonly end = bytes.length) {}
 
@@ -60,6 +61,17 @@ class Reader {
       if ((b & 0x80) === 0) return result;
     }
     throw new StepLoadError('malformed Wasm binary: LEB128 integer too long');
+  }
+
+  /** Skips a signed or unsigned LEB128 integer of at most `maxBytes` bytes (5 for 32 bits, 10 for 64). */
+  skipLeb(maxBytes: number): void {
+    for (let n = 0; n < maxBytes; n++) if ((this.byte() & 0x80) === 0) return;
+    throw new StepLoadError('malformed Wasm binary: LEB128 integer too long');
+  }
+
+  skip(count: number): void {
+    if (this.pos + count > this.end) throw new StepLoadError('malformed Wasm binary: unexpected end of data');
+    this.pos += count;
   }
 
   name(): string {
@@ -84,8 +96,86 @@ class Reader {
   }
 }
 
-/** Reads imports (with signatures), exports (with signatures for functions) and memory declarations. */
-export function inspectModule(bytes: Uint8Array): ModuleInfo {
+/** Appends bytes to a growing buffer; the encoding side of Reader. */
+export class ByteWriter {
+  private buf: Uint8Array;
+  length = 0;
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  byte(b: number): this {
+    this.room(1);
+    this.buf[this.length++] = b;
+    return this;
+  }
+
+  bytes(data: ArrayLike<number>): this {
+    this.room(data.length);
+    this.buf.set(data, this.length);
+    this.length += data.length;
+    return this;
+  }
+
+  u32(value: number): this {
+    do {
+      let b = value % 128;
+      value = Math.floor(value / 128);
+      if (value > 0) b |= 0x80;
+      this.byte(b);
+    } while (value > 0);
+    return this;
+  }
+
+  /** Signed LEB128 (i32.const immediates). */
+  s32(value: number): this {
+    for (;;) {
+      const b = value & 0x7f;
+      value >>= 7;
+      if ((value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0)) return this.byte(b);
+      this.byte(b | 0x80);
+    }
+  }
+
+  name(text: string): this {
+    const utf8 = new TextEncoder().encode(text);
+    return this.u32(utf8.length).bytes(utf8);
+  }
+
+  /** A section: id, payload length, payload. */
+  section(id: number, payload: ByteWriter): this {
+    return this.byte(id).u32(payload.length).bytes(payload.result());
+  }
+
+  /** A view of the bytes written (valid until the next write). */
+  result(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** The bytes written, in a buffer of their own (for callers that use `.buffer`, or transfer it). */
+  take(): Uint8Array {
+    return this.length === this.buf.length ? this.buf : this.buf.slice(0, this.length);
+  }
+}
+
+export interface Section {
+  id: number;
+  /** Byte offset of the section id. */
+  sectionStart: number;
+  /** Byte range of the payload. */
+  start: number;
+  end: number;
+}
+
+/** Checks the header and lists the sections in file order. */
+export function sections(bytes: Uint8Array): Section[] {
   if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new StepLoadError(`not a WebAssembly module: the file does not start with the Wasm magic bytes "\\0asm" (${bytes.length} bytes)`);
   }
@@ -94,10 +184,7 @@ export function inspectModule(bytes: Uint8Array): ModuleInfo {
   }
   const r = new Reader(bytes);
   r.pos = 8;
-  const types: FuncType[] = [];
-  const funcTypes: number[] = []; // type index per function, imports first (Wasm index space)
-  const info: ModuleInfo = { imports: [], exports: [], memories: [] };
-  const exportIdx: { name: string; kind: ExportEntry['kind']; index: number }[] = [];
+  const list: Section[] = [];
   while (r.pos < bytes.length) {
     const sectionStart = r.pos;
     const id = r.byte();
@@ -105,8 +192,28 @@ export function inspectModule(bytes: Uint8Array): ModuleInfo {
     const start = r.pos;
     const end = start + size;
     if (end > bytes.length) throw new StepLoadError(`malformed Wasm binary: section ${id} runs past the end of the file (truncated?)`);
-    const s = new Reader(bytes, end);
-    s.pos = start;
+    list.push({ id, sectionStart, start, end });
+    r.pos = end;
+  }
+  return list;
+}
+
+/** A reader over one section's payload. */
+export function sectionReader(bytes: Uint8Array, section: Section): Reader {
+  const r = new Reader(bytes, section.end);
+  r.pos = section.start;
+  return r;
+}
+
+/** Reads imports (with signatures), exports (with signatures for functions) and memory declarations. */
+export function inspectModule(bytes: Uint8Array): ModuleInfo {
+  const types: FuncType[] = [];
+  const funcTypes: number[] = []; // type index per function, imports first (Wasm index space)
+  const info: ModuleInfo = { imports: [], exports: [], memories: [] };
+  const exportIdx: { name: string; kind: ExportEntry['kind']; index: number }[] = [];
+  for (const section of sections(bytes)) {
+    const { id, start, end, sectionStart } = section;
+    const s = sectionReader(bytes, section);
     if (id === 1) {
       for (let n = s.u32(); n > 0; n--) {
         if (s.byte() !== 0x60) throw new StepLoadError('malformed Wasm binary: bad function type');
@@ -149,21 +256,9 @@ export function inspectModule(bytes: Uint8Array): ModuleInfo {
         exportIdx.push({ name, kind, index: s.u32() });
       }
     }
-    r.pos = end;
   }
   info.exports = exportIdx.map(({ name, kind, index }) => (kind === 'func' ? { name, kind, type: types[funcTypes[index]] } : { name, kind }));
   return info;
-}
-
-function leb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) b |= 0x80;
-    out.push(b);
-  } while (value > 0);
-  return out;
 }
 
 /**
@@ -172,12 +267,10 @@ function leb(value: number): number[] {
  */
 export function capMemory(bytes: Uint8Array, memory: MemoryDecl, maxPages: number): Uint8Array {
   if (memory.max !== undefined && memory.max <= maxPages) return bytes;
-  const payload = [...leb(1), 0x01, ...leb(memory.min), ...leb(maxPages)];
-  const header = [0x05, ...leb(payload.length)];
-  const out = new Uint8Array(memory.sectionStart + header.length + payload.length + (bytes.length - memory.payloadEnd));
-  out.set(bytes.subarray(0, memory.sectionStart), 0);
-  out.set(header, memory.sectionStart);
-  out.set(payload, memory.sectionStart + header.length);
-  out.set(bytes.subarray(memory.payloadEnd), memory.sectionStart + header.length + payload.length);
-  return out;
+  const payload = new ByteWriter(16).u32(1).byte(0x01).u32(memory.min).u32(maxPages);
+  return new ByteWriter(bytes.length + 16)
+    .bytes(bytes.subarray(0, memory.sectionStart))
+    .section(0x05, payload)
+    .bytes(bytes.subarray(memory.payloadEnd))
+    .take();
 }

@@ -1,0 +1,268 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import wabtInit from 'wabt';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { meter, MeteringError, METER_FUEL } from '../../agent/runtime/metering/index.js';
+import { StepLoadError } from '../../agent/runtime/errors.js';
+import { exampleStep } from './example-steps.js';
+import { wat } from './harness.js';
+import { both, capped, Recorder, refilling, type RunInput, type Ticker } from './meter-harness.js';
+
+const wabt = await wabtInit();
+const WAT = join(import.meta.dirname, '../fixtures/wat');
+const FEATURES = { simd: true, threads: true, exceptions: true, tail_call: true, bulk_memory: true, reference_types: true, multi_value: true, sat_float_to_int: true, sign_extension: true };
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** test/fixtures/wat/features/<name>.wat, with every post-MVP feature the decoder covers enabled in wabt. */
+function featureWat(name: string): Uint8Array {
+  const parsed = wabt.parseWat(`${name}.wat`, readFileSync(join(WAT, 'features', `${name}.wat`), 'utf8'), FEATURES);
+  try {
+    return parsed.toBinary({}).buffer;
+  } finally {
+    parsed.destroy();
+  }
+}
+
+function watModule(text: string, debugNames = false): Uint8Array {
+  const parsed = wabt.parseWat('inline.wat', text, FEATURES);
+  try {
+    return parsed.toBinary({ write_debug_names: debugNames }).buffer;
+  } finally {
+    parsed.destroy();
+  }
+}
+
+// Inputs that end every fixture normally or with a trap: none starts with "L" (loop.wat) or is "hang".
+const WAT_INPUTS: RunInput = {
+  config: { greeting: 'hi' },
+  inputs: ['hello', 'Wasm 1.0', '\x00', '\x01abc', 'x'.repeat(300), 'crash', 'stop', ''].map(utf8),
+};
+const SPINS = new Set(['init-loop']); // never returns: the interruption tests below
+
+describe('metered modules behave as the originals (identical transcripts)', () => {
+  const fixtures = readdirSync(WAT).filter((f) => f.endsWith('.wat')).map((f) => f.slice(0, -4)).filter((n) => !SPINS.has(n));
+
+  it.each(fixtures)('test WAT %s', (name) => {
+    const { original, metered } = both(wat(name), WAT_INPUTS);
+    expect(metered).toEqual(original);
+  });
+
+  it.each(readdirSync(join(WAT, 'features')).map((f) => f.slice(0, -4)))('feature WAT %s (round-trips: wabt decodes it, V8 compiles it)', (name) => {
+    const bytes = featureWat(name);
+    wabt.readWasm(meter(bytes), { readDebugNames: false, ...FEATURES }).destroy();
+    const inputs = ['hello', 'x'.repeat(40), '\xff\x7f\x65abcdefghijklmnopq'].map((s) => Buffer.from(s, 'latin1'));
+    const { original, metered, ticker } = both(bytes, { inputs }, { cap: false });
+    expect(original.filter((l) => l.startsWith('emit')).length).toBe(3);
+    expect(metered).toEqual(original);
+    expect(ticker.ticks).toBeGreaterThan(0);
+  });
+
+  it('keeps the exports, the start function, element segments and ref.func pointing at the same functions', () => {
+    // bulk-refs.wat covers them by behaviour; here the export table is checked by name and kind.
+    const bytes = featureWat('bulk-refs');
+    const before = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
+    const after = WebAssembly.Module.exports(new WebAssembly.Module(meter(bytes)));
+    expect(after).toEqual([...before, { name: METER_FUEL, kind: 'global' }]);
+    expect(WebAssembly.Module.imports(new WebAssembly.Module(meter(bytes))).at(-1)).toEqual({ module: 'flotilla_meter', name: 'tick', kind: 'function' });
+  });
+
+  it('adds the sections a module lacks (no types, imports, globals or exports) and drops the stale name section', () => {
+    const m = meter(watModule('(module (memory 1))'));
+    const mod = new WebAssembly.Module(m);
+    expect(WebAssembly.Module.exports(mod)).toEqual([{ name: METER_FUEL, kind: 'global' }]);
+    const named = watModule('(module (func $f (export "f") (result i32) (i32.const 3)))', true);
+    expect(WebAssembly.Module.customSections(new WebAssembly.Module(named), 'name').length).toBe(1);
+    const metered = new WebAssembly.Module(meter(named));
+    expect(WebAssembly.Module.customSections(metered, 'name')).toEqual([]);
+    const instance = new WebAssembly.Instance(metered, { flotilla_meter: { tick() {} } });
+    expect((instance.exports.f as () => number)()).toBe(3);
+  });
+});
+
+describe('metered AssemblyScript steps behave as the originals', () => {
+  const EXAMPLES: [string, unknown, string[]][] = [
+    ['threshold-alarm', { field: 'temp', threshold: 80, hysteresis: 2 }, ['{"temp": 70}', '{"temp": 80.5, "unit": "C"}', '{"temp": 79}', 'not json', '{"temp": 77.5}', '{"temp": 81}']],
+    ['moving-average', { field: 'v', window: 3 }, ['{"v":1}', '{"v":2}', '{"v":3}', '{"v":10}', '{"x":1}', '{"v":-4.5}', `{"v":7,"pad":"${'x'.repeat(2000)}"}`]],
+    ['csv-to-json', undefined, ['time,sensor,value,note', '1700000000,t1,21.5,"said ""hi"", twice"', '1700000001,t2,-3,', 'bad,row', '1700000002,"t,3",1e3,007\r']],
+    ['synthetic-sensor', { field: 'temp', seed: 3, noise: 1 }, ['{"cron":1}', '{"cron":2}', '{"cron":3}', '{}']],
+  ];
+  const LEVELS = ['-O0', '-O1', '-O2', '-O3', '-Os', '-Oz'];
+  const builds = new Map<string, Uint8Array>();
+
+  beforeAll(async () => {
+    for (const [name] of EXAMPLES) {
+      builds.set(name, (await exampleStep(name)).bytes);
+      for (const level of LEVELS) builds.set(`${name}${level}`, (await exampleStep(name, level)).bytes);
+    }
+  }, 600_000);
+
+  it.each(EXAMPLES.flatMap(([name, config, inputs]) => ['', ...LEVELS].map((level) => [`${name}${level}`, config, inputs] as const)))('%s', (build, config, inputs) => {
+    const { original, metered, ticker } = both(builds.get(build)!, { config, inputs: inputs.map(utf8) });
+    expect(original.filter((l) => l.startsWith('emit')).length).toBeGreaterThan(0);
+    expect(metered).toEqual(original);
+    expect(ticker.ticks).toBeGreaterThan(0);
+  });
+
+  it('on random inputs (property)', () => {
+    const modules = EXAMPLES.map(([name, config]) => {
+      const bytes = capped(builds.get(name)!);
+      return { config, original: new WebAssembly.Module(bytes), metered: new WebAssembly.Module(meter(bytes)) };
+    });
+    const message = fc.oneof(
+      fc.json(),
+      fc.record({ temp: fc.double(), v: fc.double(), unit: fc.string() }).map((o) => JSON.stringify(o)),
+      fc.array(fc.oneof(fc.string(), fc.double().map(String)), { maxLength: 6 }).map((cells) => cells.join(',')),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+    );
+    fc.assert(
+      fc.property(fc.nat(modules.length - 1), fc.array(message, { maxLength: 12 }), fc.integer({ min: 1, max: 5000 }), (which, inputs, fuel) => {
+        const { config, original, metered } = modules[which];
+        const input = { config, inputs: inputs.map(utf8) };
+        expect(new Recorder(metered, refilling(fuel)).run(input)).toEqual(new Recorder(original).run(input));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+class Timeout extends Error {}
+
+/** A tick like a host's: throws once the deadline has passed, else refills. */
+function deadlineTicker(deadline: number, fuel = 10_000): Ticker {
+  return {
+    ticks: 0,
+    tick(global) {
+      this.ticks++;
+      if (performance.now() >= deadline) throw new Timeout('timeout');
+      if (global) global.value = fuel;
+    },
+  };
+}
+
+describe('a throwing tick interrupts a metered step in the same thread', () => {
+  it.each([
+    ['a loop (loop.wat, input "L")', () => wat('loop'), 'L'],
+    ['recursion by tail calls, with no loop at all', () => watModule(`(module (import "flotilla" "emit" (func $emit (param i32 i32)))
+      (memory (export "memory") 1) (func $spin (param i32) (result i32) (return_call $spin (i32.add (local.get 0) (i32.const 1))))
+      (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "process") (param i32 i32) (result i32)
+        (if (i32.eq (i32.load8_u (local.get 0)) (i32.const 76)) (then (drop (call $spin (i32.const 0)))))
+        (call $emit (local.get 0) (local.get 1)) (i32.const 0)))`), 'L'],
+  ])('%s: only that instance traps; a sibling instance of the same module goes on', (_, build, spin) => {
+    const module = new WebAssembly.Module(meter(capped(build())));
+    const started = performance.now();
+    const spinner = new Recorder(module, deadlineTicker(started + 20));
+    const sibling = new Recorder(module, refilling(1000));
+    expect(sibling.run({ inputs: [utf8('before')] })).toEqual(['emit before', '-> 0']);
+    expect(spinner.run({ inputs: [utf8('ok'), utf8(spin)] })).toEqual(['emit ok', '-> 0', 'trap: Timeout: timeout']);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(20);
+    expect(sibling.run({ inputs: [utf8('after')] })).toEqual(['emit before', '-> 0', 'emit after', '-> 0']);
+  });
+});
+
+describe('fuel accounting', () => {
+  it('charges each check the instructions it guards: the function entry once, a loop header per iteration', () => {
+    // entry: local.get, i32.const, i32.sub?, ... counted by the decoder; see the comment on each line.
+    const bytes = watModule(`(module (func (export "run") (param $n i32)
+      block          ;; entry region: block, loop, end (of block), end (of function) = 4
+        loop         ;; loop region: local.get, i32.eqz, br_if, local.get, i32.const, i32.sub, local.set, br, end = 9
+          local.get $n
+          i32.eqz
+          br_if 1
+          local.get $n
+          i32.const 1
+          i32.sub
+          local.set $n
+          br 0
+        end
+      end))`);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes)), { flotilla_meter: { tick() {} } });
+    const fuel = instance.exports[METER_FUEL] as WebAssembly.Global;
+    const run = instance.exports.run as (n: number) => void;
+    for (const n of [0, 1, 10]) {
+      fuel.value = 1_000_000;
+      run(n);
+      expect(1_000_000 - fuel.value).toBe(4 + 9 * (n + 1));
+    }
+  });
+
+  it('calls tick exactly when the fuel drops below zero, and starts with the fuel given', () => {
+    const bytes = watModule('(module (func (export "f")))'); // entry region: end = 1
+    let ticks = 0;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes, { fuel: 2 })), { flotilla_meter: { tick: () => void ticks++ } });
+    const f = instance.exports.f as () => void;
+    f(); // 1
+    f(); // 0
+    expect(ticks).toBe(0);
+    f(); // -1
+    expect(ticks).toBe(1);
+  });
+});
+
+describe('what the rewriter cannot decode is refused with the opcode and its byte offset', () => {
+  /** A module with one function `() -> ()` whose body is `code` (without locals), and the offset of that code. */
+  function withBody(code: number[]): { bytes: Uint8Array; at: number } {
+    const body = [0x00, ...code, 0x0b];
+    const head = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, body.length + 2, 1, body.length];
+    return { bytes: new Uint8Array([...head, ...body]), at: head.length + 1 };
+  }
+
+  it.each([
+    ['a single-byte opcode', [0x27], '0x27'],
+    ['a GC instruction (0xfb prefix, not enabled by default)', [0xfb, 0x00], '0xfb'],
+    ['a gap in the SIMD table', [0xfd, 0x9a, 0x01], '0xfd 0x9a'],
+    ['relaxed SIMD (not enabled by default)', [0xfd, 0x80, 0x02], '0xfd 0x100'],
+    ['an unknown atomic', [0xfe, 0x04], '0xfe 0x04'],
+    ['an unknown 0xfc instruction', [0xfc, 0x12], '0xfc 0x12'],
+  ])('%s', (_, code, name) => {
+    const { bytes, at } = withBody([0x01, ...code]); // a nop first: the offset is the opcode's, not the body's
+    const err = (() => {
+      try {
+        meter(bytes);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(MeteringError);
+    expect(err).toBeInstanceOf(StepLoadError);
+    expect((err as Error).message).toBe(`cannot meter the module: unknown opcode ${name} at byte ${at + 1}`);
+  });
+
+  it('a truncated immediate', () => {
+    const { bytes, at } = withBody([0x41, 0x80, 0x80]); // i32.const whose LEB128 runs into the end
+    expect(() => meter(bytes.subarray(0, bytes.length))).toThrow(`in the instruction at byte ${at}`);
+  });
+
+  it('a module that already uses the names the host reserves', () => {
+    expect(() => meter(watModule('(module (import "flotilla_meter" "tick" (func)))'))).toThrow(/already imports from "flotilla_meter"/);
+    expect(() => meter(watModule('(module (global (export "flotilla_fuel") i32 (i32.const 0)))'))).toThrow(/already exports "flotilla_fuel"/);
+  });
+});
+
+describe('the compile cache keeps metered modules beside the plain ones', () => {
+  it('caches a metered module by sha256 apart from the plain one, and refuses what it cannot decode at load', async () => {
+    const { ModuleCache } = await import('../../agent/runtime/load.js');
+    const { manifestFor } = await import('../../shared/step-manifest.js');
+    const cache = new ModuleCache();
+    const echo = wat('echo');
+    const manifest = manifestFor(echo, { name: 'echo', version: '1.0.0' });
+    const metered = await cache.load(echo, manifest, { metered: true });
+    expect(metered.metered).toBe(true);
+    expect(WebAssembly.Module.imports(metered.module).map((i) => `${i.module}.${i.name}`)).toEqual(['flotilla.emit', 'flotilla_meter.tick']);
+    expect((await cache.load(echo, manifest, { metered: true })).module).toBe(metered.module);
+    const plain = await cache.load(echo, manifest);
+    expect(plain.metered).toBe(false);
+    expect(plain.module).not.toBe(metered.module);
+    expect(cache.size).toBe(2);
+
+    const nops = wat('echo', (t) => t.replace(/\)\s*$/, ' (func nop nop nop nop))'));
+    const at = nops.findIndex((_, i) => nops[i] === 1 && nops[i + 1] === 1 && nops[i + 2] === 1 && nops[i + 3] === 1 && nops[i + 4] === 0x0b);
+    const bad = nops.slice();
+    bad[at] = 0x27;
+    await expect(cache.load(bad, manifestFor(bad, { name: 'bad', version: '1.0.0' }), { metered: true })).rejects.toThrow(
+      new MeteringError(`cannot meter the module: unknown opcode 0x27 at byte ${at}`),
+    );
+    expect(cache.size).toBe(2);
+  });
+});
