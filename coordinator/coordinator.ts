@@ -8,7 +8,7 @@ import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broke
 import type { Principal } from './broker/acl.js';
 import { ClusterBus } from './cluster-bus.js';
 import { mountDashboard, type Dashboard } from './dashboard/index.js';
-import { FleetState, summarize, type FleetChange } from './fleet/fleet-state.js';
+import { DeviceDirectory } from './fleet/directory.js';
 import { addApiRoutes } from './http/api.js';
 import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
@@ -49,9 +49,9 @@ const INTERNAL_USER = '$flotilla-coordinator';
 export class Coordinator {
   readonly stats = { invalidMessages: 0, deniedRequests: 0, httpErrors: 0 };
   readonly startedAt = Date.now();
-  readonly fleet: FleetState;
+  /** What this coordinator knows about devices, own and below, and its one change feed. */
+  readonly directory: DeviceDirectory;
   readonly router = new Router();
-  private readonly listeners = new Set<(change: FleetChange) => void>();
   private broker: RunningBroker | undefined;
   private bus!: ClusterBus;
   federation!: Federation;
@@ -70,7 +70,7 @@ export class Coordinator {
     readonly registry: Registry,
     readonly children: Children,
   ) {
-    this.fleet = new FleetState(Date.now, (change) => this.changed(change));
+    this.directory = new DeviceDirectory(opts.cluster, registry);
   }
 
   static async start(opts: CoordinatorOptions): Promise<Coordinator> {
@@ -79,7 +79,6 @@ export class Coordinator {
     const children = await Children.open(opts.dataDir);
     for (const [name, token] of Object.entries(opts.childTokens ?? {})) await children.enroll(name, token);
     const c = new Coordinator(opts, registry, children);
-    for (const d of registry.list()) c.fleet.remember(d.id, d.lastSeen);
     await c.listen();
     return c;
   }
@@ -120,12 +119,12 @@ export class Coordinator {
       password: local.password ?? '',
       log: opts.log.child('bus'),
       handlers: {
-        status: (id, msg) => this.known(id) && this.fleet.status(id, msg.online),
-        health: (id, msg) => this.known(id) && this.fleet.health(id, msg),
-        event: (id, msg) => this.known(id) && this.fleet.event(id, msg),
+        status: (id, msg) => this.known(id) && this.directory.live.status(id, msg.online),
+        health: (id, msg) => this.known(id) && this.directory.live.health(id, msg),
+        event: (id, msg) => this.known(id) && this.directory.live.event(id, msg),
         invalid: (id, topic, reason) => {
           this.stats.invalidMessages++;
-          if (id && this.known(id)) this.fleet.invalid(id);
+          if (id && this.known(id)) this.directory.live.invalid(id);
           opts.log.warn(`dropped invalid message on ${topic}: ${reason}`);
         },
       },
@@ -137,10 +136,8 @@ export class Coordinator {
         client: this.bus.client,
         bus: this.bus,
         local: { ...local, clientId: '' },
-        fleet: this.fleet,
-        registry: this.registry,
+        directory: this.directory,
         stats: this.stats,
-        onChange: (listener) => this.onChange(listener),
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
         desiredOf: (id) => this.desired.get(id),
         historyOf: (id) => this.dashboard.history.get(id),
@@ -150,36 +147,27 @@ export class Coordinator {
     const republished = await this.desired.republishAll();
     if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
     // Federation routes first: they answer for the whole subtree, shadowing the single-cluster ones.
-    addFederationRoutes(this.router, this.federation, opts.broker ? undefined : this.children);
+    addFederationRoutes(this.router, this.federation, this.directory, opts.broker ? undefined : this.children);
     const store = new ModuleStore(join(opts.dataDir, 'modules'));
     this.steps = await StepRegistry.open(opts.dataDir);
     this.modules = new ModuleServer(this.bus.client, store, opts.parent !== undefined, opts.log.child('modules'));
     addStepRoutes(this.router, this.steps, store);
-    addDesiredRoutes(this.router, { federation: this.federation, steps: this.steps, desired: this.desired });
+    addDesiredRoutes(this.router, { federation: this.federation, directory: this.directory, steps: this.steps, desired: this.desired });
     addApiRoutes(this.router, {
       cluster: opts.cluster,
       version: FLOTILLA_VERSION,
       startedAt: this.startedAt,
       registry: this.registry,
-      fleet: this.fleet,
-      bus: this.bus,
+      directory: this.directory,
       stats: this.stats,
-      onEnrolled: (id) => this.fleet.remember(id, undefined),
+      onEnrolled: (id) => this.directory.enrolled(id),
       onRemoved: (id) => this.removeDevice(id),
     });
     this.dashboard = mountDashboard({
       cluster: opts.cluster,
       router: this.router,
-      onChange: (listener) => this.onChange(listener),
-      summary: (id) => {
-        if (this.registry.get(id)) return summarize(id, opts.cluster, this.fleet.get(id));
-        const remote = this.federation.view.devices.get(id);
-        return remote && { ...remote.detail, id, cluster: [opts.cluster, ...remote.path].join('/') };
-      },
-      remote: () => this.federation.view.devices.entries(),
-      remoteHistory: (id) => (this.federation.view.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
-      // Below: the view's revision; here: our own devices' roll-up (what the root node of the tree shows).
-      clustersKey: () => `${this.federation.view.revision} ${JSON.stringify(this.federation.ownRollup())}`,
+      directory: this.directory,
+      remoteHistory: (id) => (this.directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
     });
     const http = await startHttpServer({
       host: opts.host,
@@ -191,7 +179,7 @@ export class Coordinator {
     });
     this.http = http.server;
     this.httpPort = http.port;
-    this.sweeper = setInterval(() => this.fleet.sweep(), opts.sweepMs ?? 1000);
+    this.sweeper = setInterval(() => this.directory.live.sweep(), opts.sweepMs ?? 1000);
   }
 
   /**
@@ -199,7 +187,7 @@ export class Coordinator {
    * own ACL must refuse it) and its retained status and desired state are cleared, so nothing of it lingers.
    */
   private removeDevice(id: string): void {
-    this.fleet.forget(id);
+    this.directory.removed(id);
     this.broker?.disconnect(id);
     for (const kind of ['status', 'desired'] as const) {
       this.bus.client.publish(deviceTopic(id, kind), Buffer.alloc(0), { qos: 1, retain: true });
@@ -211,31 +199,11 @@ export class Coordinator {
     return this.registry.get(id) !== undefined;
   }
 
-  private changed(change: FleetChange): void {
-    if (change.kind === 'online' || change.kind === 'offline') {
-      this.registry.update(change.id, { lastSeen: this.fleet.get(change.id)?.lastSeen });
-    }
-    if (change.kind === 'health') {
-      const { arch, platform, target, agentVersion, nodeVersion } = change.health;
-      const facts = this.registry.get(change.id)?.facts;
-      if (!facts || facts.arch !== arch || facts.target !== target || facts.agentVersion !== agentVersion || facts.platform !== platform || facts.nodeVersion !== nodeVersion) {
-        this.registry.update(change.id, { facts: { arch, platform, target, agentVersion, nodeVersion } });
-      }
-    }
-    for (const listener of this.listeners) listener(change);
-  }
-
-  /** Subscribe to live fleet changes (dashboard stream, federation uplink). Returns the unsubscribe function. */
-  onChange(listener: (change: FleetChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     this.dashboard.close();
     // Keep the last-seen times of devices still online, so a restarted coordinator shows when it last heard them.
-    for (const d of this.fleet.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });
+    for (const d of this.directory.live.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.federation.close();

@@ -42,11 +42,21 @@ export const DeviceDetail = DeviceSummary.extend({
 });
 export type DeviceDetail = z.infer<typeof DeviceDetail>;
 
+/** Device counts by state (shared/rollup.ts, docs/api.md "Device states"): total = online + offline + unknown; degraded ⊆ online. */
+export const DeviceCounts = z.object({
+  total: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+  offline: z.number().int().nonnegative(),
+  degraded: z.number().int().nonnegative(),
+  unknown: z.number().int().nonnegative(),
+});
+export type DeviceCounts = z.infer<typeof DeviceCounts>;
+
 export const ClusterSummary = z.object({
   cluster: z.string(),
   coordinatorVersion: z.string(),
   uptimeS: z.number(),
-  devices: z.object({ total: z.number(), online: z.number(), offline: z.number(), degraded: z.number() }),
+  devices: DeviceCounts,
   byArch: z.record(z.string(), z.number()),
   restartsTotal: z.number(),
   invalidMessages: z.number(),
@@ -63,14 +73,6 @@ export type ApiError = z.infer<typeof ApiError>;
 
 // --- Federation (docs/api.md, "Federation") ---
 
-export const DeviceCounts = z.object({
-  total: z.number().int().nonnegative(),
-  online: z.number().int().nonnegative(),
-  offline: z.number().int().nonnegative(),
-  degraded: z.number().int().nonnegative(),
-  unknown: z.number().int().nonnegative(),
-});
-export type DeviceCounts = z.infer<typeof DeviceCounts>;
 
 /** Roll-up of a set of devices: counts by state, restart and invalid-message totals, the worst state present. */
 export const Rollup = z.object({

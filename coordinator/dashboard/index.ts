@@ -1,10 +1,9 @@
-import type { DeviceSummary } from '../../shared/api.js';
 import type { DeviceHistory } from '../../shared/stream.js';
-import type { FleetChange } from '../fleet/fleet-state.js';
+import type { DeviceDirectory } from '../fleet/directory.js';
 import { HttpError, type RouteContext, type Router } from '../http/router.js';
 import { HealthHistory } from './history.js';
 import { StaticAssets } from './static-assets.js';
-import { LiveStream, type RemoteDeviceView } from './stream.js';
+import { LiveStream } from './stream.js';
 
 export { HealthHistory, HealthRing, HISTORY_WINDOW_S } from './history.js';
 export { LiveFeed } from './live-feed.js';
@@ -13,18 +12,13 @@ export { StaticAssets, DASHBOARD_DIR } from './static-assets.js';
 export interface DashboardDeps {
   cluster: string;
   router: Router;
-  onChange(listener: (change: FleetChange) => void): () => void;
-  /** The device's current summary, or undefined if it is not (or no longer) enrolled. */
-  summary(id: string): DeviceSummary | undefined;
-  /** Devices of child clusters by qualified id (federation), so their changes are pushed too. */
-  remote?(): Iterable<[string, RemoteDeviceView]>;
+  /** What the page shows, and its one change feed. */
+  directory: DeviceDirectory;
   /**
    * History of a device of a child cluster (qualified id), asked of its own coordinator: undefined for an id that is
    * not such a device; the promise gives undefined when that cluster did not answer.
    */
   remoteHistory?(id: string): Promise<DeviceHistory | undefined> | undefined;
-  /** A key of the cluster tree's state (see LiveStream); a change tells pages to fetch `/api/v1/clusters`. */
-  clustersKey?(): string;
   /** Where the built page lives (default: dist/dashboard). */
   assetsDir?: string;
   flushMs?: number;
@@ -44,9 +38,10 @@ export interface Dashboard {
  * `/api/v1/stream` and health history at `/api/v1/devices/:id/history` (both under the API token, docs/api.md).
  */
 export function mountDashboard(deps: DashboardDeps): Dashboard {
-  const history = new HealthHistory((id) => deps.summary(id) !== undefined);
-  const stream = new LiveStream({ cluster: deps.cluster, summary: deps.summary, remote: deps.remote, clustersKey: deps.clustersKey, flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
-  const unsubscribe = deps.onChange((change) => {
+  const { directory } = deps;
+  const history = new HealthHistory((id) => directory.summary(id) !== undefined);
+  const stream = new LiveStream({ cluster: deps.cluster, summary: (id) => directory.summary(id), flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
+  const unsubscribe = directory.onChange((change) => {
     if (change.kind === 'health') history.record(change.id, change.health);
     stream.change(change);
   });
@@ -56,7 +51,7 @@ export function mountDashboard(deps: DashboardDeps): Dashboard {
     return undefined;
   });
   deps.router.add('GET', '/api/v1/devices/:id/history', async ({ params }): Promise<{ body: DeviceHistory }> => {
-    if (!deps.summary(params.id)) throw new HttpError(404, `no device "${params.id}" in cluster ${deps.cluster}`);
+    if (!directory.summary(params.id)) throw new HttpError(404, `no device "${params.id}" in cluster ${deps.cluster}`);
     const remote = deps.remoteHistory?.(params.id);
     if (!remote) return { body: history.get(params.id) };
     const body = await remote;

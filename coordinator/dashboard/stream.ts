@@ -1,27 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceSummary } from '../../shared/api.js';
-import type { EventMessage } from '../../shared/messages.js';
 import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../shared/stream.js';
-import type { FleetChange } from '../fleet/fleet-state.js';
+import type { DirectoryChange } from '../fleet/directory.js';
 import { LiveFeed } from './live-feed.js';
 
 export interface StreamOptions {
   cluster: string;
-  /** The current summary of a device, or undefined once it is removed. */
+  /** The current summary of a device (own or below), or undefined once it is removed. */
   summary(id: string): DeviceSummary | undefined;
-  /** Devices of child clusters, keyed by qualified id (the federation's subtree view), checked once per flush. */
-  remote?(): Iterable<[string, RemoteDeviceView]>;
-  /** A cheap key of what `GET /api/v1/clusters` shows; checked once per flush, a new key sends `clusters`. */
-  clustersKey?(): string;
   /** How long changes are coalesced before they are pushed. */
   flushMs?: number;
   heartbeatMs?: number;
-}
-
-/** What the stream reads of a remote device: replaced `detail` objects and appended events mark a change. */
-export interface RemoteDeviceView {
-  detail: object;
-  events: EventMessage[];
 }
 
 /** A client that let this much unsent data pile up is cut off; it reconnects and fetches a fresh snapshot. */
@@ -29,7 +18,8 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
  * The live channel as Server-Sent Events (HTML Living Standard §9.2): `hello` on connect, then `devices` and
- * `events` batches, `clusters` when the cluster tree changed, and a `heartbeat` that also carries rates. EventSource reconnects by itself (`retry:`), and
+ * `events` batches, `clusters` when the cluster tree changed, and a `heartbeat` that also carries rates, all from
+ * the device directory's one change feed (nothing is polled). EventSource reconnects by itself (`retry:`), and
  * every `hello` tells the page to refetch its snapshot, so nothing missed while disconnected stays stale.
  */
 export class LiveStream {
@@ -38,9 +28,6 @@ export class LiveStream {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private lastRates = Date.now();
-  private readonly remoteSeen = new Map<string, { detail: object; last: EventMessage | undefined }>();
-  private readonly watchTimer: NodeJS.Timeout | undefined;
-  private clustersKey: string | undefined;
   private clustersRevision = 0;
   readonly flushMs: number;
   readonly heartbeatMs: number;
@@ -50,56 +37,14 @@ export class LiveStream {
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
-    // Child clusters' devices and summaries arrive through the federation uplink, not as FleetChanges: look at
-    // them once per flush period (in memory, cheap) and push what changed since the last look.
-    if (opts.remote || opts.clustersKey) {
-      this.clustersKey = opts.clustersKey?.();
-      this.watchTimer = setInterval(() => {
-        if (opts.remote) this.scanRemote();
-        this.checkClusters();
-      }, this.flushMs);
-      this.watchTimer.unref();
-    }
-  }
-
-  private checkClusters(): void {
-    const key = this.opts.clustersKey?.();
-    if (key === this.clustersKey) return;
-    this.clustersKey = key;
-    this.clustersRevision++;
-    if (this.clients.size) this.broadcast(frame('clusters', { revision: this.clustersRevision } satisfies StreamClusters));
-  }
-
-  /** Compare the subtree view's objects by identity and queue what was replaced since the last look. */
-  private scanRemote(): void {
-    let changed = false;
-    const present = new Set<string>();
-    for (const [id, d] of this.opts.remote!()) {
-      present.add(id);
-      const seen = this.remoteSeen.get(id);
-      const last = d.events.at(-1);
-      if (seen && seen.detail === d.detail && seen.last === last) continue;
-      // New events only (a device seen for the first time brings its summary; its past events are in its detail).
-      const from = !seen ? d.events.length : seen.last ? d.events.indexOf(seen.last) + 1 : 0;
-      this.remoteSeen.set(id, { detail: d.detail, last });
-      this.feed.remote(id, d.events.slice(from));
-      changed = true;
-    }
-    // Devices gone from the subtree view (removed in their cluster): their ids go out as `removed`.
-    for (const id of this.remoteSeen.keys()) {
-      if (present.has(id)) continue;
-      this.remoteSeen.delete(id);
-      this.feed.remote(id, []);
-      changed = true;
-    }
-    if (changed) this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
   get clientCount(): number {
     return this.clients.size;
   }
 
-  change(c: FleetChange): void {
+  /** One change from the device directory's feed (own devices, devices below, the cluster tree). */
+  change(c: DirectoryChange): void {
     this.feed.change(c);
     this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
   }
@@ -122,6 +67,7 @@ export class LiveStream {
   private flush(): void {
     this.flushTimer = undefined;
     const batch = this.feed.drain();
+    // Nobody listening: nothing is computed (a page that connects later fetches a snapshot first).
     if (this.clients.size === 0) return;
     if (batch.deviceIds.length) {
       const devices: DeviceSummary[] = [];
@@ -134,6 +80,7 @@ export class LiveStream {
       this.broadcast(frame('devices', { devices, removed } satisfies StreamDevices));
     }
     if (batch.events.length) this.broadcast(frame('events', { events: batch.events } satisfies StreamEvents));
+    if (batch.clusters) this.broadcast(frame('clusters', { revision: ++this.clustersRevision } satisfies StreamClusters));
   }
 
   private beat(): void {
@@ -155,7 +102,6 @@ export class LiveStream {
 
   close(): void {
     clearInterval(this.heartbeat);
-    clearInterval(this.watchTimer);
     clearTimeout(this.flushTimer);
     for (const res of this.clients) res.end();
     this.clients.clear();

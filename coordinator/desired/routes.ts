@@ -4,6 +4,7 @@ import type { DesiredMessage } from '../../shared/desired.js';
 import { ValidationError } from '../../shared/errors.js';
 import { splitQualifiedId } from '../../shared/fleet-topics.js';
 import { fanoutScope, type Federation } from '../federation/index.js';
+import type { DeviceDirectory } from '../fleet/directory.js';
 import { HttpError, type Router } from '../http/router.js';
 import { readJson } from '../http/server.js';
 import type { StepRegistry } from '../steps/index.js';
@@ -20,8 +21,8 @@ const DesiredRequest = z.object({
  * `POST /api/v1/desired` and `GET /api/v1/devices/:id/desired` (docs/api.md, "Desired state"). The spec is checked
  * and its steps resolved here, once; the addressed clusters store and publish it for their own devices.
  */
-export function addDesiredRoutes(router: Router, deps: { federation: Federation; steps: StepRegistry; desired: DesiredStates }): void {
-  const fed = deps.federation;
+export function addDesiredRoutes(router: Router, deps: { federation: Federation; directory: DeviceDirectory; steps: StepRegistry; desired: DesiredStates }): void {
+  const { federation: fed, directory } = deps;
   const self = fed.opts.cluster;
 
   router.add('POST', '/api/v1/desired', async ({ req }): Promise<{ body: FanoutResult }> => {
@@ -36,9 +37,8 @@ export function addDesiredRoutes(router: Router, deps: { federation: Federation;
     const { path, scope } = fanoutScope(self, target);
     if ('device' in target) {
       // Known locally, or reported up by its cluster: an unknown device is a 404, not a timeout.
-      const known = path.length === 0 ? fed.localDetail(splitQualifiedId(target.device).id) : fed.view.devices.get(target.device);
-      if (!known) throw new HttpError(404, `no device "${target.device}" below cluster ${self}`);
-    } else if (!fed.view.has(path)) throw new HttpError(404, `no cluster "${[self, ...path].join('/')}" below cluster ${self}`);
+      if (!directory.summary(target.device)) throw new HttpError(404, `no device "${target.device}" below cluster ${self}`);
+    } else if (!directory.below.has(path)) throw new HttpError(404, `no cluster "${[self, ...path].join('/')}" below cluster ${self}`);
     const { result } = await fed.request(path, scope, { type: 'desired', spec, modules }, timeoutMs);
     return { body: result };
   });
@@ -47,10 +47,10 @@ export function addDesiredRoutes(router: Router, deps: { federation: Federation;
     const { path, id } = splitQualifiedId(params.id);
     let desired: DesiredMessage | undefined;
     if (path.length === 0) {
-      if (!fed.localDetail(id)) throw new HttpError(404, `no device "${id}" in cluster ${self}`);
+      if (!directory.isLocal(id)) throw new HttpError(404, `no device "${id}" in cluster ${self}`);
       desired = deps.desired.get(id);
     } else {
-      if (!fed.view.devices.has(params.id)) throw new HttpError(404, `no device "${params.id}" below cluster ${self}`);
+      if (!directory.summary(params.id)) throw new HttpError(404, `no device "${params.id}" below cluster ${self}`);
       const reply = await fed.request(path, { scope: 'device', device: id }, { type: 'get_desired' }, 3000);
       if (reply.result.unreachable.length) throw new HttpError(504, `cluster ${reply.result.unreachable.join(', ')} did not answer`);
       desired = reply.desired;

@@ -19,14 +19,12 @@ import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, 
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, type AckMessage, type EventMessage } from '../../shared/messages.js';
 import { CommandTimeoutError, type ClusterBus } from '../cluster-bus.js';
-import { summarize, type FleetChange, type FleetState } from '../fleet/fleet-state.js';
-import type { Registry } from '../registry/registry.js';
+import type { DeviceDirectory, DirectoryChange } from '../fleet/directory.js';
 import { Bridge, type Endpoint } from './bridge.js';
 import { CHILD_USER_PREFIX } from './children.js';
 import { Collector } from './collector.js';
 import type { TopicMapping } from './mapping.js';
-import { rollupDevices, significantKey } from './rollup.js';
-import { SubtreeView } from './subtree-view.js';
+import { significantKey } from './significant.js';
 
 export interface ParentLink {
   url: string;
@@ -50,10 +48,9 @@ export interface FederationDeps {
   bus: ClusterBus;
   /** How the bridge reaches the cluster broker (internal credentials, or the external broker's). */
   local: Endpoint;
-  fleet: FleetState;
-  registry: Registry;
+  /** What this coordinator knows of devices, own and below; the uplink reads it, the intake writes its view below. */
+  directory: DeviceDirectory;
   stats: { invalidMessages: number };
-  onChange(listener: (change: FleetChange) => void): () => void;
   /** Stores and publishes a desired spec for this cluster's own devices (coordinator/desired): revisions or errors per device. */
   applyDesired(devices: string[], op: Extract<RequestOp, { type: 'desired' }>): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }>;
   /** The desired state stored for one of this cluster's own devices. */
@@ -88,7 +85,6 @@ export class FederationStats {
  * bounded-rate summaries), the view of the subtree below, and request routing (commands, detail, desired) down it.
  */
 export class Federation {
-  readonly view = new SubtreeView();
   readonly stats = new FederationStats();
   readonly bridge: Bridge | undefined;
   private readonly collectors = new Map<string, { path: ClusterPath; collector: Collector; finish(): void }>();
@@ -109,7 +105,7 @@ export class Federation {
     const { client } = deps;
     client.on('message', (topic, payload) => this.dispatch(topic, payload));
     client.subscribe([`${UP}/#`, downTopic([], 'req')], { qos: 1 });
-    this.unsubscribe = deps.onChange((change) => this.changed(change));
+    this.unsubscribe = deps.directory.onChange((change) => this.changed(change));
     if (opts.parent) {
       const name = opts.cluster;
       this.bridge = new Bridge({
@@ -122,10 +118,14 @@ export class Federation {
         log: opts.log.child('bridge'),
       });
       // Everything the parent should know now; afterwards only changes.
-      for (const r of deps.registry.list()) this.dirty.add(r.id);
+      for (const id of deps.directory.ownIds()) this.dirty.add(id);
       this.scheduleDetails();
       this.aliveTimer = setInterval(() => this.sendAlive(), opts.summaryMs);
     }
+  }
+
+  private get view() {
+    return this.deps.directory.below;
   }
 
   get isChild(): boolean {
@@ -155,7 +155,6 @@ export class Federation {
     switch (m.kind) {
       case 'summary':
         this.view.summary(path, m.msg);
-        if (path.length === 1) this.scheduleSummary();
         break;
       case 'alive':
         this.view.alive(path, m.msg);
@@ -194,8 +193,11 @@ export class Federation {
 
   // --- sending up ---
 
-  private changed(change: FleetChange): void {
+  private changed(change: DirectoryChange): void {
     if (!this.isChild) return;
+    // A roll-up moved (ours or below): a summary follows, after the details of a pending flush.
+    if (change.kind === 'clusters') return void (this.detailTimer || this.scheduleSummary());
+    if (change.kind === 'remote' || change.kind === 'remote_event') return;
     if (change.kind === 'removed') {
       // Clearing the retained detail tells every coordinator above that the device is gone.
       this.dirty.delete(change.id);
@@ -213,7 +215,7 @@ export class Federation {
   }
 
   private sendDetail(id: string): void {
-    const detail = this.ownSummary(id);
+    const detail = this.deps.directory.ownSummary(id);
     if (!detail) return;
     const key = significantKey(detail);
     if (this.sentDetail.get(id) === key) return;
@@ -240,8 +242,7 @@ export class Federation {
     const wait = Math.max(0, this.lastSummaryAt + this.opts.summaryMs - Date.now());
     this.summaryTimer = setTimeout(() => {
       this.summaryTimer = undefined;
-      const own = this.ownRollup();
-      const subtree = this.subtreeRollup(own);
+      const { own, subtree } = this.deps.directory.rollup();
       const key = JSON.stringify([own, subtree]);
       if (key === this.lastSummaryKey) return;
       this.lastSummaryKey = key;
@@ -257,40 +258,14 @@ export class Federation {
    */
   private sendAlive(): void {
     let heardAt: number | null = null;
-    for (const r of this.deps.registry.list()) {
-      const live = this.deps.fleet.get(r.id);
+    for (const id of this.deps.directory.ownIds()) {
+      const live = this.deps.directory.live.get(id);
       if (!live?.online || live.lastSeen === undefined) continue;
       heardAt = heardAt === null ? live.lastSeen : Math.min(heardAt, live.lastSeen);
     }
     if (heardAt === this.lastAlive) return;
     this.lastAlive = heardAt;
     this.publishUp(UPLINK.alive, { ts: Date.now(), heardAt } satisfies AliveMessage, true);
-  }
-
-  // --- local facts ---
-
-  private ownSummary(id: string): DeviceSummary | undefined {
-    if (!this.deps.registry.get(id)) return undefined;
-    return summarize(id, this.opts.cluster, this.deps.fleet.get(id));
-  }
-
-  ownDevices(): DeviceSummary[] {
-    return this.deps.registry.list().map((r) => summarize(r.id, this.opts.cluster, this.deps.fleet.get(r.id)));
-  }
-
-  ownRollup(): Rollup {
-    return rollupDevices(this.ownDevices());
-  }
-
-  private subtreeRollup(own: Rollup): Rollup {
-    return this.view.tree(this.opts.cluster, own).subtree;
-  }
-
-  /** Full detail of one of this cluster's own devices. */
-  localDetail(id: string): DeviceDetail | undefined {
-    if (!this.deps.registry.get(id)) return undefined;
-    const live = this.deps.fleet.get(id);
-    return { ...summarize(id, this.opts.cluster, live), health: live?.health ?? null, events: live?.events ?? [], tree: live?.health?.children ?? [], steps: live?.health?.steps ?? [] };
   }
 
   // --- requests down the tree ---
@@ -324,19 +299,20 @@ export class Federation {
         reply.forwardedTo.push(child.name);
       }
     }
-    const devices = req.target.scope === 'device' ? [req.target.device] : this.deps.registry.list().map((r) => r.id);
+    const { directory } = this.deps;
+    const devices = req.target.scope === 'device' ? [req.target.device] : directory.ownIds();
     const known = devices.filter((id) => {
-      if (this.deps.registry.get(id)) return true;
+      if (directory.isLocal(id)) return true;
       reply.errors[id] = `no device "${id}" in cluster ${this.opts.cluster}`;
       return false;
     });
     const { op } = req;
     if (op.type === 'detail') {
-      if (known[0] !== undefined) reply.detail = this.localDetail(known[0]);
+      if (known[0] !== undefined) reply.detail = directory.detail(known[0]);
     } else if (op.type === 'command') {
       await Promise.all(
         known.map(async (id) => {
-          if (req.target.scope !== 'device' && !this.deps.fleet.get(id)?.online) return void (reply.errors[id] = 'offline');
+          if (req.target.scope !== 'device' && !directory.live.get(id)?.online) return void (reply.errors[id] = 'offline');
           try {
             reply.acks[id] = await this.deps.bus.send(id, op.command, budget);
           } catch (err) {

@@ -5,6 +5,7 @@ import type { RequestScope } from '../../shared/federation.js';
 import { CommandBody } from '../../shared/messages.js';
 import { HttpError, type Router } from '../http/router.js';
 import { readJson } from '../http/server.js';
+import type { DeviceDirectory } from '../fleet/directory.js';
 import type { Children } from './children.js';
 import { Federation } from './federation.js';
 
@@ -30,29 +31,22 @@ export function fanoutScope(self: string, target: FanoutTarget): { path: Cluster
 }
 
 /**
- * The federation's HTTP routes (docs/api.md, "Federation"). Registered before the foundation's, so that the
- * device list, device detail and device commands cover the whole subtree (cluster-path-qualified ids, `eu/site1/x`).
+ * The device and federation routes (docs/api.md): the device list, device detail and device commands cover the
+ * whole subtree (cluster-path-qualified ids, `eu/site1/x`), read from the device directory.
  */
-export function addFederationRoutes(router: Router, fed: Federation, children: Children | undefined): void {
+export function addFederationRoutes(router: Router, fed: Federation, directory: DeviceDirectory, children: Children | undefined): void {
   const self = fed.opts.cluster;
 
-  router.add('GET', '/api/v1/devices', (): { body: DeviceList } => ({
-    body: { devices: [...fed.ownDevices(), ...fed.view.deviceList(self)].sort((a, b) => a.id.localeCompare(b.id)) },
-  }));
+  router.add('GET', '/api/v1/devices', (): { body: DeviceList } => ({ body: { devices: directory.list() } }));
 
   router.add('GET', '/api/v1/devices/:id', async ({ params }): Promise<{ body: DeviceDetail }> => {
     const { path, id } = splitQualifiedId(params.id);
-    if (path.length === 0) {
-      const local = fed.localDetail(id);
-      if (!local) throw new HttpError(404, `no device "${id}" in cluster ${self}`);
-      return { body: local };
-    }
-    const cached = fed.view.devices.get(params.id);
-    if (!cached) throw new HttpError(404, `no device "${params.id}" below cluster ${self}`);
+    const known = directory.detail(params.id);
+    if (!known) throw new HttpError(404, path.length ? `no device "${params.id}" below cluster ${self}` : `no device "${id}" in cluster ${self}`);
+    if (path.length === 0) return { body: known };
     // Detail on request: ask the device's own coordinator; fall back to what flowed up when it cannot answer.
     const { detail } = await fed.request(path, { scope: 'device', device: id }, { type: 'detail' }, 3000);
-    const summary = { ...cached.detail, id: params.id, cluster: [self, ...path].join('/') };
-    return { body: detail ? { ...detail, id: summary.id, cluster: summary.cluster } : { ...summary, health: null, events: cached.events, tree: [], steps: [] } };
+    return { body: detail ? { ...detail, id: known.id, cluster: known.cluster } : known };
   });
 
   router.add('POST', '/api/v1/devices/:id/commands', async ({ req, params }) => {
@@ -72,7 +66,7 @@ export function addFederationRoutes(router: Router, fed: Federation, children: C
     return { body: result };
   });
 
-  router.add('GET', '/api/v1/clusters', (): { body: ClusterTree } => ({ body: { root: fed.view.tree(self, fed.ownRollup()) } }));
+  router.add('GET', '/api/v1/clusters', (): { body: ClusterTree } => ({ body: { root: directory.tree() } }));
 
   router.add('POST', '/api/v1/clusters', async ({ req }): Promise<{ status: number; body: ClusterEnrollResponse }> => {
     if (!children) throw new HttpError(400, 'this coordinator uses an external broker: child coordinators authenticate there');

@@ -15,7 +15,8 @@ export interface LiveDevice {
 }
 
 export type FleetChange =
-  | { kind: 'online' | 'offline' | 'removed'; id: string }
+  /** `invalid`: the coordinator rejected a message from the device (its summary's count moved). */
+  | { kind: 'online' | 'offline' | 'removed' | 'invalid'; id: string }
   | { kind: 'health'; id: string; health: HealthMessage }
   | { kind: 'event'; id: string; event: EventMessage };
 
@@ -85,6 +86,7 @@ export class FleetState {
 
   invalid(id: string): void {
     this.entry(id).invalidMessages++;
+    this.onChange({ kind: 'invalid', id });
   }
 
   /**

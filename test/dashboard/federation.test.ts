@@ -21,7 +21,7 @@ beforeAll(async () => {
   const { token } = await new ApiClient(site.api).enroll('edge-1');
   agent = spawnAgent(site.mqttUrl, 'edge-1', token, join(dir.path, 'edge-1'));
   [browser] = await Promise.all([launchChromium(), agent.waitFor('joined')]);
-  await eventually(() => root.coordinator.federation.view.devices.has('site/edge-1'), 10_000, 'edge-1 at the root');
+  await eventually(() => root.coordinator.directory.below.devices.has('site/edge-1'), 10_000, 'edge-1 at the root');
 }, 30_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterNode, DeviceSummary } from '../../shared/api.js';
-import { EMPTY_ROLLUP } from '../../coordinator/federation/rollup.js';
-import { clusterPaths, count, countBy, findCluster, matches, NO_FILTER } from '../../coordinator/dashboard/web/fleet-view.js';
+import { EMPTY_ROLLUP, countBy } from '../../shared/rollup.js';
+import { clusterPaths, count, findCluster, matches, NO_FILTER } from '../../coordinator/dashboard/web/fleet-view.js';
 import { href, parseRoute } from '../../coordinator/dashboard/web/route.js';
 
 const device = (id: string, cluster: string, state: DeviceSummary['state'], extra: Partial<DeviceSummary> = {}): DeviceSummary => ({

@@ -58,12 +58,17 @@ describe('live feed', () => {
     feed.change({ kind: 'event', id: 'a', event: { ts: 1, seq: 1, type: 'child_started', data: {} } });
     feed.change({ kind: 'event', id: 'b', event: { ts: 2, seq: 1, type: 'child_terminated', data: {} } });
     feed.change({ kind: 'offline', id: 'b' });
+    feed.change({ kind: 'remote_event', id: 'eu/c', event: { ts: 3, seq: 1, type: 'child_started', data: {} } });
+    feed.change({ kind: 'clusters' });
+    feed.change({ kind: 'clusters' });
     expect(feed.pending).toBe(true);
     const batch = feed.drain();
-    expect(batch.deviceIds).toEqual(['a', 'b']);
-    expect(batch.events.map((e) => e.event.type)).toEqual(['child_started', 'child_terminated']);
+    // An event from below re-sends its device's summary (it may be the first news of it); a local one does not.
+    expect(batch.deviceIds).toEqual(['a', 'b', 'eu/c']);
+    expect(batch.events.map((e) => e.event.type)).toEqual(['child_started', 'child_terminated', 'child_started']);
+    expect(batch.clusters).toBe(true);
     expect(feed.pending).toBe(false);
-    expect(feed.drain()).toEqual({ deviceIds: [], events: [] });
+    expect(feed.drain()).toEqual({ deviceIds: [], events: [], clusters: false });
   });
 
   it('measures device messages per second and sums the step rates of online devices', () => {

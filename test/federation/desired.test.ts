@@ -51,7 +51,7 @@ beforeAll(async () => {
   const siteApi = new ApiClient(site.api);
   for (const id of ['s1', 's2']) tokens.set(id, (await siteApi.enroll(id)).token);
   await Promise.all(['s1', 's2'].map((id) => startAgent(id).waitFor('joined')));
-  await eventually(() => root.coordinator.federation.view.devices.size === 2, 10_000, 'site devices at the root');
+  await eventually(() => root.coordinator.directory.below.devices.size === 2, 10_000, 'site devices at the root');
 }, 30_000);
 afterAll(async () => {
   await Promise.all([...agents.values()].map((a) => a.stop()));

@@ -3,8 +3,8 @@ import { authorizePublish, authorizeSubscribe } from '../../coordinator/broker/a
 import { Collector } from '../../coordinator/federation/collector.js';
 import { federationMappings } from '../../coordinator/federation/federation.js';
 import { EchoGuard, checkMappings, filtersOverlap, mapIn, mapOut, parseMappingLine } from '../../coordinator/federation/mapping.js';
-import { combine, rollupDevices } from '../../coordinator/federation/rollup.js';
-import { SubtreeView, freshen } from '../../coordinator/federation/subtree-view.js';
+import { combine, rollupDevices } from '../../shared/rollup.js';
+import { SubtreeView, freshen } from '../../coordinator/fleet/subtree-view.js';
 import { ClusterName, parseFleetTopic, UP } from '../../shared/fleet-topics.js';
 import { summarize } from '../../coordinator/fleet/fleet-state.js';
 
@@ -122,10 +122,12 @@ describe('aggregation', () => {
   it('counts by state and keeps the worst', () => {
     const online = { ...summarize('a', 'c', { id: 'a', online: true, lastSeen: 1, health: undefined, events: [], invalidMessages: 0 }) };
     const offline = { ...summarize('b', 'c', { id: 'b', online: false, lastSeen: 1, health: undefined, events: [], invalidMessages: 2 }) };
-    const r = rollupDevices([online, offline]);
-    expect(r.devices).toEqual({ total: 2, online: 1, offline: 1, degraded: 0, unknown: 0 });
+    const neverSeen = summarize('n', 'c', undefined);
+    const r = rollupDevices([online, offline, neverSeen]);
+    // A never-seen device is `unknown`, not `offline`: each device counts in exactly one of online/offline/unknown.
+    expect(r.devices).toEqual({ total: 3, online: 1, offline: 1, degraded: 0, unknown: 1 });
     expect(r.worst).toBe('offline');
-    expect(combine(r, rollupDevices([online])).devices.total).toBe(3);
+    expect(combine(r, rollupDevices([online])).devices).toMatchObject({ total: 4, online: 2 });
     expect(rollupDevices([]).worst).toBe('ok');
   });
 });
@@ -134,23 +136,23 @@ describe('remote last-seen from the cluster alive message', () => {
   const sent = { ...summarize('x', 'root/eu', { id: 'x', online: true, lastSeen: 1_000, health: undefined, events: [], invalidMessages: 0 }), uptimeS: 10 };
 
   it('an online device is brought forward to the time its cluster last heard all its online devices, uptime with it', () => {
-    const view = new SubtreeView(() => 0);
+    const view = new SubtreeView('root', () => 0);
     view.detail(['eu'], sent);
     view.alive(['eu'], { ts: 9_000, heardAt: 6_000 });
-    expect(view.deviceList('root')[0]).toMatchObject({ id: 'eu/x', lastSeen: 6_000, uptimeS: 15 });
+    expect(view.summaries()[0]).toMatchObject({ id: 'eu/x', cluster: 'root/eu', lastSeen: 6_000, uptimeS: 15 });
     // A later detail (a significant change) starts from its own last-seen, never older than the cluster vouched for.
     view.detail(['eu'], { ...sent, restartsTotal: 1 });
-    expect(view.devices.get('eu/x')!.detail).toMatchObject({ lastSeen: 6_000, restartsTotal: 1 });
+    expect(view.devices.get('eu/x')!.summary).toMatchObject({ lastSeen: 6_000, restartsTotal: 1 });
   });
 
   it('an offline device keeps the last-seen its cluster sent; an alive without online devices vouches for none', () => {
-    const view = new SubtreeView(() => 0);
+    const view = new SubtreeView('root', () => 0);
     view.detail(['eu'], { ...sent, online: false, state: 'offline' });
     view.alive(['eu'], { ts: 9_000, heardAt: 6_000 });
-    expect(view.devices.get('eu/x')!.detail.lastSeen).toBe(1_000);
+    expect(view.devices.get('eu/x')!.summary.lastSeen).toBe(1_000);
     expect(freshen(sent, undefined)).toBe(sent);
     view.detail(['eu'], sent);
     view.alive(['eu'], { ts: 9_500, heardAt: null });
-    expect(view.devices.get('eu/x')!.detail.lastSeen).toBe(1_000);
+    expect(view.devices.get('eu/x')!.summary.lastSeen).toBe(1_000);
   });
 });

@@ -15,7 +15,7 @@ const dirs = tempDir();
 afterAll(() => dirs.cleanup());
 
 const event = (seq: number) => JSON.stringify({ ts: Date.now(), seq, type: 'tick', data: {} });
-const rootEvents = (root: Node, qid: string) => root.coordinator.federation.view.devices.get(qid)?.events.map((e) => e.seq) ?? [];
+const rootEvents = (root: Node, qid: string) => root.coordinator.directory.below.devices.get(qid)?.events.map((e) => e.seq) ?? [];
 
 describe('a parent that goes away and comes back', () => {
   it('the cluster keeps running, events are buffered and forwarded, bridge state goes down then up', async () => {
@@ -36,7 +36,7 @@ describe('a parent that goes away and comes back', () => {
     await eventually(() => bridge.state === 'down', 5000, 'bridge down');
     // The cluster keeps working without its parent: events still reach the site coordinator.
     for (let seq = 20; seq < 40; seq++) await x.publishAsync(deviceTopic('x', 'events'), event(seq), { qos: 1 });
-    await eventually(() => site.coordinator.fleet.get('x')?.events.length === 40, 5000, 'site got all events');
+    await eventually(() => site.coordinator.directory.live.get('x')?.events.length === 40, 5000, 'site got all events');
     await eventually(() => bridge.stats.buffered === 20, 5000, 'buffered while down');
 
     // Restart the parent on the same port from the same data dir (tokens, child credentials survive in lowdb).

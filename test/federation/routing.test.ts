@@ -87,7 +87,7 @@ describe('three levels: root → eu → site → devices', () => {
   it('an event from a site device reaches the root; detail comes on request', async () => {
     const c = clients[2];
     await c.publishAsync(deviceTopic('x', 'events'), JSON.stringify({ ts: Date.now(), seq: 7, type: 'hello', data: { n: 1 } }), { qos: 1 });
-    await eventually(() => root.coordinator.federation.view.devices.get('eu/site1/x')?.events.some((e) => e.seq === 7), 5000, 'event at root');
+    await eventually(() => root.coordinator.directory.below.devices.get('eu/site1/x')?.events.some((e) => e.seq === 7), 5000, 'event at root');
     const detail = await (await fetch(`${root.api}/api/v1/devices/${encodeURIComponent('eu/site1/x')}`)).json();
     expect(detail).toMatchObject({ id: 'eu/site1/x', cluster: 'root/eu/site1', health: { intervalS: 60 } });
     expect(detail.events.some((e: { seq: number }) => e.seq === 7)).toBe(true);
@@ -137,7 +137,7 @@ describe('a child coordinator is confined to its subtree', () => {
     await eventually(() => eu.coordinator.federation.stats.invalidUplink === invalid + 2, 5000, 'both counted');
     await eventually(() => eu.coordinator.federation.bridge!.stats.rejected === rejected + 2, 5000, 'neither forwarded');
     expect(root.coordinator.federation.stats.invalidUplink).toBe(0);
-    expect(root.coordinator.federation.view.devices.has('eu/sloppy/q')).toBe(false);
+    expect(root.coordinator.directory.below.devices.has('eu/sloppy/q')).toBe(false);
     await sloppy.endAsync();
   });
 });

@@ -42,8 +42,8 @@ describe('joining', () => {
       expect(device).toMatchObject({ online: true, state: 'ok', platform: 'linux', agentVersion: '0.1.0', cluster: 'test' });
       expect(device.rssBytes).toBeGreaterThan(0);
       // Health keeps arriving on the node-cron schedule (1 s in this test).
-      const seq = cluster.coordinator.fleet.get('agent-1')!.health!.seq;
-      await eventually(() => cluster.coordinator.fleet.get('agent-1')!.health!.seq >= seq + 2, 5000, 'two more scheduled reports');
+      const seq = cluster.coordinator.directory.live.get('agent-1')!.health!.seq;
+      await eventually(() => cluster.coordinator.directory.live.get('agent-1')!.health!.seq >= seq + 2, 5000, 'two more scheduled reports');
     } finally {
       await agent.stop();
     }
@@ -91,11 +91,11 @@ describe('offline detection', () => {
     const { token } = await api.enroll('will-1');
     const agent = spawnAgent(cluster.mqttUrl, 'will-1', token, join(dirs.path, 'will-1'), ['--health-interval', '30']);
     await agent.waitFor('joined');
-    await eventually(() => cluster.coordinator.fleet.get('will-1')?.online, 5000, 'online');
+    await eventually(() => cluster.coordinator.directory.live.get('will-1')?.online, 5000, 'online');
     agent.child.kill('SIGKILL');
     await agent.exited;
     // The interval is 30 s: only the last will can explain an offline flip this fast.
-    await eventually(() => cluster.coordinator.fleet.get('will-1')?.online === false, 5000, 'offline via last will');
+    await eventually(() => cluster.coordinator.directory.live.get('will-1')?.online === false, 5000, 'offline via last will');
   });
 
   it('a silent but connected device is marked offline after missed heartbeats', async () => {
@@ -104,9 +104,9 @@ describe('offline detection', () => {
     const { collectHealth } = await import('../../agent/health.js');
     const health = await collectHealth({ seq: 0, intervalS: 1, target: 't', dataDir: dirs.path, invalidMessages: 0, contributions: [] });
     await client.publishAsync(deviceTopic('silent-1', 'health'), JSON.stringify(health), { qos: 1 });
-    await eventually(() => cluster.coordinator.fleet.get('silent-1')?.online, 5000, 'online');
+    await eventually(() => cluster.coordinator.directory.live.get('silent-1')?.online, 5000, 'online');
     const started = Date.now();
-    await eventually(() => cluster.coordinator.fleet.get('silent-1')?.online === false, 6000, 'offline after missed heartbeats');
+    await eventually(() => cluster.coordinator.directory.live.get('silent-1')?.online === false, 6000, 'offline after missed heartbeats');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
     await client.endAsync();
   });
@@ -147,7 +147,7 @@ describe('commands', () => {
       expect(await res.json()).toMatchObject({ ok: true, result: { pong: expect.any(Number) } });
       // An agent ignores (and counts) a command it cannot parse, and keeps working.
       await cluster.coordinator['bus'].client.publishAsync(deviceTopic('cmd-1', 'cmd'), '{"type":"reboot-everything"}', { qos: 1 });
-      await eventually(() => cluster.coordinator.fleet.get('cmd-1')?.health?.invalidMessages === 1, 5000, 'agent counted the bad command');
+      await eventually(() => cluster.coordinator.directory.live.get('cmd-1')?.health?.invalidMessages === 1, 5000, 'agent counted the bad command');
     } finally {
       await agent.stop();
     }

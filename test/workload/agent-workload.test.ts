@@ -52,7 +52,7 @@ function publishDesired(id: string, revision: number, body = spec) {
   return cluster.coordinator['bus'].client.publishAsync(deviceTopic(id, 'desired'), JSON.stringify(desired), { qos: 1, retain: true });
 }
 
-const events = (id: string) => cluster.coordinator.fleet.get(id)?.events ?? [];
+const events = (id: string) => cluster.coordinator.directory.live.get(id)?.events ?? [];
 
 describe('an agent runs its desired supervision tree', () => {
   it('fetches the module, starts the tree, moves data through a pipeline, restarts a crashed step', async () => {
@@ -80,7 +80,7 @@ describe('an agent runs its desired supervision tree', () => {
       await eventually(() => events('w-1').filter((e) => e.type === 'child_started' && e.data.child === 'echo').length === 2, 10_000, 'restart');
       await watcher.publishAsync('sensors/w/in', 'again', { qos: 1 });
       await eventually(() => outputs.includes('plant/relayed again'), 10_000, 'outputs after the restart');
-      await eventually(() => cluster.coordinator.fleet.get('w-1')?.health?.restartsTotal === 1, 10_000, 'restart counted in health');
+      await eventually(() => cluster.coordinator.directory.live.get('w-1')?.health?.restartsTotal === 1, 10_000, 'restart counted in health');
     } finally {
       await agent.stop();
     }
@@ -101,14 +101,14 @@ describe('an agent runs its desired supervision tree', () => {
       await agent.waitFor('joined');
       await cluster.coordinator['bus'].client.publishAsync(deviceTopic('w-2', 'desired'), JSON.stringify({ revision: 1, ts: 1, spec: { id: 'root', strategy: 'one_for_most', children: [] }, modules: {} }), { qos: 1 });
       await eventually(() => agent.lines.some((l) => l.includes('dropped invalid message on flotilla/d/w-2/desired: desired spec: supervisor spec: strategy')), 10_000, 'rejection logged');
-      await eventually(() => cluster.coordinator.fleet.get('w-2')?.health?.invalidMessages === 1, 10_000, 'counted in health');
+      await eventually(() => cluster.coordinator.directory.live.get('w-2')?.health?.invalidMessages === 1, 10_000, 'counted in health');
       // A spec naming a module the coordinator does not have: fetch fails, reported as an event, nothing changes.
       await publishDesired('w-2', 2, { ...spec, children: [spec.children[0]] });
       const bogus = { revision: 3, ts: 1, spec: { id: 'root', children: [{ id: 'x', step: 'ghost@1' }] }, modules: { 'ghost@1': { sha256: 'f'.repeat(64), size: 10 } } };
       await cluster.coordinator['bus'].client.publishAsync(deviceTopic('w-2', 'desired'), JSON.stringify(bogus), { qos: 1 });
       const failed = await eventually(() => events('w-2').find((e) => e.type === 'desired_failed'), 40_000, 'desired_failed event');
       expect(failed.data).toMatchObject({ revision: 3, reason: expect.stringContaining('not available upstream') });
-      expect(cluster.coordinator.fleet.get('w-2')?.health?.children.find((c) => c.path === 'root/echo')?.state).toBe('running');
+      expect(cluster.coordinator.directory.live.get('w-2')?.health?.children.find((c) => c.path === 'root/echo')?.state).toBe('running');
     } finally {
       await agent.stop();
     }

@@ -1,4 +1,5 @@
-import type { ClusterNode, DeviceSummary, HealthState } from '../../../shared/api.js';
+import type { ClusterNode, DeviceCounts, DeviceSummary, HealthState } from '../../../shared/api.js';
+import { rollupDevices } from '../../../shared/rollup.js';
 
 /** Pure views over device summaries and the cluster tree: filtering, counting, finding. No DOM here. */
 
@@ -24,42 +25,9 @@ export function matches(d: DeviceSummary, f: Filter): boolean {
   return true;
 }
 
-export interface Counts {
-  total: number;
-  online: number;
-  offline: number;
-  degraded: number;
-  unknown: number;
-}
-
-export function emptyCounts(): Counts {
-  return { total: 0, online: 0, offline: 0, degraded: 0, unknown: 0 };
-}
-
-function add(c: Counts, d: DeviceSummary): void {
-  c.total++;
-  if (d.online) c.online++;
-  if (d.state === 'offline') c.offline++;
-  else if (d.state === 'degraded') c.degraded++;
-  else if (d.state === 'unknown') c.unknown++;
-}
-
-export function count(devices: Iterable<DeviceSummary>): Counts {
-  const c = emptyCounts();
-  for (const d of devices) add(c, d);
-  return c;
-}
-
-/** Counts per value of `key` (null → "unknown"), sorted by name. */
-export function countBy(devices: Iterable<DeviceSummary>, key: (d: DeviceSummary) => string | null): [string, Counts][] {
-  const groups = new Map<string, Counts>();
-  for (const d of devices) {
-    const k = key(d) ?? 'unknown';
-    let c = groups.get(k);
-    if (!c) groups.set(k, (c = emptyCounts()));
-    add(c, d);
-  }
-  return [...groups].sort(([a], [b]) => a.localeCompare(b));
+/** Device counts of a set of devices: the one roll-up of shared/rollup.ts, so the page agrees with the API. */
+export function count(devices: Iterable<DeviceSummary>): DeviceCounts {
+  return rollupDevices(devices).devices;
 }
 
 /** Every cluster path of the tree (`GET /api/v1/clusters`), parents before children. */

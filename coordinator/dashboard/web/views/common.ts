@@ -1,7 +1,6 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { HealthState } from '../../../../shared/api.js';
-import type { Counts } from '../fleet-view.js';
+import type { DeviceCounts, HealthState } from '../../../../shared/api.js';
 import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
 
@@ -29,7 +28,7 @@ export function StateBadge({ state }: { state: HealthState }) {
 }
 
 /** Online / offline / degraded / unknown totals; each links to the overview filtered by it. */
-export function CountCards({ counts, cluster }: { counts: Counts; cluster?: string }) {
+export function CountCards({ counts, cluster }: { counts: DeviceCounts; cluster?: string }) {
   const card = (label: string, value: number, cls: string, state?: HealthState) =>
     html`<li class=${`card ${cls}`}>
       <a href=${href.overview({ cluster, ...(state ? { state } : {}) })}>

@@ -1,7 +1,8 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import type { DeviceSummary, HealthState } from '../../../../shared/api.js';
-import { clusterPaths, count, countBy, matches, NO_FILTER, type Counts, type Filter } from '../fleet-view.js';
+import type { DeviceCounts, DeviceSummary, HealthState } from '../../../../shared/api.js';
+import { countBy } from '../../../../shared/rollup.js';
+import { clusterPaths, count, matches, NO_FILTER, type Filter } from '../fleet-view.js';
 import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
 import { ClusterTree } from './cluster-tree.js';
@@ -15,7 +16,7 @@ export function byUrgency(a: DeviceSummary, b: DeviceSummary): number {
   return STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.id.localeCompare(b.id);
 }
 
-function GroupTable({ caption, rows, link }: { caption: string; rows: [string, Counts][]; link(key: string): string }) {
+function GroupTable({ caption, rows, link }: { caption: string; rows: [string, DeviceCounts][]; link(key: string): string }) {
   return html`<table class="groups">
     <caption>${caption}</caption>
     <thead><tr><th scope="col">${caption.replace(/^By (.)/, (_, c: string) => c.toUpperCase())}</th><th scope="col" class="num">Devices</th><th scope="col" class="num">Online</th><th scope="col" class="num">Offline</th><th scope="col" class="num">Degraded</th></tr></thead>

@@ -2,8 +2,8 @@ import type { ClusterNode, DeviceSummary, Rollup } from '../../shared/api.js';
 import type { AliveMessage, BridgeStateMessage, SummaryMessage } from '../../shared/federation.js';
 import type { EventMessage } from '../../shared/messages.js';
 import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
-import { EVENTS_PER_DEVICE } from '../fleet/fleet-state.js';
-import { EMPTY_ROLLUP, combine } from './rollup.js';
+import { EMPTY_ROLLUP, combine } from '../../shared/rollup.js';
+import { EVENTS_PER_DEVICE } from './fleet-state.js';
 
 interface NodeState {
   path: ClusterPath;
@@ -19,8 +19,11 @@ interface NodeState {
 
 export interface RemoteDevice {
   path: ClusterPath;
-  /** What the API shows: `sent`, with last-seen (and uptime) brought forward by the cluster's `alive`. */
-  detail: DeviceSummary;
+  /**
+   * What the API shows: `sent` with its id qualified by its path, `cluster` the full path from this coordinator, and
+   * last-seen (and uptime) brought forward by the cluster's `alive`. The one place a remote device becomes a summary.
+   */
+  summary: DeviceSummary;
   /** The summary as its cluster last sent it up. */
   sent: DeviceSummary;
   events: EventMessage[];
@@ -37,27 +40,40 @@ export function freshen(sent: DeviceSummary, heardAt: number | undefined): Devic
   return { ...sent, lastSeen: heardAt, uptimeS };
 }
 
+/** What changed in the view: a remote device's summary (or its removal: it is no longer listed), an event, the tree. */
+export type SubtreeChange =
+  | { kind: 'remote'; id: string }
+  | { kind: 'remote_event'; id: string; event: EventMessage }
+  /** What `tree()` shows of the clusters below changed (a summary, a bridge state, a new node). */
+  | { kind: 'clusters' };
+
 /**
- * What a coordinator knows about the clusters below it, built only from the uplink messages it received
- * (summaries, bridge states, device details and events), keyed by cluster path relative to itself. Pure: the
- * clock is injected, no I/O.
+ * What a coordinator (cluster `self`) knows about the clusters below it, built only from the uplink messages it
+ * received (summaries, bridge states, device details and events), keyed by cluster path relative to itself. Pure:
+ * the clock is injected, changes go to the injected sink, no I/O.
  */
 export class SubtreeView {
   private readonly nodes = new Map<string, NodeState>();
   readonly devices = new Map<string, RemoteDevice>();
-  /** Grows whenever what `tree()` shows of the clusters below changes (a summary, a bridge state, a new node). */
-  revision = 0;
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(
+    private readonly self: string,
+    private readonly clock: () => number = Date.now,
+    private readonly onChange: (change: SubtreeChange) => void = () => {},
+  ) {}
 
   private node(path: ClusterPath): NodeState {
     const key = path.join('/');
     let n = this.nodes.get(key);
     if (!n) {
       this.nodes.set(key, (n = { path, devices: new Set() }));
-      this.revision++;
+      this.onChange({ kind: 'clusters' });
     }
     return n;
+  }
+
+  private present(path: ClusterPath, sent: DeviceSummary, heardAt: number | undefined): DeviceSummary {
+    return { ...freshen(sent, heardAt), id: qualifyId(path, sent.id), cluster: [this.self, ...path].join('/') };
   }
 
   /** Whether a cluster at `path` below has been heard of (`[]` is the answering coordinator itself). */
@@ -69,18 +85,19 @@ export class SubtreeView {
     const n = this.node(path);
     n.summary = msg;
     n.summaryAt = this.clock();
-    this.revision++;
+    this.onChange({ kind: 'clusters' });
   }
 
-  /** A cluster vouched for its online devices: bring their last-seen forward (the API and the live stream see new objects). */
+  /** A cluster vouched for its online devices: bring their last-seen forward. */
   alive(path: ClusterPath, msg: AliveMessage): void {
     const n = this.node(path);
     n.heardAt = msg.heardAt ?? undefined;
     for (const qid of n.devices) {
       const d = this.devices.get(qid)!;
-      const fresh = freshen(d.sent, n.heardAt);
-      // A new object only when something moved: the live stream pushes replaced objects.
-      if (fresh.lastSeen !== d.detail.lastSeen) d.detail = fresh;
+      const fresh = this.present(path, d.sent, n.heardAt);
+      if (fresh.lastSeen === d.summary.lastSeen) continue;
+      d.summary = fresh;
+      this.onChange({ kind: 'remote', id: qid });
     }
   }
 
@@ -90,32 +107,34 @@ export class SubtreeView {
     n.bridge = msg.state;
     // Our clock, not the message's: a `down` is the child's last will, stamped when its link was set up.
     n.bridgeSince = this.clock();
-    this.revision++;
+    this.onChange({ kind: 'clusters' });
   }
 
-  detail(path: ClusterPath, sent: DeviceSummary): RemoteDevice {
+  detail(path: ClusterPath, sent: DeviceSummary): void {
     const key = qualifyId(path, sent.id);
     const n = this.node(path);
-    const detail = freshen(sent, n.heardAt);
+    const summary = this.present(path, sent, n.heardAt);
     const existing = this.devices.get(key);
-    if (existing) Object.assign(existing, { sent, detail });
-    else this.devices.set(key, { path, sent, detail, events: [] });
+    if (existing) Object.assign(existing, { sent, summary });
+    else this.devices.set(key, { path, sent, summary, events: [] });
     n.devices.add(key);
-    return this.devices.get(key)!;
+    this.onChange({ kind: 'remote', id: key });
   }
 
   /** A device removed from its cluster's registry. */
   remove(path: ClusterPath, id: string): void {
     const key = qualifyId(path, id);
-    this.devices.delete(key);
     this.node(path).devices.delete(key);
+    if (this.devices.delete(key)) this.onChange({ kind: 'remote', id: key });
   }
 
   event(path: ClusterPath, id: string, event: EventMessage): void {
-    const d = this.devices.get(qualifyId(path, id));
+    const key = qualifyId(path, id);
+    const d = this.devices.get(key);
     if (!d) return;
     d.events.push(event);
     if (d.events.length > EVENTS_PER_DEVICE) d.events.splice(0, d.events.length - EVENTS_PER_DEVICE);
+    this.onChange({ kind: 'remote_event', id: key, event });
   }
 
   /** Direct children and whether their bridge is up (what a subtree request fans out to). */
@@ -128,13 +147,14 @@ export class SubtreeView {
     return [...this.nodes.values()].filter((n) => n.path.length === 1 && n.summary).reduce((acc, n) => combine(acc, n.summary!.subtree), EMPTY_ROLLUP);
   }
 
-  /** Remote devices as the API lists them: id qualified by path, `cluster` the full path from `self`. */
-  deviceList(self: string): DeviceSummary[] {
-    return [...this.devices.entries()].map(([qid, d]) => ({ ...d.detail, id: qid, cluster: [self, ...d.path].join('/') }));
+  /** Remote devices as the API lists them. */
+  summaries(): DeviceSummary[] {
+    return [...this.devices.values()].map((d) => d.summary);
   }
 
-  /** The tree rooted at this coordinator (`self`, with its own roll-up), every known path placed under its parent. */
-  tree(self: string, own: Rollup): ClusterNode {
+  /** The tree rooted at this coordinator (with its own roll-up `own`), every known path placed under its parent. */
+  tree(own: Rollup): ClusterNode {
+    const { self } = this;
     const root: ClusterNode = { name: self, path: self, bridge: null, bridgeSince: null, own, subtree: combine(own, this.childrenRollup()), updatedAt: this.clock(), children: [] };
     const byKey = new Map<string, ClusterNode>([['', root]]);
     const place = (path: ClusterPath): ClusterNode => {
