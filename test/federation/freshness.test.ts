@@ -24,6 +24,7 @@ const get = async (n: Node, path: string) => {
 };
 const rootView = async () => DeviceList.parse((await get(root, '/api/v1/devices')).body).devices.find((d) => d.id === 'eu/site1/x');
 
+let stopping = false;
 beforeAll(async () => {
   root = await startNode('root');
   eu = await startNode('eu', root);
@@ -31,6 +32,7 @@ beforeAll(async () => {
   x = await device(site1, 'x');
   const report = async () => {
     const health = await collectHealth({ seq: reports++, intervalS: INTERVAL_MS / 1000, target: 't', dataDir: dirs.path, invalidMessages: 0, contributions: [] });
+    if (stopping) return; // a report started before afterAll must not publish on the ended client
     await x.publishAsync(deviceTopic('x', 'health'), JSON.stringify({ ...health, uptimeS: (Date.now() - startedAt) / 1000 }), { qos: 1 });
   };
   await report();
@@ -38,6 +40,7 @@ beforeAll(async () => {
   await eventually(async () => (await rootView())?.online, 10_000, 'x online at the root');
 });
 afterAll(async () => {
+  stopping = true;
   clearInterval(reporter);
   await x?.endAsync();
   for (const n of [site1, eu, root]) await n?.stop();

@@ -124,7 +124,7 @@ describe('an agent runs its desired supervision tree', () => {
       const failed = await eventually(() => events('w-3').find((e) => e.type === 'desired_failed'), 10_000, 'desired_failed for revision 1');
       expect(failed.data).toMatchObject({ revision: 1, reason: expect.stringContaining('init returned 7') });
       await publishDesired('w-3', 2, { ...spec, children: [spec.children[0]] });
-      await eventually(() => cluster.coordinator.fleet.get('w-3')?.health?.children.find((c) => c.path === 'root/echo')?.state === 'running', 10_000, 'revision 2 running');
+      await eventually(() => cluster.coordinator.directory.live.get('w-3')?.health?.children.find((c) => c.path === 'root/echo')?.state === 'running', 10_000, 'revision 2 running');
     } finally {
       await agent.stop();
     }

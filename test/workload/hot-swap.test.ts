@@ -33,7 +33,7 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-const events = (id: string) => cluster.coordinator.fleet.get(id)?.events ?? [];
+const events = (id: string) => cluster.coordinator.directory.live.get(id)?.events ?? [];
 
 describe('hot swap through a desired state', () => {
   it('tag@1 → tag@2 while data flows: every message once, in order, A before B, no restart', async () => {
@@ -69,7 +69,7 @@ describe('hot swap through a desired state', () => {
       // No restart: the child started once, nothing terminated, health counts 0 restarts and runs tag@2.
       expect(events('swap-1').filter((e) => e.type === 'child_started' || e.type === 'child_terminated').map((e) => e.type)).toEqual(['child_started']);
       const health = await eventually(() => {
-        const h = cluster.coordinator.fleet.get('swap-1')?.health;
+        const h = cluster.coordinator.directory.live.get('swap-1')?.health;
         return h?.children?.some((c) => c.step === 'tag@2') && h;
       }, 20_000, 'health naming tag@2');
       expect(health.restartsTotal).toBe(0);
