@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseBoundedJson } from '../shared/json-bounds.js';
 import type { FanoutResult, FanoutTarget } from '../shared/api.js';
 import { opt, type Options, type Values } from '../shared/config.js';
 import { defineCommand } from '../shared/command.js';
@@ -38,7 +39,7 @@ export const applyCommand = defineCommand(
     const to = target(v);
     let json: unknown;
     try {
-      json = JSON.parse(readFileSync(file, 'utf8'));
+      json = parseBoundedJson(readFileSync(file, 'utf8'), file);
     } catch (err) {
       throw new ConfigError(`${file}: ${errorMessage(err)}`);
     }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseBoundedJson } from './json-bounds.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
@@ -132,9 +133,9 @@ function readConfigFile(path: string, options: Options): Record<string, unknown>
   }
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = parseBoundedJson(text, path);
   } catch (err) {
-    throw new ConfigError(`--config: ${path} is not valid JSON: ${errorMessage(err)}`);
+    throw new ConfigError(`--config: ${errorMessage(err)}`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(`--config: ${path} must hold a JSON object`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, describeZodError } from './errors.js';
+import { parseBoundedJson } from './json-bounds.js';
 import { StartChildCommand, TerminateChildCommand } from './supervisor-spec.js';
 
 /**
@@ -8,6 +9,10 @@ import { StartChildCommand, TerminateChildCommand } from './supervisor-spec.js';
  */
 
 const timestamp = z.number().finite().nonnegative();
+/** Facts a device reports about itself (versions, names): short, so a hostile one cannot bloat what is stored. */
+const fact = z.string().min(1).max(64);
+/** Children and installed steps per report: far above any real tree, low enough to bound a report. */
+const MAX_LISTED = 1_000;
 
 /** `flotilla/d/<id>/status`, retained. The agent's last will publishes `{online:false}`. */
 export const StatusMessage = z.object({
@@ -21,12 +26,12 @@ export type ChildState = z.infer<typeof ChildState>;
 
 /** Per-child entry of a supervision tree in health: `path` is the child ids from the root, joined by `/`. */
 export const ChildHealth = z.object({
-  path: z.string().min(1),
+  path: z.string().min(1).max(1_024),
   kind: z.enum(['worker', 'supervisor']),
   state: ChildState,
   restarts: z.number().int().nonnegative(),
-  step: z.string().optional(),
-  sha256: z.string().optional(),
+  step: z.string().max(256).optional(),
+  sha256: z.string().max(64).optional(),
   messagesIn: z.number().int().nonnegative().optional(),
   messagesOut: z.number().int().nonnegative().optional(),
   dropped: z.number().int().nonnegative().optional(),
@@ -34,7 +39,7 @@ export const ChildHealth = z.object({
 export type ChildHealth = z.infer<typeof ChildHealth>;
 
 export const InstalledStep = z.object({
-  ref: z.string().min(1),
+  ref: z.string().min(1).max(256),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().nonnegative(),
 });
@@ -45,18 +50,18 @@ export const HealthMessage = z.object({
   ts: timestamp,
   seq: z.number().int().nonnegative(),
   intervalS: z.number().positive(),
-  agentVersion: z.string().min(1),
-  target: z.string().min(1),
-  arch: z.string().min(1),
-  platform: z.string().min(1),
-  nodeVersion: z.string().min(1),
+  agentVersion: fact,
+  target: fact,
+  arch: fact,
+  platform: fact,
+  nodeVersion: fact,
   uptimeS: z.number().nonnegative(),
   memory: z.object({ rss: z.number().nonnegative(), heapUsed: z.number().nonnegative(), heapTotal: z.number().nonnegative() }),
   load: z.tuple([z.number(), z.number(), z.number()]),
   diskFreeBytes: z.number().nonnegative().nullable(),
   invalidMessages: z.number().int().nonnegative(),
-  children: z.array(ChildHealth).default([]),
-  steps: z.array(InstalledStep).default([]),
+  children: z.array(ChildHealth).max(MAX_LISTED).default([]),
+  steps: z.array(InstalledStep).max(MAX_LISTED).default([]),
   /** Messages per second in and out of all steps since the previous report. */
   rates: z.object({ in: z.number().nonnegative(), out: z.number().nonnegative() }).default({ in: 0, out: 0 }),
   restartsTotal: z.number().int().nonnegative().default(0),
@@ -104,12 +109,8 @@ export type AckMessage = z.infer<typeof AckMessage>;
 
 /** Parse a JSON payload against a schema; a ValidationError message names the problem. */
 export function decode<T extends z.ZodType>(schema: T, payload: Uint8Array | string, what: string): z.infer<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
-  } catch {
-    throw new ValidationError(`${what}: payload is not valid JSON`);
-  }
+  // Size, depth and lengths first (shared/json-bounds.ts): a schema, a ring buffer and JSON.stringify come later.
+  const json = parseBoundedJson(payload, what);
   const result = schema.safeParse(json);
   if (!result.success) throw new ValidationError(`${what}: ${describeZodError(result.error)}`);
   return result.data;

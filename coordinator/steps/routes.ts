@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { StepUpload, type StepInfo, type StepList } from '../../shared/modules.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
 import { HttpError, type Router } from '../http/router.js';
-import { readJson } from '../http/server.js';
+import { MAX_BODY_BYTES, readJson } from '../http/server.js';
 import type { StepRegistry } from './step-registry.js';
 import type { ModuleStore } from './store.js';
 
@@ -13,7 +13,8 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Module
   router.add('GET', '/api/v1/steps', (): { body: z.infer<typeof StepList> } => ({ body: { steps: steps.list() } }));
 
   router.add('POST', '/api/v1/steps', async ({ req }): Promise<{ status: number; body: StepInfo }> => {
-    const upload = await readJson(req, StepUpload);
+    // The module travels as one base64 string: the body may be as large as a module, its string too.
+    const upload = await readJson(req, StepUpload, { maxBytes: MAX_BODY_BYTES, maxString: MAX_BODY_BYTES });
     const bytes = Buffer.from(upload.module, 'base64');
     if (bytes.length < 8 || !WASM_MAGIC.every((b, i) => bytes[i] === b)) throw new HttpError(400, 'invalid request body: module: not a WebAssembly binary (no \\0asm header)');
     const sha256 = sha256Hex(bytes);
