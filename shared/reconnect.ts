@@ -26,6 +26,3 @@ export function reconnectWithBackoff(client: MqttClient, backoff: Backoff): () =
     client.off('close', onClose);
   };
 }
-
-/** mqtt.js options for a client reconnected by `reconnectWithBackoff`. */
-export const MANUAL_RECONNECT = { reconnectPeriod: 0 } as const;
