@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
-import mqtt, { type MqttClient } from 'mqtt';
+import { join } from 'node:path';
+import mqtt, { UniqueMessageIdProvider, type MqttClient } from 'mqtt';
 import { Backoff } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { Command, encode, decode, type AckMessage, type CommandType, type EventMessage, type StatusMessage } from '../shared/messages.js';
+import { reconnectWithBackoff } from '../shared/reconnect.js';
+import { Spool } from '../shared/spool.js';
 import { CONTRACT, deviceTopic, type DeviceTopicKind } from '../shared/topics.js';
 import { collectHealth, everyPeriod, type HealthContribution } from './health.js';
 import { AgentState } from './state.js';
@@ -16,24 +19,28 @@ export interface AgentOptions {
   healthIntervalS: number;
   caFile?: string;
   target: string;
+  /** Bytes of QoS 1 messages kept on disk while the link is down (default SPOOL_BYTES); beyond, new ones are dropped. */
+  spoolBytes?: number;
   log: Logger;
 }
+
+/** Default spool bound: hours of a typical device's outputs, a small share of an edge device's flash. */
+export const SPOOL_BYTES = 16 * 1024 * 1024;
 
 type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
 export type CommandHandler<T extends CommandType> = (command: CommandOf<T>) => Promise<unknown> | unknown;
 export type DesiredHandler = (payload: Buffer) => Promise<void> | void;
 
-/** Recent events kept on the agent (the coordinator keeps its own copy of what it received). */
-export const EVENT_RING_SIZE = 200;
-
 /**
  * The agent's link to its coordinator: MQTT session with a retained online status and a last will that marks it
- * offline, health every `healthIntervalS` and on demand, events, and commands with acks. What runs steps plugs in
- * through `onCommand`, `onDesired` and `addHealthSource`.
+ * offline, health every `healthIntervalS` and on demand, events, commands with acks, and step data both ways
+ * (`onData` in, `publishOutput` out, `subscribe`/`unsubscribe` for inputs). Every QoS 1 message goes through a
+ * bounded on-disk spool (mqtt.js's outgoing store), so outputs and events published while the link is down survive a
+ * restart and are sent in order on reconnect; health is not spooled (a fresh report follows every connect). What
+ * runs steps plugs in through `onCommand`, `onDesired`, `onData` and `addHealthSource`.
  */
 export class Agent {
   readonly client: MqttClient;
-  readonly events: EventMessage[] = [];
   invalidMessages = 0;
   private healthSeq = 0;
   private eventSeq = 0;
@@ -41,15 +48,21 @@ export class Agent {
   private readonly commandHandlers = new Map<CommandType, (c: Command) => Promise<unknown> | unknown>();
   private desiredHandler: DesiredHandler | undefined;
   private dataHandler: ((topic: string, payload: Buffer) => void) | undefined;
-  private readonly backoff = new Backoff(500, 30_000);
+  /** Every filter this agent reads, to subscribe again when the broker has no session for it. */
+  private readonly filters = new Set<string>();
+  private readonly stopReconnecting: () => void;
   private stopHealthPeriod: (() => void) | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly opts: AgentOptions,
     readonly state: AgentState,
+    readonly spool: Spool,
   ) {
     const offline: StatusMessage = { online: false, ts: 0 };
+    // Ids of spooled messages from before a restart stay taken until mqtt.js has replayed them.
+    const messageIdProvider = new UniqueMessageIdProvider();
+    for (const id of spool.ids()) messageIdProvider.register(id);
     this.client = mqtt.connect(opts.coordinatorUrl, {
       clientId: opts.id,
       username: opts.id,
@@ -57,13 +70,17 @@ export class Agent {
       // A persistent session: commands sent while the link is down are delivered on reconnect.
       clean: false,
       keepalive: 30,
-      reconnectPeriod: this.backoff.next(),
-      // Keep trying after a refused CONNECT too: the token may be enrolled later.
+      // Reconnects are scheduled by reconnectWithBackoff; keep trying after a refused CONNECT too (the token may
+      // be enrolled later).
+      reconnectPeriod: 0,
       reconnectOnConnackError: true,
+      outgoingStore: spool,
+      messageIdProvider,
       will: { topic: deviceTopic(opts.id, 'status'), payload: encode(offline), qos: CONTRACT.status.qos, retain: true },
       ca: opts.caFile ? readFileSync(opts.caFile) : undefined,
       rejectUnauthorized: true,
     });
+    this.stopReconnecting = reconnectWithBackoff(this.client, new Backoff(500, 30_000));
     this.onCommand('ping', () => ({ pong: Date.now() }));
     this.joined = this.connected();
   }
@@ -80,7 +97,14 @@ export class Agent {
     if (state.data.identity?.id !== opts.id || state.data.identity.coordinator !== opts.coordinatorUrl) {
       await state.update({ identity: { id: opts.id, coordinator: opts.coordinatorUrl } });
     }
-    return new Agent(opts, state);
+    const spool = await Spool.open({
+      dir: join(opts.dataDir, 'spool'),
+      name: 'outgoing',
+      log: opts.log.child('spool'),
+      maxBytes: opts.spoolBytes ?? SPOOL_BYTES,
+      latestOnly: (topic) => topic === deviceTopic(opts.id, 'health'),
+    });
+    return new Agent(opts, state, spool);
   }
 
   /** `open`, then wait until joined. */
@@ -92,21 +116,17 @@ export class Agent {
 
   private connected(): Promise<void> {
     const { client, opts, log } = { client: this.client, opts: this.opts, log: this.opts.log };
-    client.on('connect', () => {
-      this.backoff.reset();
-      client.options.reconnectPeriod = this.backoff.next();
-      log.info(`connected to ${opts.coordinatorUrl} as ${opts.id}`);
+    client.on('connect', (connack) => {
+      log.info(`connected to ${opts.coordinatorUrl} as ${opts.id}${this.spool.stats.queued ? ` (${this.spool.stats.queued} spooled message(s) sent)` : ''}`);
+      // A broker without our session (new, or it lost it) has none of our subscriptions.
+      if (!connack.sessionPresent && this.filters.size) this.subscribeNow([...this.filters]);
       this.publish('status', { online: true, ts: Date.now() } satisfies StatusMessage);
       this.reportHealth();
-    });
-    client.on('close', () => {
-      // mqtt.js reads reconnectPeriod when it schedules the next attempt: grow it with jitter.
-      client.options.reconnectPeriod = this.backoff.next();
     });
     client.on('error', (err) => log.warn(`coordinator link: ${err.message}`));
     client.on('message', (topic, payload) => this.dispatch(topic, payload));
     // Subscriptions are queued by mqtt.js until connected, and kept by the persistent session afterwards.
-    client.subscribe([deviceTopic(opts.id, 'cmd'), deviceTopic(opts.id, 'desired')], { qos: 1 });
+    this.subscribe([deviceTopic(opts.id, 'cmd'), deviceTopic(opts.id, 'desired')]);
     this.stopHealthPeriod = everyPeriod(opts.healthIntervalS * 1000, () => this.reportHealth());
     return new Promise((resolve) => client.once('connect', () => resolve()));
   }
@@ -156,15 +176,36 @@ export class Agent {
     this.dataHandler = handler;
   }
 
+  /** Read `filters` (QoS 1), now and after any reconnect to a broker that lost our session. */
+  subscribe(filters: string[]): void {
+    for (const f of filters) this.filters.add(f);
+    this.subscribeNow(filters);
+  }
+
+  unsubscribe(filters: string[]): void {
+    for (const f of filters) this.filters.delete(f);
+    this.client.unsubscribe(filters);
+  }
+
+  private subscribeNow(filters: string[]): void {
+    this.client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (err || refused.length) this.opts.log.error(`subscription refused by the broker: ${refused.join(', ') || errorMessage(err)}`);
+    });
+  }
+
+  /** A step's output, already resolved to its topic: spooled while the link is down. */
+  publishOutput(topic: string, payload: Uint8Array): void {
+    this.spooled(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), CONTRACT.out.qos, false);
+  }
+
   addHealthSource(source: () => HealthContribution): void {
     this.healthSources.push(source);
   }
 
-  /** Publish an event now (QoS 1; mqtt.js queues it while the link is down) and keep it in the local ring. */
+  /** Publish an event (QoS 1, spooled while the link is down). */
   emitEvent(type: string, data: Record<string, unknown>): void {
     const event: EventMessage = { ts: Date.now(), seq: this.eventSeq++, type, data };
-    this.events.push(event);
-    if (this.events.length > EVENT_RING_SIZE) this.events.shift();
     this.publish('events', event);
   }
 
@@ -181,7 +222,7 @@ export class Agent {
         target: this.opts.target,
         dataDir: this.opts.dataDir,
         invalidMessages: this.invalidMessages,
-        contributions: this.healthSources.map((s) => s()),
+        contributions: [...this.healthSources.map((s) => s()), { spool: { ...this.spool.stats } }],
       }).then(
         (health) => this.publish('health', health),
         (err) => this.opts.log.error(`health report failed: ${errorMessage(err)}`),
@@ -190,17 +231,31 @@ export class Agent {
   }
 
   publish(kind: Exclude<DeviceTopicKind, 'out'>, message: unknown): void {
+    // Stale health is worth nothing after an outage: a fresh report follows every connect.
+    if (kind === 'health' && !this.client.connected) return;
     const { qos, retain } = CONTRACT[kind];
-    this.client.publish(deviceTopic(this.opts.id, kind), encode(message), { qos, retain });
+    this.spooled(deviceTopic(this.opts.id, kind), encode(message), qos, retain);
+  }
+
+  /** Publish through the spool's bound: what does not fit is dropped and counted (`spool.dropped` in health). */
+  private spooled(topic: string, payload: Buffer | string, qos: 0 | 1, retain: boolean): void {
+    if (qos === 1 && !this.spool.admit(Buffer.byteLength(payload))) {
+      this.opts.log.warn(`spool full (${this.spool.stats.bytes} bytes): dropped a message to ${topic}`);
+      return;
+    }
+    this.client.publish(topic, payload, { qos, retain });
   }
 
   async stop(): Promise<void> {
+    this.stopReconnecting();
     this.stopHealthPeriod?.();
     clearTimeout(this.healthTimer);
     // A clean stop says so itself; the last will covers crashes and lost links.
     if (this.client.connected) {
       await this.client.publishAsync(deviceTopic(this.opts.id, 'status'), encode({ online: false, ts: Date.now() } satisfies StatusMessage), { qos: 1, retain: true });
     }
-    await this.client.endAsync();
+    // Forced: a graceful end waits for every unacknowledged message, forever while the link is down; those are in
+    // the spool and are sent again by the next start.
+    await this.client.endAsync(true);
   }
 }

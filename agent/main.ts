@@ -6,7 +6,7 @@ import { ConfigError, errorMessage } from '../shared/errors.js';
 import { DeviceId } from '../shared/ids.js';
 import { announce, createLogger } from '../shared/log.js';
 import { untilSignal } from '../shared/signals.js';
-import { Agent } from './agent.js';
+import { Agent, SPOOL_BYTES } from './agent.js';
 import { attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
 
@@ -26,6 +26,11 @@ export const agentSpec = {
       default: 1,
       description: 'warm step isolates kept while steps run: restarts in ~3 ms instead of ~25 ms, ~7 MB RSS each',
     },
+    'spool-bytes': {
+      schema: opt.positiveInt,
+      default: SPOOL_BYTES,
+      description: 'bytes of outputs and events kept on disk while the coordinator is unreachable; beyond, new ones are dropped (counted in health)',
+    },
     ...daemonOptions,
   },
 } satisfies CommandSpec;
@@ -42,6 +47,7 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
     dataDir: v['data-dir'],
     healthIntervalS: v['health-interval'],
     caFile: v.ca,
+    spoolBytes: v['spool-bytes'],
     target: targetName(),
     log,
   });

@@ -95,6 +95,7 @@ export class Coordinator {
         host: opts.host,
         port: opts.mqttPort,
         tls: opts.tls,
+        dataDir: opts.dataDir,
         log: opts.log.child('broker'),
         onDenied: () => this.stats.deniedRequests++,
         authenticate: (clientId, username, password): Principal | undefined => {

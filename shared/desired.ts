@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Sha256 } from './module-fetch.js';
 import { StepLimits } from './step-manifest.js';
-import { StepRef, parseSupervisorSpec, type SupervisorSpec } from './supervisor-spec.js';
+import { StepRef, parseSupervisorSpec, type SupervisorSpec, type WorkerChild } from './supervisor-spec.js';
 import { ValidationError, describeZodError, errorMessage } from './errors.js';
 
 /** The module a step reference resolved to on the coordinator that accepted the spec, and its manifest limits. */
@@ -45,13 +45,10 @@ export function parseDesired(json: unknown): DesiredState {
 
 /** Every `name@version` the tree uses, in start order, without repeats. */
 export function stepRefs(spec: SupervisorSpec): string[] {
-  const refs = new Set<string>();
-  const walk = (s: SupervisorSpec) => {
-    for (const child of s.children) {
-      if ('supervisor' in child) walk(child.supervisor);
-      else refs.add(child.step);
-    }
-  };
-  walk(spec);
-  return [...refs];
+  return [...new Set(workers(spec).map((w) => w.step))];
+}
+
+/** Every worker child of `spec`, at any depth. */
+export function workers(spec: SupervisorSpec): WorkerChild[] {
+  return spec.children.flatMap((child) => ('supervisor' in child ? workers(child.supervisor) : [child]));
 }

@@ -65,6 +65,8 @@ export const HealthMessage = z.object({
   /** Messages per second in and out of all steps since the previous report. */
   rates: z.object({ in: z.number().nonnegative(), out: z.number().nonnegative() }).default({ in: 0, out: 0 }),
   restartsTotal: z.number().int().nonnegative().default(0),
+  /** The agent's on-disk spool of QoS 1 messages (docs/protocol.md, "Delivery guarantees"). */
+  spool: z.object({ queued: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
 });
 export type HealthMessage = z.infer<typeof HealthMessage>;
 

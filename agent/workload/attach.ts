@@ -1,8 +1,9 @@
-import { parseDesired, type DesiredState } from '../../shared/desired.js';
-import { errorMessage } from '../../shared/errors.js';
+import { parseDesired, workers, type DesiredState } from '../../shared/desired.js';
+import { devicePublishProblem } from '../../shared/device-acl.js';
+import { errorMessage, ValidationError } from '../../shared/errors.js';
 import { decode } from '../../shared/messages.js';
 import { deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
-import { resolveOutputTopic, CONTRACT } from '../../shared/topics.js';
+import { resolveOutputTopic } from '../../shared/topics.js';
 import type { Agent } from '../agent.js';
 import { StepRuntime, StepStore } from '../runtime/index.js';
 import { Workload } from './workload.js';
@@ -13,24 +14,26 @@ const FETCH_TIMEOUT_MS = 30_000;
 
 /**
  * Connect a Workload to an agent's link: desired states from the retained `desired` topic (and, at boot, from
- * local state), step inputs from the cluster broker, outputs and supervisor events back to it, simple_one_for_one
- * commands, and the tree in every health report.
+ * local state), step inputs and outputs through the agent (its subscriptions and spool), supervisor events back,
+ * simple_one_for_one commands, and the tree in every health report.
  */
 export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number; spareIsolates?: number } = {}): Promise<Workload> {
   const { opts, client, state } = agent;
+  /** A step output the broker would refuse is rejected when the spec (or child) arrives, not at its first message. */
+  const checkOutputs = (outputs: (string | undefined)[]) => {
+    const problems = outputs.flatMap((o) => (o === undefined ? [] : (devicePublishProblem(opts.id, resolveOutputTopic(opts.id, o)) ?? [])));
+    if (problems.length) throw new ValidationError(`output topic refused: ${problems.join('; ')}`);
+  };
   const log = opts.log.child('workload');
   const base = deviceBase(opts.id);
   const workload = new Workload({
     runtime: new StepRuntime({ spares: options.spareIsolates }),
     store: new StepStore(opts.dataDir),
     fetchModule: (sha256) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, FETCH_TIMEOUT_MS),
-    publishOutput: (topic, payload) => client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: CONTRACT.out.qos }),
+    publishOutput: (topic, payload) => agent.publishOutput(topic, payload),
     resolveOutput: (output) => resolveOutputTopic(opts.id, output),
-    subscribe: (filters) => client.subscribe(filters, { qos: 1 }, (err, granted) => {
-      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
-      if (err || refused.length) log.error(`input subscription refused by the broker: ${refused.join(', ') || errorMessage(err)}`);
-    }),
-    unsubscribe: (filters) => client.unsubscribe(filters),
+    subscribe: (filters) => agent.subscribe(filters),
+    unsubscribe: (filters) => agent.unsubscribe(filters),
     onEvent: ({ event }) => {
       const { type, ...data } = event;
       agent.emitEvent(type, data);
@@ -45,12 +48,18 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   agent.onDesired(async (payload) => {
     // A malformed desired state is rejected input (thrown: logged and counted); one that fails to apply is an event.
     const desired = parseDesired(decode(z.unknown(), payload, 'desired spec'));
-    await workload.apply(desired).catch((err) => {
+    const applied = Promise.resolve()
+      .then(() => checkOutputs(workers(desired.spec).map((w) => w.output)))
+      .then(() => workload.apply(desired));
+    await applied.catch((err) => {
       log.error(`desired revision ${desired.revision} not applied: ${errorMessage(err)}`);
       agent.emitEvent('desired_failed', { revision: desired.revision, reason: errorMessage(err) });
     });
   });
-  agent.onCommand('start_child', async ({ id: _, type: __, ...command }) => workload.startChild(command));
+  agent.onCommand('start_child', async ({ id: _, type: __, ...command }) => {
+    checkOutputs([command.output]);
+    return workload.startChild(command);
+  });
   agent.onCommand('terminate_child', async ({ id: _, type: __, ...command }) => workload.terminateChild(command));
 
   // Boot: run the last desired state this agent had, from local state and its step store, with or without network.

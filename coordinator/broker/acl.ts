@@ -1,6 +1,7 @@
+import { devicePublishProblem, topicNameProblem } from '../../shared/device-acl.js';
 import { DOWN, LINK, UP } from '../../shared/fleet-topics.js';
-import { isFetchTopic, isModuleFilter } from '../../shared/module-fetch.js';
-import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, ROOT, isValidFilter, isValidTopicName, parseDeviceTopic } from '../../shared/topics.js';
+import { isModuleFilter } from '../../shared/module-fetch.js';
+import { DEVICE_SUBSCRIBES, ROOT, isValidFilter } from '../../shared/topics.js';
 
 /**
  * Who is on the other end of a broker connection, decided once at CONNECT:
@@ -16,26 +17,19 @@ export type Verdict = { ok: true } | { ok: false; reason: string };
 const allow: Verdict = { ok: true };
 const deny = (reason: string): Verdict => ({ ok: false, reason });
 
-const PUBLISH_KINDS = new Set<string>(DEVICE_PUBLISHES);
 const SUBSCRIBE_KINDS = new Set<string>(DEVICE_SUBSCRIBES);
 
 /** May this principal publish to `topic`? Device A can never publish as device B. */
 export function authorizePublish(who: Principal, topic: string): Verdict {
   if (who.kind === 'internal') return allow;
-  if (!isValidTopicName(topic)) return deny(`invalid topic name "${topic}"`);
-  if (topic.startsWith('$')) return deny(`"${topic}" is reserved for the broker`);
-  if (who.kind === 'child') {
-    if (topic.startsWith(`${UP}/${who.name}/`) || topic === `${LINK}/${who.name}/fetch`) return allow;
-    return deny(`child ${who.name} may only publish in its own subtree, not to "${topic}"`);
+  if (who.kind === 'device') {
+    const problem = devicePublishProblem(who.id, topic);
+    return problem ? deny(problem) : allow;
   }
-  // Module fetches: a device asks for a module on its own fetch topic.
-  if (isFetchTopic(topic, who.id)) return allow;
-  const first = topic.split('/', 1)[0];
-  if (first !== ROOT) return allow; // user data space: sensor readings, absolute step outputs
-  const parsed = parseDeviceTopic(topic);
-  if (!parsed || parsed.deviceId !== who.id) return deny(`device ${who.id} may not publish to "${topic}"`);
-  if (!PUBLISH_KINDS.has(parsed.kind)) return deny(`device ${who.id} may not publish to its ${parsed.kind} topic`);
-  return allow;
+  const bad = topicNameProblem(topic);
+  if (bad) return deny(bad);
+  if (topic.startsWith(`${UP}/${who.name}/`) || topic === `${LINK}/${who.name}/fetch`) return allow;
+  return deny(`child ${who.name} may only publish in its own subtree, not to "${topic}"`);
 }
 
 /**

@@ -1,15 +1,30 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { join } from 'node:path';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from '../../shared/log.js';
 import { listen } from '../listen.js';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.js';
+import { DurablePersistence } from './durable-persistence.js';
+import { boundDelivery, type DeliveryStats } from './fair-delivery.js';
+
+/** Where a PUBLISH goes once it has been handled here: a `$` topic no one may subscribe to. */
+const HANDLED = '$flotilla/handled';
+
+/** Bytes waiting in one client's outgoing buffer beyond which it is treated as not reading (fair-delivery.ts). */
+export const OUTGOING_LIMIT_BYTES = 256 * 1024;
+/** A client whose socket does not drain for this long is disconnected (aedes' default is 60 s). */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 export interface BrokerOptions {
   host: string;
   port: number;
   tls?: { port: number; certFile: string; keyFile: string };
+  /** Sessions, queued messages, retained messages and wills are kept in `<dataDir>/broker/`. */
+  dataDir: string;
+  /** See OUTGOING_LIMIT_BYTES. */
+  outgoingLimitBytes?: number;
   /** Decides who a CONNECT is; undefined = rejected as bad username or password. */
   authenticate(clientId: string, username: string | undefined, password: string | undefined): Principal | undefined;
   /** Called for every refused CONNECT, PUBLISH or SUBSCRIBE, for health counters. */
@@ -21,6 +36,8 @@ export interface RunningBroker {
   port: number;
   tlsPort: number | undefined;
   connectedClients(): number;
+  /** Messages dropped and clients disconnected by the per-client delivery bound. */
+  delivery: DeliveryStats;
   /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
   disconnect(clientId: string): void;
   close(): Promise<void>;
@@ -29,7 +46,23 @@ export interface RunningBroker {
 /** The cluster's embedded MQTT 3.1.1 broker (aedes) on TCP and optionally TLS, with Flotilla's auth and ACL. */
 export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const principals = new WeakMap<Client, Principal>();
-  const broker = await Aedes.createBroker({
+  const delivery: DeliveryStats = { droppedQos0: 0, slowDisconnects: 0 };
+  // Assigned before any client can connect (the listeners start below).
+  let broker!: Aedes;
+  /** The PUBLISH was dealt with here: aedes goes on to acknowledge it and publishes nothing. */
+  const handled = (packet: PublishPacket) => {
+    packet.topic = HANDLED;
+    packet.retain = false;
+  };
+  const persistence = new DurablePersistence({ dir: join(opts.dataDir, 'broker'), log: opts.log.child('persistence') });
+  /** The last durable publish of each client, to chain the next one. */
+  const publishing = new WeakMap<Client, Promise<void>>();
+  // aedes' publish(packet, client, done) (its typings omit the client, which stamps the publisher's id).
+  const publishAs = (p: PublishPacket, c: Client, done: (err?: Error) => void) =>
+    (broker.publish as unknown as (p: PublishPacket, c: Client, done: (err?: Error) => void) => void).call(broker, p, c, done);
+  broker = await Aedes.createBroker({
+    persistence,
+    drainTimeout: DRAIN_TIMEOUT_MS,
     authenticate(client, username, password, done) {
       const who = opts.authenticate(client.id, username, password?.toString('utf8'));
       if (!who) {
@@ -45,10 +78,33 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       // Broker-internal publishes (client null, e.g. will messages already checked at CONNECT) pass.
       const who = client ? principals.get(client) : ({ kind: 'internal' } as const);
       const verdict = who ? authorizePublish(who, packet.topic) : { ok: false as const, reason: 'unauthenticated' };
-      if (verdict.ok) return callback(null);
-      opts.onDenied(`publish ${packet.topic}`);
-      opts.log.warn(`refused PUBLISH from "${client?.id}": ${verdict.reason}`);
-      callback(new Error(verdict.reason));
+      if (!verdict.ok) {
+        opts.onDenied(`publish ${packet.topic}`);
+        opts.log.warn(`refused PUBLISH from "${client?.id}": ${verdict.reason} (acknowledged and dropped)`);
+        // Answered and dropped, connection kept: refusing by disconnecting made mqtt.js resend the same QoS 1
+        // message on every reconnect, wedging the session for good (finding 5).
+        handled(packet);
+        return callback(null);
+      }
+      // Acknowledged means durable: aedes writes PUBACK before it publishes, so a QoS 1 PUBLISH from the wire (it
+      // has a message id; wills do not) is published, and its retained copy and session queues fsynced, first.
+      // One client's publishes are chained, so a retained one waiting for its fsync is not overtaken by the next.
+      if (client && packet.qos === 1 && packet.messageId !== undefined) {
+        const previous = publishing.get(client) ?? Promise.resolve();
+        const done = previous.then(() => new Promise<void>((resolve) => {
+          publishAs({ ...packet }, client, (err) => {
+            if (err) callback(err);
+            else {
+              handled(packet);
+              callback(null);
+            }
+            resolve();
+          });
+        }));
+        publishing.set(client, done);
+        return;
+      }
+      callback(null);
     },
     authorizeSubscribe(client, sub, callback) {
       const who = principals.get(client);
@@ -64,12 +120,17 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
   broker.on('connectionError', (client, err) => opts.log.debug(`connection ${client?.id}: ${err.message}`));
 
   const servers: (Server | TlsServer)[] = [];
-  const tcp = createServer(broker.handle);
+  const handle = (conn: Socket) => {
+    const client = broker.handle(conn);
+    acceptAnyOrder(client);
+    boundDelivery(client, opts.outgoingLimitBytes ?? OUTGOING_LIMIT_BYTES, delivery, opts.log);
+  };
+  const tcp = createServer(handle);
   const port = await listen(tcp, opts.port, opts.host);
   servers.push(tcp);
   let tlsPort: number | undefined;
   if (opts.tls) {
-    const tls = createTlsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, broker.handle);
+    const tls = createTlsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handle);
     tlsPort = await listen(tls, opts.tls.port, opts.host);
     servers.push(tls);
   }
@@ -78,6 +139,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     port,
     tlsPort,
     connectedClients: () => broker.connectedClients,
+    delivery,
     disconnect: (clientId) => {
       const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
       clients[clientId]?.close();
@@ -87,6 +149,18 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await Promise.all(closed);
+      await persistence.destroy();
     },
   };
+}
+
+/**
+ * aedes drops a message to a client whose broker counter is not above the highest it delivered to it (a duplicate
+ * filter for clustered brokers). With durable publishes, messages of different publishers finish in a different
+ * order than they started (a retained one waits for its fsync), so that filter would drop the overtaken one. One
+ * broker has no duplicate paths; overlapping subscriptions may then each deliver a copy, as MQTT 3.1.1 allows.
+ */
+function acceptAnyOrder(client: Client): void {
+  const never = new Proxy(Object.create(null) as Record<string, number>, { get: () => 0, set: () => true });
+  (client as unknown as { duplicates: Record<string, number> }).duplicates = never;
 }
