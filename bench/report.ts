@@ -61,3 +61,21 @@ export function report(result: BenchResult): string {
   writeFileSync(file, `${JSON.stringify({ ...result, run }, null, 2)}\n`);
   return file;
 }
+
+/** The shape of bench/results/*.json, checked by the README generator and by the `--quick` smoke run. */
+export function checkResult(json: unknown, bench: string): string[] {
+  const problems: string[] = [];
+  const r = json as Partial<BenchResult & { run: Record<string, unknown> }> | null;
+  if (!r || typeof r !== 'object') return [`${bench}: not a JSON object`];
+  if (r.bench !== bench) problems.push(`${bench}: "bench" is ${JSON.stringify(r.bench)}`);
+  if (!Array.isArray(r.tables) || r.tables.length === 0) problems.push(`${bench}: no tables`);
+  for (const [i, t] of (Array.isArray(r.tables) ? r.tables : []).entries()) {
+    if (typeof t?.title !== 'string' || !Array.isArray(t.columns) || !Array.isArray(t.rows)) problems.push(`${bench}: table ${i} lacks title, columns or rows`);
+    else if (t.rows.length === 0 || t.rows.some((row) => !Array.isArray(row) || row.length !== t.columns.length)) problems.push(`${bench}: table "${t.title}" has no rows or a row of the wrong width`);
+  }
+  const figures = r.figures && typeof r.figures === 'object' ? Object.entries(r.figures) : null;
+  if (!figures || figures.length === 0) problems.push(`${bench}: no figures`);
+  for (const [k, v] of figures ?? []) if (typeof v !== 'number' || !Number.isFinite(v)) problems.push(`${bench}: figure ${k} is not a finite number`);
+  for (const k of ['date', 'commit', 'node', 'platform', 'cpus', 'loadavg']) if (r.run?.[k] === undefined) problems.push(`${bench}: run.${k} missing`);
+  return problems;
+}

@@ -52,7 +52,8 @@ export function authorizeSubscribe(who: Principal, filter: string): Verdict {
   if (first !== ROOT) return allow;
   if (levels[1] !== 'd' || levels.length < 4) return deny(`device ${who.id} may not subscribe to "${filter}"`);
   const [, , device, kind] = levels;
-  if (kind === 'out') return device === '#' ? deny(`filter "${filter}" is too wide`) : allow;
+  // Any device's step outputs (a `#` device level cannot get here: `#` is only valid as the last level).
+  if (kind === 'out') return allow;
   if (device === who.id && SUBSCRIBE_KINDS.has(kind) && levels.length === 4) return allow;
   return deny(`device ${who.id} may not subscribe to "${filter}"`);
 }

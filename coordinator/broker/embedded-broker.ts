@@ -75,7 +75,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       done(null, true);
     },
     authorizePublish(client, packet, callback) {
-      // Broker-internal publishes (client null, e.g. will messages already checked at CONNECT) pass.
+      // Broker-internal publishes (client null) pass; a will is checked here with its client when it fires.
       const who = client ? principals.get(client) : ({ kind: 'internal' } as const);
       const verdict = who ? authorizePublish(who, packet.topic) : { ok: false as const, reason: 'unauthenticated' };
       if (!verdict.ok) {
