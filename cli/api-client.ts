@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { ApiError, ClusterEnrollResponse, ClusterSummary, DeviceList, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
+import { ApiError, ClusterEnrollResponse, ClusterSummary, DeviceList, DevicePatchResponse, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
+import type { LabelPatch, Labels } from '../shared/labels.js';
 import { DesiredMessage } from '../shared/desired.js';
 import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
@@ -36,8 +37,13 @@ export class ApiClient {
     return this.request('GET', '/api/v1/cluster', ClusterSummary);
   }
 
-  enroll(id: string) {
-    return this.request('POST', '/api/v1/devices', EnrollResponse, { id });
+  enroll(id: string, labels?: Labels) {
+    return this.request('POST', '/api/v1/devices', EnrollResponse, { id, labels });
+  }
+
+  /** Set (a string) or remove (null) labels of a device at its own coordinator. */
+  label(id: string, patch: LabelPatch) {
+    return this.request('PATCH', `/api/v1/devices/${encodeURIComponent(id)}`, DevicePatchResponse, { labels: Object.fromEntries(patch) });
   }
 
   /** Credentials for a child coordinator (`--parent ... --cluster NAME --token T`). */

@@ -1,17 +1,25 @@
 import type { DeviceSummary } from '../shared/api.js';
 import { opt } from '../shared/config.js';
 import { defineCommand } from '../shared/command.js';
+import { matches, SelectorSchema } from '../shared/selector.js';
 import { ApiClient } from './api-client.js';
+import { formatLabels } from './label.js';
 import { apiOptions } from './api-options.js';
 
 export const devicesCommand = defineCommand(
   {
     command: 'devices',
     summary: 'list the devices a coordinator knows, with their state',
-    options: { ...apiOptions, json: { schema: opt.bool, flag: true, description: 'print the API response as JSON' } },
+    options: {
+      ...apiOptions,
+      select: { schema: SelectorSchema, description: "only the devices a selector matches (site=paris,arch in (arm64,arm),cluster=root/eu/**)" },
+      json: { schema: opt.bool, flag: true, description: 'print the API response as JSON' },
+    },
   },
   async (v) => {
-    const { devices } = await new ApiClient(v.api, v['api-token']).devices();
+    const { select } = v;
+    const all = (await new ApiClient(v.api, v['api-token']).devices()).devices;
+    const devices = select ? all.filter((d) => matches(select, d)) : all;
     console.log(v.json ? JSON.stringify(devices, null, 2) : formatDevices(devices, Date.now()));
     return 0;
   },
@@ -29,6 +37,7 @@ const COLUMNS: [string, (d: DeviceSummary, now: number) => string][] = [
   ['RSS', (d) => (d.rssBytes === null ? '-' : `${(d.rssBytes / 1048576).toFixed(1)}M`)],
   ['STEPS', (d) => `${d.children.running}/${d.children.total}`],
   ['RESTARTS', (d) => String(d.restartsTotal)],
+  ['LABELS', (d) => formatLabels(d.labels) || '-'],
 ];
 
 /** A plain-text table, columns padded to their widest cell. */

@@ -5,6 +5,7 @@ import type { Command } from '../shared/command.js';
 import { demoCommand } from './demo.js';
 import { devicesCommand } from './devices.js';
 import { enrollCommand } from './enroll.js';
+import { labelCommand } from './label.js';
 import { applyCommand } from './apply.js';
 
 /** A command loaded only when it runs, so each process loads only its own side. */
@@ -18,6 +19,7 @@ const commands: Command[] = [
   lazy('agent', 'run an edge agent that joins a coordinator', async () => (await import('../agent/main.js')).agentCommand),
   devicesCommand,
   enrollCommand,
+  labelCommand,
   lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
   applyCommand,
   demoCommand,

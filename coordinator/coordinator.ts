@@ -162,6 +162,7 @@ export class Coordinator {
       directory: this.directory,
       stats: this.stats,
       onEnrolled: (id) => this.directory.enrolled(id),
+      onLabelled: (id) => this.directory.labelled(id),
       onRemoved: (id) => this.removeDevice(id),
     });
     this.dashboard = mountDashboard({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LabelPatch, LabelsSchema } from './labels.js';
 import { ChildHealth, EventMessage, HealthMessage, InstalledStep } from './messages.js';
 
 /**
@@ -27,6 +28,8 @@ export const DeviceSummary = z.object({
   invalidMessages: z.number(),
   /** Refs of the installed steps (the dashboard filters by step). */
   stepRefs: z.array(z.string()),
+  /** Set at the device's own coordinator and carried up (shared/labels.ts); absent from older coordinators. */
+  labels: LabelsSchema.prefault({}),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummary>;
 
@@ -64,7 +67,13 @@ export const ClusterSummary = z.object({
 });
 export type ClusterSummary = z.infer<typeof ClusterSummary>;
 
-export const EnrollRequest = z.object({ id: z.string() });
+export const EnrollRequest = z.object({ id: z.string(), labels: LabelsSchema.optional() });
+export type EnrollRequest = z.input<typeof EnrollRequest>;
+
+/** `PATCH /api/v1/devices/:id`: labels as a JSON merge patch (a value sets, null removes). */
+export const DevicePatch = z.strictObject({ labels: LabelPatch });
+export type DevicePatch = z.input<typeof DevicePatch>;
+export const DevicePatchResponse = z.object({ id: z.string(), labels: LabelsSchema });
 export const EnrollResponse = z.object({ id: z.string(), token: z.string() });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 

@@ -13,6 +13,8 @@ export interface Command {
 export interface Invocation {
   /** The positional argument, when the spec names one. */
   argument: string;
+  /** The further arguments, when the spec names `rest`. */
+  rest: string[];
 }
 
 /**
@@ -28,7 +30,7 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>, run
       const loaded = loadConfig(spec, argv, env);
       if (loaded.info === 'help') return console.log(helpText(spec)), 0;
       if (loaded.info === 'print-config') return console.log(describeConfig(spec, loaded)), 0;
-      return run(loaded.values, { argument: loaded.argument });
+      return run(loaded.values, { argument: loaded.argument, rest: loaded.rest });
     },
   };
 }

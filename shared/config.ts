@@ -21,6 +21,8 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> {
   required?: true;
   /** Boolean flags take no value on the command line. */
   flag?: true;
+  /** May be given more than once (`--label a=1 --label b=2`); the schema gets an array (env: comma-separated). */
+  multiple?: true;
   /** Hidden from `--print-config` output (tokens, passwords). */
   secret?: true;
 }
@@ -42,6 +44,8 @@ export interface CommandSpec<O extends Options = Options> {
   options: O;
   /** The one positional argument the command takes (e.g. `SPEC.json`), if any; exactly one is then required. */
   argument?: string;
+  /** Then one or more further arguments (`KEY=VALUE...`), if the command takes them. */
+  rest?: string;
   /** False for a command without a `--config` file (one whose own `--config` means something else). */
   configFile?: false;
 }
@@ -53,6 +57,8 @@ export interface LoadedConfig<O extends Options = Options> {
   sources: Partial<Record<keyof O, Source>>;
   /** The positional argument, when the spec names one (empty only for `--help`). */
   argument: string;
+  /** The further arguments, when the spec names `rest`. */
+  rest: string[];
   /** Set when the command should only print something and exit 0; required options are then not checked. */
   info?: 'help' | 'print-config';
 }
@@ -77,14 +83,14 @@ export function loadConfig<O extends Options>(spec: CommandSpec<O>, argv: string
       allowPositionals: spec.argument !== undefined,
       options: {
         help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(withConfigFile(spec).map(([name, o]) => [name, { type: o.flag ? ('boolean' as const) : ('string' as const) }])),
+        ...Object.fromEntries(withConfigFile(spec).map(([name, o]) => [name, { type: o.flag ? ('boolean' as const) : ('string' as const), multiple: o.multiple === true }])),
       },
     });
   } catch (err) {
     // parseArgs messages already name the flag ("Unknown option '--foo'").
     throw new ConfigError(errorMessage(err).split('. ')[0]);
   }
-  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  const flags = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const configPath = spec.configFile === false ? undefined : ((flags.config as string | undefined) ?? env[envName('config')]);
   const file = configPath ? readConfigFile(configPath, spec.options) : {};
 
@@ -96,7 +102,7 @@ export function loadConfig<O extends Options>(spec: CommandSpec<O>, argv: string
     let raw: unknown;
     let source: Source;
     if (flags[name] !== undefined) [raw, source] = [flags[name], 'flag'];
-    else if (env_ !== undefined) [raw, source] = [option.flag ? parseBoolEnv(name, env_) : env_, 'env'];
+    else if (env_ !== undefined) [raw, source] = [option.flag ? parseBoolEnv(name, env_) : option.multiple ? env_.split(',') : env_, 'env'];
     else if (Object.hasOwn(file, name)) [raw, source] = [file[name], 'file'];
     else if (option.default !== undefined) [raw, source] = [option.default, 'default'];
     else continue;
@@ -110,12 +116,14 @@ export function loadConfig<O extends Options>(spec: CommandSpec<O>, argv: string
   }
   const info = flags.help === true ? 'help' : values['print-config'] === true ? 'print-config' : undefined;
   if (!info) {
-    if (spec.argument !== undefined && parsed.positionals.length !== 1) throw new ConfigError(`expected exactly one ${spec.argument}`);
+    const n = parsed.positionals.length;
+    if (spec.rest !== undefined && n < 2) throw new ConfigError(`expected ${spec.argument} and at least one ${spec.rest}`);
+    if (spec.argument !== undefined && spec.rest === undefined && n !== 1) throw new ConfigError(`expected exactly one ${spec.argument}`);
     const missing = Object.entries(spec.options).find(([name, o]) => o.required && values[name] === undefined);
     if (missing) throw new ConfigError(`--${missing[0]} is required`);
   }
   // Every value went through its option's schema above, and every required one is present: this is what Values<O> says.
-  return { values: values as Values<O>, sources: sources as LoadedConfig<O>['sources'], argument: parsed.positionals[0] ?? '', info };
+  return { values: values as Values<O>, sources: sources as LoadedConfig<O>['sources'], argument: parsed.positionals[0] ?? '', rest: parsed.positionals.slice(1), info };
 }
 
 function parseBoolEnv(name: string, value: string): boolean {
@@ -151,7 +159,7 @@ export function helpText(spec: CommandSpec): string {
   for (const [name, o] of withConfigFile(spec)) {
     const def = o.default !== undefined ? ` (default: ${JSON.stringify(o.default)})` : '';
     const req = o.required ? ' (required)' : '';
-    lines.push(`  --${name}${o.flag ? '' : ' VALUE'}`.padEnd(28) + `${o.description}${req}${def}  [env ${envName(name)}]`);
+    lines.push(`  --${name}${o.flag ? '' : ' VALUE'}${o.multiple ? '...' : ''}`.padEnd(28) + `${o.description}${req}${def}  [env ${envName(name)}]`);
   }
   lines.push('  -h, --help'.padEnd(28) + 'show this help');
   lines.push('', 'Precedence: flag > environment variable > config file > default.');
@@ -159,7 +167,7 @@ export function helpText(spec: CommandSpec): string {
 }
 
 export function usageOf(spec: CommandSpec): string {
-  return spec.usage ?? `flotilla ${spec.command}${spec.argument ? ` ${spec.argument}` : ''} [options]`;
+  return spec.usage ?? `flotilla ${spec.command}${spec.argument ? ` ${spec.argument}` : ''}${spec.rest ? ` ${spec.rest}...` : ''} [options]`;
 }
 
 /** The effective configuration with its sources, secrets masked: what `--print-config` shows. */

@@ -56,6 +56,8 @@ function toLabels(entries: Iterable<[string, string]>): Labels {
   return labels;
 }
 
+export const NO_LABELS: Labels = Object.freeze(toLabels([]));
+
 export function labelValue(labels: Labels, key: string): string | undefined {
   return Object.hasOwn(labels, key) ? labels[key] : undefined;
 }

@@ -1,4 +1,5 @@
 import type { ClusterNode, DeviceDetail, DeviceSummary, Rollup } from '../../shared/api.js';
+import { NO_LABELS, type Labels } from '../../shared/labels.js';
 import type { EventMessage, HealthMessage } from '../../shared/messages.js';
 import { combine, rollupDevices } from '../../shared/rollup.js';
 import { FleetState, summarize, type FleetChange } from './fleet-state.js';
@@ -9,12 +10,12 @@ import { SubtreeView, type SubtreeChange } from './subtree-view.js';
  * `remote`/`remote_event` a qualified id below (`eu/site1/x`); `clusters` means the tree or a roll-up in it moved.
  * A device whose `summary(id)` is undefined after a change is gone.
  */
-export type DirectoryChange = FleetChange | SubtreeChange | { kind: 'enrolled'; id: string };
+export type DirectoryChange = FleetChange | SubtreeChange | { kind: 'enrolled' | 'labels'; id: string };
 
 /** What the directory reads of the registry (coordinator/registry): the enrolled devices and their remembered facts. */
 export interface DeviceRecords {
-  list(): { id: string; lastSeen?: number }[];
-  get(id: string): { facts?: HealthFacts; lastSeen?: number } | undefined;
+  list(): { id: string; lastSeen?: number; labels?: Labels }[];
+  get(id: string): { facts?: HealthFacts; lastSeen?: number; labels?: Labels } | undefined;
   update(id: string, patch: { facts?: HealthFacts; lastSeen?: number }): unknown;
 }
 type HealthFacts = Pick<HealthMessage, 'arch' | 'platform' | 'target' | 'agentVersion' | 'nodeVersion'>;
@@ -62,11 +63,12 @@ export class DeviceDirectory {
   }
 
   ownSummary(id: string): DeviceSummary | undefined {
-    return this.isLocal(id) ? summarize(id, this.cluster, this.live.get(id)) : undefined;
+    const record = this.records.get(id);
+    return record ? summarize(id, this.cluster, this.live.get(id), record.labels ?? NO_LABELS) : undefined;
   }
 
   ownSummaries(): DeviceSummary[] {
-    return this.ownIds().map((id) => summarize(id, this.cluster, this.live.get(id)));
+    return this.records.list().map((r) => summarize(r.id, this.cluster, this.live.get(r.id), r.labels ?? NO_LABELS));
   }
 
   /** The summary of an own device (plain id) or one below (qualified id), undefined for neither. */
@@ -114,6 +116,11 @@ export class DeviceDirectory {
     this.live.remember(id, undefined);
     this.emit({ kind: 'enrolled', id });
     this.reshare(id);
+  }
+
+  /** An own device's labels changed (in the registry): its summary goes out again. */
+  labelled(id: string): void {
+    this.emit({ kind: 'labels', id });
   }
 
   /** A device was removed from the registry. */

@@ -1,4 +1,5 @@
 import type { DeviceSummary, HealthState } from '../../shared/api.js';
+import type { Labels } from '../../shared/labels.js';
 import type { EventMessage, HealthMessage } from '../../shared/messages.js';
 
 /** How many recent events the coordinator keeps per device (in memory; the agent keeps its own ring too). */
@@ -121,7 +122,7 @@ export function healthState(d: LiveDevice | undefined): HealthState {
   return children.some((c) => c.state !== 'running') ? 'degraded' : 'ok';
 }
 
-export function summarize(id: string, cluster: string, d: LiveDevice | undefined): DeviceSummary {
+export function summarize(id: string, cluster: string, d: LiveDevice | undefined, labels: Labels): DeviceSummary {
   const h = d?.health;
   const workers = (h?.children ?? []).filter((c) => c.kind === 'worker');
   return {
@@ -141,5 +142,6 @@ export function summarize(id: string, cluster: string, d: LiveDevice | undefined
     children: { running: workers.filter((c) => c.state === 'running').length, total: workers.length },
     invalidMessages: (d?.invalidMessages ?? 0) + (h?.invalidMessages ?? 0),
     stepRefs: (h?.steps ?? []).map((s) => s.ref),
+    labels,
   };
 }

@@ -1,6 +1,8 @@
 import { DeviceId } from '../../shared/ids.js';
 import { z } from 'zod';
-import type { ClusterSummary, EnrollResponse } from '../../shared/api.js';
+import { DevicePatch, type ClusterSummary, type EnrollResponse } from '../../shared/api.js';
+import { applyLabelPatch, LabelsSchema, NO_LABELS, type Labels } from '../../shared/labels.js';
+import { ValidationError } from '../../shared/errors.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import type { Registry } from '../registry/registry.js';
 import { HttpError, type Router } from './router.js';
@@ -14,12 +16,13 @@ export interface ApiDeps {
   registry: Registry;
   directory: DeviceDirectory;
   stats: { invalidMessages: number; deniedRequests: number };
-  /** A device was enrolled or removed. */
+  /** A device was enrolled or removed, or its labels changed. */
   onEnrolled(id: string): void;
+  onLabelled(id: string): void;
   onRemoved(id: string): void;
 }
 
-const EnrollBody = z.object({ id: DeviceId });
+const EnrollBody = z.object({ id: DeviceId, labels: LabelsSchema.optional() });
 
 /** Enrolment, removal and the cluster summary (docs/api.md); device reads and commands are in federation/routes.ts. */
 export function addApiRoutes(router: Router, deps: ApiDeps): void {
@@ -30,11 +33,32 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
   };
 
   router.add('POST', '/api/v1/devices', async ({ req }): Promise<{ status: number; body: EnrollResponse }> => {
-    const { id } = await readJson(req, EnrollBody);
+    const { id, labels } = await readJson(req, EnrollBody);
     const existed = deps.registry.get(id) !== undefined;
     const token = deps.registry.enroll(id);
+    // Labels given at enrolment replace any the device had; a re-enrolment without them keeps them.
+    if (labels) deps.registry.update(id, { labels });
     deps.onEnrolled(id);
     return { status: existed ? 200 : 201, body: { id, token } };
+  });
+
+  router.add('PATCH', '/api/v1/devices/:id', async ({ req, params }): Promise<{ body: { id: string; labels: Labels } }> => {
+    const patch = await readJson(req, DevicePatch);
+    if (params.id.includes('/')) {
+      // Labels are stored at the device's own coordinator; forwarding a change down is not built yet.
+      throw new HttpError(501, `device "${params.id}" belongs to a cluster below ${deps.cluster}: change its labels at its own coordinator`);
+    }
+    const record = deviceOr404(params.id);
+    let labels: Labels;
+    try {
+      labels = applyLabelPatch(record.labels ?? NO_LABELS, patch.labels);
+    } catch (err) {
+      if (err instanceof ValidationError) throw new HttpError(400, err.message);
+      throw err;
+    }
+    deps.registry.update(params.id, { labels });
+    deps.onLabelled(params.id);
+    return { body: { id: params.id, labels } };
   });
 
   router.add('DELETE', '/api/v1/devices/:id', ({ params }) => {

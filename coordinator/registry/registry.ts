@@ -5,6 +5,7 @@ import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
 import { DesiredMessage } from '../../shared/desired.js';
 import { DeviceId } from '../../shared/ids.js';
+import { LabelsSchema } from '../../shared/labels.js';
 import { ConfigError, describeZodError, errorMessage } from '../../shared/errors.js';
 import { hashToken, mintToken, tokenMatches } from './tokens.js';
 
@@ -26,6 +27,8 @@ export const DeviceRecord = z.object({
   lastSeen: z.number().optional(),
   /** The desired state last sent to the device (coordinator/desired), re-published after a restart. */
   desired: DesiredMessage.optional(),
+  /** Set at enrolment and by `PATCH /api/v1/devices/:id` (shared/labels.ts). */
+  labels: LabelsSchema.optional(),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 
@@ -101,7 +104,7 @@ export class Registry {
   }
 
   /** Record facts/last-seen/desired state; the write is coalesced with others. */
-  update(id: string, patch: Partial<Pick<DeviceRecord, 'facts' | 'lastSeen' | 'desired'>>): void {
+  update(id: string, patch: Partial<Pick<DeviceRecord, 'facts' | 'lastSeen' | 'desired' | 'labels'>>): void {
     const record = this.db.data.devices[id];
     if (!record) return;
     Object.assign(record, patch);
