@@ -32,14 +32,14 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
   router.add('POST', '/api/v1/devices', async ({ req }): Promise<{ status: number; body: EnrollResponse }> => {
     const { id } = await readJson(req, EnrollBody);
     const existed = deps.registry.get(id) !== undefined;
-    const token = deps.registry.enroll(id);
+    const token = await deps.registry.enroll(id);
     deps.onEnrolled(id);
     return { status: existed ? 200 : 201, body: { id, token } };
   });
 
-  router.add('DELETE', '/api/v1/devices/:id', ({ params }) => {
+  router.add('DELETE', '/api/v1/devices/:id', async ({ params }) => {
     deviceOr404(params.id);
-    deps.registry.remove(params.id);
+    await deps.registry.remove(params.id);
     deps.onRemoved(params.id);
     return { status: 200, body: { id: params.id, removed: true } };
   });
