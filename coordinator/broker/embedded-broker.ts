@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../../shared/log.js';
+import { errorMessage } from '../../shared/errors.js';
 import { listen } from '../listen.js';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.js';
 
@@ -31,7 +32,13 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
   const principals = new WeakMap<Client, Principal>();
   const broker = await Aedes.createBroker({
     authenticate(client, username, password, done) {
-      const who = opts.authenticate(client.id, username, password?.toString('utf8'));
+      let who: Principal | undefined;
+      try {
+        who = opts.authenticate(client.id, username, password?.toString('utf8'));
+      } catch (err) {
+        // A throw here would end the process inside aedes' callback: a CONNECT that breaks the check is refused.
+        opts.log.error(`CONNECT from client "${client.id}": authentication failed with ${errorMessage(err)}`);
+      }
       if (!who) {
         opts.onDenied(`connect ${client.id}`);
         opts.log.warn(`refused CONNECT from client "${client.id}": unknown id or bad token`);
