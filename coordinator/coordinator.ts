@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 import { deviceTopic } from '../shared/topics.js';
 import type { Logger } from '../shared/log.js';
+import { ContentStore, type StoreOptions } from '../shared/durable/index.js';
 import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broker.js';
 import type { Principal } from './broker/acl.js';
 import { ClusterBus } from './cluster-bus.js';
@@ -13,7 +14,7 @@ import { addApiRoutes } from './http/api.js';
 import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
-import { ModuleServer, ModuleStore, StepRegistry, addStepRoutes } from './steps/index.js';
+import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes } from './desired/index.js';
 
@@ -40,6 +41,8 @@ export interface CoordinatorOptions {
   summaryMs?: number;
   /** Uplink messages buffered while the parent is unreachable (default 10000). */
   bufferLimit?: number;
+  /** How the data dir's files are written (shared/durable): group commit, write path, observer. */
+  store?: Omit<StoreOptions, 'log'>;
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
@@ -74,10 +77,10 @@ export class Coordinator {
   }
 
   static async start(opts: CoordinatorOptions): Promise<Coordinator> {
-    const registry = await Registry.open(opts.dataDir);
-    for (const [id, token] of Object.entries(opts.tokens ?? {})) registry.setToken(id, token);
-    const children = await Children.open(opts.dataDir);
-    for (const [name, token] of Object.entries(opts.childTokens ?? {})) await children.enroll(name, token);
+    const registry = await Registry.open(opts.dataDir, storeOptions(opts));
+    await Promise.all(Object.entries(opts.tokens ?? {}).map(([id, token]) => registry.setToken(id, token)));
+    const children = await Children.open(opts.dataDir, storeOptions(opts));
+    await Promise.all(Object.entries(opts.childTokens ?? {}).map(([name, token]) => children.enroll(name, token)));
     const c = new Coordinator(opts, registry, children);
     await c.listen();
     return c;
@@ -149,8 +152,8 @@ export class Coordinator {
     if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
     // Federation routes first: they answer for the whole subtree, shadowing the single-cluster ones.
     addFederationRoutes(this.router, this.federation, this.directory, opts.broker ? undefined : this.children);
-    const store = new ModuleStore(join(opts.dataDir, 'modules'));
-    this.steps = await StepRegistry.open(opts.dataDir);
+    const store = new ContentStore(join(opts.dataDir, 'modules'));
+    this.steps = await StepRegistry.open(opts.dataDir, storeOptions(opts));
     this.modules = new ModuleServer(this.bus.client, store, opts.parent !== undefined, opts.log.child('modules'));
     addStepRoutes(this.router, this.steps, store);
     addDesiredRoutes(this.router, { federation: this.federation, directory: this.directory, steps: this.steps, desired: this.desired });
@@ -211,6 +214,11 @@ export class Coordinator {
     await this.federation.close();
     await this.bus.close();
     await this.broker?.close();
-    await this.registry.close();
+    await Promise.all([this.registry.close(), this.children.close(), this.steps.close()]);
   }
+}
+
+/** The options of every file in the data dir. */
+function storeOptions(opts: CoordinatorOptions): StoreOptions {
+  return { log: opts.log.child('store'), ...opts.store };
 }

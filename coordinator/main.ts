@@ -16,7 +16,7 @@ export const coordinatorSpec = {
     host: { schema: opt.string, default: '0.0.0.0', description: 'address to listen on (MQTT, MQTTS and HTTP)' },
     'mqtt-port': { schema: opt.port, default: 1883, description: 'MQTT port for agents (0 = any free port)' },
     'http-port': { schema: opt.port, default: 8080, description: 'HTTP API port (0 = any free port)' },
-    'data-dir': { schema: opt.string, default: './flotilla-data', description: 'directory for the registry (lowdb)' },
+    'data-dir': { schema: opt.string, default: './flotilla-data', description: 'directory for the registry, child credentials and steps' },
     cluster: { schema: ClusterName, default: 'local', description: 'this cluster\'s name (a level of the cluster path)' },
     parent: { schema: opt.url(['mqtt', 'mqtts']), description: 'parent coordinator MQTT URL: bridge this cluster under it (needs --token)' },
     token: { schema: opt.string, secret: true, description: 'this cluster\'s token on the parent (POST /api/v1/clusters there)' },

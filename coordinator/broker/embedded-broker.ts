@@ -4,6 +4,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { join } from 'node:path';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from '../../shared/log.js';
+import { errorMessage } from '../../shared/errors.js';
 import { listen } from '../listen.js';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.js';
 import { DurablePersistence } from './durable-persistence.js';
@@ -64,7 +65,13 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     persistence,
     drainTimeout: DRAIN_TIMEOUT_MS,
     authenticate(client, username, password, done) {
-      const who = opts.authenticate(client.id, username, password?.toString('utf8'));
+      let who: Principal | undefined;
+      try {
+        who = opts.authenticate(client.id, username, password?.toString('utf8'));
+      } catch (err) {
+        // A throw here would end the process inside aedes' callback: a CONNECT that breaks the check is refused.
+        opts.log.error(`CONNECT from client "${client.id}": authentication failed with ${errorMessage(err)}`);
+      }
       if (!who) {
         opts.onDenied(`connect ${client.id}`);
         opts.log.warn(`refused CONNECT from client "${client.id}": unknown id or bad token`);

@@ -1,7 +1,7 @@
 import type { HealthMessage } from '../../shared/messages.js';
 import { HISTORY_MAX_SAMPLES, type DeviceHistory } from '../../shared/stream.js';
 
-/** How much health history the dashboard keeps per device, in memory only (never in lowdb). */
+/** How much health history the dashboard keeps per device, in memory only (never on disk). */
 export const HISTORY_WINDOW_S = 3600;
 
 const COLUMNS = ['rssBytes', 'heapUsedBytes', 'load1', 'stepsInPerS', 'stepsOutPerS'] as const;

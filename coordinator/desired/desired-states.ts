@@ -6,8 +6,8 @@ import { CONTRACT, deviceTopic } from '../../shared/topics.js';
 import type { Registry } from '../registry/registry.js';
 
 /**
- * The desired state of each of this cluster's own devices: stored in the registry (lowdb, coalesced writes) and
- * published retained on `flotilla/d/<id>/desired`. aedes keeps retained messages in memory only, so a restarted
+ * The desired state of each of this cluster's own devices: stored in the registry, on disk before it is published
+ * retained on `flotilla/d/<id>/desired` (an agent never runs a revision its coordinator could forget). aedes keeps retained messages in memory only, so a restarted
  * coordinator publishes them all again; agents ignore a revision they already run, so that changes nothing.
  */
 export class DesiredStates {
@@ -22,19 +22,24 @@ export class DesiredStates {
   }
 
   /**
-   * Store and publish `spec` for each device. The revision is the time of the change in ms, or the previous revision
-   * + 1 if the clock went back: it grows even when a crash lost the last coalesced write, which a counter would
-   * repeat (and the agent would ignore as stale).
+   * Store and publish `spec` for each device; the stores share one commit. The revision is the time of the change in
+   * ms, or the previous revision + 1 if the clock went back. A device whose state could not be stored is not
+   * published to and reports why in `errors` (ids from the wire: null-prototype maps).
    */
   async apply(devices: string[], spec: unknown, modules: Record<string, ModuleRef>): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }> {
-    const revisions: Record<string, number> = {};
-    const errors: Record<string, string> = {};
+    const revisions: Record<string, number> = Object.create(null);
+    const errors: Record<string, string> = Object.create(null);
     const ts = this.clock();
     await Promise.all(
       devices.map(async (id) => {
         const previous = this.get(id)?.revision ?? 0;
         const desired: DesiredMessage = { revision: Math.max(ts, previous + 1), ts, spec, modules };
-        this.registry.update(id, { desired });
+        try {
+          await this.registry.setDesired(id, desired);
+        } catch (err) {
+          errors[id] = `desired state not stored: ${errorMessage(err)}`;
+          return;
+        }
         try {
           await this.publish(id, desired);
           revisions[id] = desired.revision;

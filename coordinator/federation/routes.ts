@@ -73,7 +73,7 @@ export function addFederationRoutes(router: Router, fed: Federation, directory: 
     const { name } = await readJson(req, ClusterEnrollRequest);
     const valid = ClusterName.safeParse(name);
     if (!valid.success) throw new HttpError(400, `invalid request body: name: ${valid.error.issues[0]?.message}`);
-    const existed = children.list().some((c) => c.name === name);
+    const existed = children.has(name);
     return { status: existed ? 200 : 201, body: { name, token: await children.enroll(name) } };
   });
 }

@@ -35,9 +35,9 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
   router.add('POST', '/api/v1/devices', async ({ req }): Promise<{ status: number; body: EnrollResponse }> => {
     const { id, labels } = await readJson(req, EnrollBody);
     const existed = deps.registry.get(id) !== undefined;
-    const token = deps.registry.enroll(id);
+    const token = await deps.registry.enroll(id);
     // Labels given at enrolment replace any the device had; a re-enrolment without them keeps them.
-    if (labels) deps.registry.update(id, { labels });
+    if (labels) await deps.registry.setLabels(id, labels);
     deps.onEnrolled(id);
     return { status: existed ? 200 : 201, body: { id, token } };
   });
@@ -56,14 +56,14 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
       if (err instanceof ValidationError) throw new HttpError(400, err.message);
       throw err;
     }
-    deps.registry.update(params.id, { labels });
+    await deps.registry.setLabels(params.id, labels);
     deps.onLabelled(params.id);
     return { body: { id: params.id, labels } };
   });
 
-  router.add('DELETE', '/api/v1/devices/:id', ({ params }) => {
+  router.add('DELETE', '/api/v1/devices/:id', async ({ params }) => {
     deviceOr404(params.id);
-    deps.registry.remove(params.id);
+    await deps.registry.remove(params.id);
     deps.onRemoved(params.id);
     return { status: 200, body: { id: params.id, removed: true } };
   });

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
+import { StoreWriteError } from '../../shared/durable/index.js';
 import { ValidationError, describeZodError, errorMessage } from '../../shared/errors.js';
 import { DEFAULT_JSON_BOUNDS, parseBoundedJson, type JsonBounds } from '../../shared/json-bounds.js';
 import type { Logger } from '../../shared/log.js';
@@ -54,7 +55,9 @@ async function handle(opts: HttpOptions, req: IncomingMessage, res: ServerRespon
     }
     const reply = await match.handler({ req, res, params: match.params, url });
     if (reply) sendJson(res, reply.status ?? 200, reply.body);
-  } catch (err) {
+  } catch (caught) {
+    // A change that could not be made durable: 507 Insufficient Storage, naming the cause (disk full, read-only).
+    const err = caught instanceof StoreWriteError ? new HttpError(507, caught.message) : caught;
     if (!(err instanceof HttpError)) throw err;
     opts.onError();
     if (err.status >= 500) opts.log.error(`HTTP ${req.method} ${url.pathname}: ${err.message}`);

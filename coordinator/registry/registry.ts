@@ -1,11 +1,10 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
 import { DesiredMessage } from '../../shared/desired.js';
+import { DurableFile, type StoreOptions } from '../../shared/durable/index.js';
 import { DeviceId } from '../../shared/ids.js';
-import { LabelsSchema } from '../../shared/labels.js';
+import { LabelsSchema, type Labels } from '../../shared/labels.js';
 import { ConfigError, describeZodError, errorMessage } from '../../shared/errors.js';
 import { hashToken, mintToken, tokenMatches } from './tokens.js';
 
@@ -32,100 +31,98 @@ export const DeviceRecord = z.object({
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 
-const RegistryData = z.object({
-  version: z.literal(1),
-  devices: z.record(z.string(), DeviceRecord),
-});
-type RegistryData = z.infer<typeof RegistryData>;
+/** registry.json: version 1, devices keyed by id (the layout of earlier releases, which open unchanged). */
+const RegistryFile = z
+  .object({ version: z.literal(1), devices: z.record(DeviceId, DeviceRecord) })
+  .transform(({ devices }) => new Map(Object.entries(devices)));
 
 /**
- * The coordinator's durable registry (devices, tokens, last known facts) in one lowdb JSON file.
- * lowdb rewrites the whole file on each write, so changes are coalesced: at most one write per `flushMs`,
- * and `close()` writes what is pending. Hot health state stays in memory (coordinator/fleet), never here.
+ * The coordinator's durable registry (devices, tokens, last known facts, desired states) in `registry.json`.
+ * Tokens, removals and desired states are committed before the caller answers (acknowledge-after-durable, group
+ * commit); last-seen times and reported facts are deferred writes. Hot health stays in memory (coordinator/fleet).
  */
 export class Registry {
-  private pending: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private constructor(private readonly store: DurableFile<Map<string, DeviceRecord>>) {}
 
-  private constructor(
-    private readonly db: Low<RegistryData>,
-    private readonly flushMs: number,
-  ) {}
+  static async open(dataDir: string, opts: StoreOptions): Promise<Registry> {
+    const store = await DurableFile.open(
+      {
+        file: join(dataDir, 'registry.json'),
+        what: 'device registry',
+        schema: RegistryFile,
+        empty: () => new Map(),
+        serialize: (devices) => ({ version: 1, devices: Object.fromEntries(devices) }),
+      },
+      opts,
+    );
+    return new Registry(store);
+  }
 
-  static async open(dataDir: string, flushMs = 1000): Promise<Registry> {
-    mkdirSync(dataDir, { recursive: true });
-    const file = join(dataDir, 'registry.json');
-    const db = new Low<RegistryData>(new JSONFile(file), { version: 1, devices: {} });
-    try {
-      await db.read();
-    } catch (err) {
-      throw new ConfigError(`--data-dir: ${file} is not valid JSON (${errorMessage(err)}); refusing to overwrite it`);
-    }
-    const parsed = RegistryData.safeParse(db.data);
-    if (!parsed.success) {
-      throw new ConfigError(`--data-dir: ${file} is not a Flotilla registry: ${describeZodError(parsed.error)}`);
-    }
-    db.data = parsed.data;
-    return new Registry(db, flushMs);
+  get stats(): Readonly<{ writes: number; failures: number }> {
+    return this.store.stats;
   }
 
   list(): DeviceRecord[] {
-    return Object.values(this.db.data.devices);
+    return [...this.store.data.values()];
   }
 
   get(id: string): DeviceRecord | undefined {
-    return this.db.data.devices[id];
+    return this.store.data.get(id);
   }
 
-  /** Issue a fresh token for `id` (enrolling it, or rotating its token). Returns the token; only its hash is kept. */
-  enroll(id: string, now = Date.now()): string {
+  /** Issue a fresh token for `id` (enrolling it, or rotating its token), durably. Only its hash is kept. */
+  async enroll(id: string, now = Date.now()): Promise<string> {
     const token = mintToken();
-    this.setToken(id, token, now);
+    await this.setToken(id, token, now);
     return token;
   }
 
-  /** Accept a pre-shared token for `id` (from `--tokens-file`). */
-  setToken(id: string, token: string, now = Date.now()): void {
-    const existing = this.db.data.devices[id];
-    this.db.data.devices[id] = { ...existing, id, tokenHash: hashToken(token), createdAt: existing?.createdAt ?? now };
-    this.scheduleWrite();
+  /** Accept a token for `id` (a fresh one, or pre-shared from `--tokens-file`); resolves once it is on disk. */
+  setToken(id: string, token: string, now = Date.now()): Promise<void> {
+    const existing = this.store.data.get(id);
+    this.store.data.set(id, { ...existing, id, tokenHash: hashToken(token), createdAt: existing?.createdAt ?? now });
+    return this.store.commit();
   }
 
-  remove(id: string): boolean {
-    if (!this.db.data.devices[id]) return false;
-    delete this.db.data.devices[id];
-    this.scheduleWrite();
+  /** Resolves true once the removal is on disk, false for an unknown id. */
+  async remove(id: string): Promise<boolean> {
+    if (!this.store.data.delete(id)) return false;
+    await this.store.commit();
     return true;
   }
 
   authenticate(id: string, token: string): boolean {
-    const record = this.db.data.devices[id];
+    const record = this.store.data.get(id);
     return record !== undefined && tokenMatches(token, record.tokenHash);
   }
 
-  /** Record facts/last-seen/desired state; the write is coalesced with others. */
-  update(id: string, patch: Partial<Pick<DeviceRecord, 'facts' | 'lastSeen' | 'desired' | 'labels'>>): void {
-    const record = this.db.data.devices[id];
+  /** The desired state last sent to `id`, durably (it is re-published after a restart). */
+  setDesired(id: string, desired: DesiredMessage): Promise<void> {
+    return this.setDurably(id, { desired });
+  }
+
+  /** The device's labels, durably: an API answer follows the commit. */
+  setLabels(id: string, labels: Labels): Promise<void> {
+    return this.setDurably(id, { labels });
+  }
+
+  private async setDurably(id: string, patch: Partial<Pick<DeviceRecord, 'desired' | 'labels'>>): Promise<void> {
+    const record = this.store.data.get(id);
     if (!record) return;
     Object.assign(record, patch);
-    this.scheduleWrite();
+    await this.store.commit();
   }
 
-  private scheduleWrite(): void {
-    if (this.pending) return;
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      this.writing = this.writing.then(() => this.db.write());
-    }, this.flushMs);
+  /** Record facts or last-seen: hot facts, written within a second, never waited for. */
+  update(id: string, patch: Partial<Pick<DeviceRecord, 'facts' | 'lastSeen'>>): void {
+    const record = this.store.data.get(id);
+    if (!record) return;
+    Object.assign(record, patch);
+    this.store.defer();
   }
 
-  async close(): Promise<void> {
-    if (this.pending) {
-      clearTimeout(this.pending);
-      this.pending = undefined;
-      this.writing = this.writing.then(() => this.db.write());
-    }
-    await this.writing;
+  close(): Promise<void> {
+    return this.store.close();
   }
 }
 

@@ -2,4 +2,3 @@
 export { ModuleServer, type ModuleServerStats } from './module-server.js';
 export { addStepRoutes } from './routes.js';
 export { StepRegistry } from './step-registry.js';
-export { ModuleStore } from './store.js';

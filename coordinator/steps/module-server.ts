@@ -4,7 +4,7 @@ import { LINK, linkTopic } from '../../shared/fleet-topics.js';
 import type { Logger } from '../../shared/log.js';
 import { decodeFetchRequest, deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
 import { ROOT } from '../../shared/topics.js';
-import type { ModuleStore } from './store.js';
+import type { ContentStore } from '../../shared/durable/index.js';
 
 export interface ModuleServerStats {
   /** Modules sent to agents and to child coordinators. */
@@ -29,7 +29,7 @@ export class ModuleServer {
 
   constructor(
     private readonly client: MqttClient,
-    private readonly store: ModuleStore,
+    private readonly store: ContentStore,
     private readonly hasParent: boolean,
     private readonly log: Logger,
     private readonly upstreamTimeoutMs = 30_000,
@@ -65,7 +65,7 @@ export class ModuleServer {
     const running = this.inflight.get(sha256);
     if (running) return running;
     const p = (async () => {
-      const cached = await this.store.get(sha256);
+      const cached = await this.cached(sha256);
       if (cached || !this.hasParent) return cached;
       try {
         const bytes = await fetchModule(this.client, fetchTopic(LINK), moduleTopic(LINK, sha256), sha256, this.upstreamTimeoutMs);
@@ -80,5 +80,18 @@ export class ModuleServer {
     })().finally(() => this.inflight.delete(sha256));
     this.inflight.set(sha256, p);
     return p;
+  }
+
+  /**
+   * A corrupt copy (already removed) or an unreadable one counts as absent: fetched again from the parent where there
+   * is one, else answered "not available".
+   */
+  private async cached(sha256: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.store.get(sha256);
+    } catch (err) {
+      this.log.warn(`module ${sha256} in the store: ${errorMessage(err)}`);
+      return undefined;
+    }
   }
 }

@@ -4,12 +4,12 @@ import { sha256Hex } from '../../shared/step-manifest.js';
 import { HttpError, type Router } from '../http/router.js';
 import { MAX_BODY_BYTES, readJson } from '../http/server.js';
 import type { StepRegistry } from './step-registry.js';
-import type { ModuleStore } from './store.js';
+import type { ContentStore } from '../../shared/durable/index.js';
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 
 /** `POST /api/v1/steps` (upload module + manifest) and `GET /api/v1/steps` (docs/api.md, "Steps"). */
-export function addStepRoutes(router: Router, steps: StepRegistry, store: ModuleStore): void {
+export function addStepRoutes(router: Router, steps: StepRegistry, store: ContentStore): void {
   router.add('GET', '/api/v1/steps', (): { body: z.infer<typeof StepList> } => ({ body: { steps: steps.list() } }));
 
   router.add('POST', '/api/v1/steps', async ({ req }): Promise<{ status: number; body: StepInfo }> => {

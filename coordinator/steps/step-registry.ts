@@ -1,37 +1,45 @@
 import { join } from 'node:path';
-import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
-import { ConfigError, describeZodError } from '../../shared/errors.js';
+import { DurableFile, type StoreOptions } from '../../shared/durable/index.js';
 import { StepInfo } from '../../shared/modules.js';
 
-const StepsData = z.object({ version: z.literal(1), steps: z.record(z.string(), StepInfo) });
-type StepsData = z.infer<typeof StepsData>;
+const StepsFile = z
+  .object({ version: z.literal(1), steps: z.record(z.string(), StepInfo) })
+  .transform(({ steps }) => new Map(Object.entries(steps)));
 
-/** Uploaded steps by `name@version` → digest (`steps.json` in the data dir); the bytes live in the ModuleStore. */
+/** Uploaded steps by `name@version` → digest (`steps.json` in the data dir); the bytes live in the ContentStore. */
 export class StepRegistry {
-  private constructor(private readonly db: Low<StepsData>) {}
+  private constructor(private readonly store: DurableFile<Map<string, StepInfo>>) {}
 
-  static async open(dataDir: string): Promise<StepRegistry> {
-    const file = join(dataDir, 'steps.json');
-    const db = new Low<StepsData>(new JSONFile(file), { version: 1, steps: {} });
-    await db.read();
-    const parsed = StepsData.safeParse(db.data);
-    if (!parsed.success) throw new ConfigError(`--data-dir: ${file} is not a Flotilla step registry: ${describeZodError(parsed.error)}`);
-    db.data = parsed.data;
-    return new StepRegistry(db);
+  static async open(dataDir: string, opts: StoreOptions): Promise<StepRegistry> {
+    const store = await DurableFile.open(
+      {
+        file: join(dataDir, 'steps.json'),
+        what: 'step registry',
+        schema: StepsFile,
+        empty: () => new Map(),
+        serialize: (steps) => ({ version: 1, steps: Object.fromEntries(steps) }),
+      },
+      opts,
+    );
+    return new StepRegistry(store);
   }
 
   list(): StepInfo[] {
-    return Object.values(this.db.data.steps).sort((a, b) => a.ref.localeCompare(b.ref));
+    return [...this.store.data.values()].sort((a, b) => a.ref.localeCompare(b.ref));
   }
 
   resolve(ref: string): StepInfo | undefined {
-    return this.db.data.steps[ref];
+    return this.store.data.get(ref);
   }
 
+  /** Resolves once the step is on disk. */
   async add(info: StepInfo): Promise<void> {
-    this.db.data.steps[info.ref] = info;
-    await this.db.write();
+    this.store.data.set(info.ref, info);
+    await this.store.commit();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
   }
 }

@@ -39,7 +39,7 @@ describe('a parent that goes away and comes back', () => {
     await eventually(() => site.coordinator.directory.live.get('x')?.events.length === 40, 5000, 'site got all events');
     await eventually(() => bridge.stats.buffered === 20, 5000, 'buffered while down');
 
-    // Restart the parent on the same port from the same data dir (tokens, child credentials survive in lowdb).
+    // Restart the parent on the same port from the same data dir (tokens, child credentials survive on disk).
     root = await startNode('root', undefined, { dataDir: rootDir, mqttPort: rootPort });
     await eventually(() => bridge.state === 'up', 15_000, 'bridge up again');
     for (let seq = 40; seq < 50; seq++) await x.publishAsync(deviceTopic('x', 'events'), event(seq), { qos: 1 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnFlotilla } from '../../cli/processes.js';
 import { ApiClient } from '../../cli/api-client.js';
@@ -26,7 +26,7 @@ describe('coordinator restart', () => {
     await agent.stop();
     expect(await coord.stop()).toBe(0);
 
-    // The registry on disk is a plain lowdb JSON file with hashed tokens only.
+    // The registry on disk is a plain JSON file with hashed tokens only.
     const onDisk = JSON.parse(readFileSync(join(data, 'registry.json'), 'utf8'));
     expect(Object.keys(onDisk.devices).sort()).toEqual(['r-1', 'r-2']);
     expect(JSON.stringify(onDisk)).not.toContain(token);
@@ -45,16 +45,22 @@ describe('coordinator restart', () => {
     await coord.stop();
   });
 
-  it('refuses to start on a corrupt registry instead of overwriting it', async () => {
+  it('moves a corrupt registry aside with a log line naming its new path, and starts empty', async () => {
     const data = join(dir.path, 'corrupt');
     const coord = startCoordinatorProcess(data);
     await coord.waitFor('listening');
     await coord.stop();
-    writeFileSync(join(data, 'registry.json'), '{"version":1,"devices":{"x":{"id":"x"}}}');
+    const bad = '{"version":1,"devices":{"x":{"id":"x"}}}';
+    writeFileSync(join(data, 'registry.json'), bad);
     const lines: string[] = [];
-    const broken = spawnFlotilla(['coordinator', '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', '--data-dir', data], { stderr: (l) => lines.push(l) });
-    expect(await broken.exited).toBe(2);
-    expect(lines.join('\n')).toMatch(/registry\.json is not a Flotilla registry: devices\.x\.tokenHash/);
-    expect(readFileSync(join(data, 'registry.json'), 'utf8')).toContain('"x"');
+    const again = spawnFlotilla(['coordinator', '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', '--data-dir', data], { stderr: (l) => lines.push(l) });
+    const ports = (await again.waitFor('listening')) as { http: number };
+    const aside = readdirSync(data).find((f) => f.startsWith('registry.json.corrupt-'));
+    expect(aside).toBeDefined();
+    expect(readFileSync(join(data, aside!), 'utf8')).toBe(bad);
+    expect(lines.join('\n')).toContain(`registry.json is not a valid device registry (devices.x.tokenHash: `);
+    expect(lines.join('\n')).toContain(`moved it to ${join(data, aside!)} and starting with an empty one`);
+    expect((await new ApiClient(`http://127.0.0.1:${ports.http}`).devices()).devices).toEqual([]);
+    await again.stop();
   });
 });

@@ -10,7 +10,7 @@ import { connectDevice } from '../helpers/cluster.js';
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 
-describe('agent local state (lowdb)', () => {
+describe('agent local state', () => {
   it('persists identity and desired state across opens', async () => {
     const path = join(dir.path, 'ok');
     const state = await AgentState.open(path, memoryLogger());
@@ -32,7 +32,7 @@ describe('agent local state (lowdb)', () => {
     const aside = readdirSync(path).find((f) => f.startsWith('agent.json.corrupt-'));
     expect(aside).toBeDefined();
     expect(readFileSync(join(path, aside!), 'utf8')).toBe(text);
-    expect(log.lines.some((l) => l.includes('is unreadable') && l.includes('moved to'))).toBe(true);
+    expect(log.lines.some((l) => l.includes('is not a valid agent state') && l.includes(`moved it to ${join(path, aside!)}`))).toBe(true);
   });
 });
 
