@@ -11,7 +11,7 @@ import { connectDevice, eventually, startCoordinator } from '../helpers/cluster.
  * must live, answer every request with a status below 500, and count every refused MQTT payload.
  */
 const TOKEN = 'fuzz-api-token';
-const RUNS = 150;
+const RUNS = 400;
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 const totals = { payloads: 0, requests: 0, serverErrors: 0 };
 
