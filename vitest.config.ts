@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Default suite: fast tests. Slow scenario/emulation tests live in test/slow and run via `npm run test:slow`.
+// Default suite: fast tests. Slow emulation tests (test/slow, `npm run test:slow`) and chaos tests (test/chaos,
+// `npm run test:chaos`) have their own configs.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/slow/**', 'node_modules/**', 'dist/**'],
+    exclude: ['test/slow/**', 'test/chaos/**', 'node_modules/**', 'dist/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
