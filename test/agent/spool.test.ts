@@ -48,7 +48,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
 
       cluster = await startCoordinator({ tokens, dataDir: coordinatorDir.path, mqttPort: port });
       const second = await Agent.open(opts);
-      const events = () => cluster.coordinator.fleet.get('sp-1')?.events ?? [];
+      const events = () => cluster.coordinator.directory.live.get('sp-1')?.events ?? [];
       await eventually(() => events().length >= 50, 10_000, 'spooled events at the coordinator');
       expect(events().map((e) => e.data.n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
       await eventually(() => second.spool.stats.queued === 0, 5000, 'spool drained');

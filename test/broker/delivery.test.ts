@@ -54,7 +54,7 @@ describe('fair delivery', () => {
         // Another device's health meanwhile, timed until the coordinator has it.
         const t0 = Date.now();
         healthy.publish(deviceTopic('healthy', 'health'), JSON.stringify(health(i)), { qos: 1 });
-        await eventually(() => cluster.coordinator.fleet.get('healthy')?.health?.seq === i, 10_000, 'health');
+        await eventually(() => cluster.coordinator.directory.live.get('healthy')?.health?.seq === i, 10_000, 'health');
         healthWorst = Math.max(healthWorst, Date.now() - t0);
       }
       await new Promise((r) => setImmediate(r));
@@ -80,7 +80,7 @@ describe('refused publishes', () => {
     await wrong.publishAsync('flotilla/oops', 'refused', { qos: 1 });
     expect(cluster.coordinator.stats.deniedRequests).toBe(denied + 1);
     await wrong.publishAsync(deviceTopic('wrong', 'health'), JSON.stringify(health(1)), { qos: 1 });
-    await eventually(() => cluster.coordinator.fleet.get('wrong')?.lastSeen, 5000, 'health after the refusal');
+    await eventually(() => cluster.coordinator.directory.live.get('wrong')?.lastSeen, 5000, 'health after the refusal');
     expect({ closed, connected: wrong.connected }).toEqual({ closed: 0, connected: true });
     await wrong.endAsync();
   });

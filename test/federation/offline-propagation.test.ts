@@ -38,7 +38,7 @@ describe('offline propagation up the tree', () => {
         return d && !d.online && d;
       }, 60_000, 'site/quiet-1 offline at the root (well before the sweep could)');
       expect(device.state).toBe('offline');
-      expect(site.coordinator.fleet.get('quiet-1')?.online).toBe(false);
+      expect(site.coordinator.directory.live.get('quiet-1')?.online).toBe(false);
     } finally {
       await agent.stop();
     }

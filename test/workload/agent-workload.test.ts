@@ -131,18 +131,18 @@ describe('an agent runs its desired supervision tree', () => {
   });
 
   it('rejects at apply a spec whose output the broker would refuse, with desired_failed, and keeps its link (finding 5)', async () => {
-    const { token } = await api.enroll('w-3');
-    const agent = spawnAgent(cluster.mqttUrl, 'w-3', token, join(dir.path, 'w-3'));
+    const { token } = await api.enroll('w-4');
+    const agent = spawnAgent(cluster.mqttUrl, 'w-4', token, join(dir.path, 'w-4'));
     try {
       await agent.waitFor('joined');
-      await publishDesired('w-3', 1, { ...spec, children: [{ ...spec.children[0], output: '/flotilla/oops' }] });
-      const failed = await eventually(() => events('w-3').find((e) => e.type === 'desired_failed'), 10_000, 'desired_failed event');
-      expect(failed.data).toMatchObject({ revision: 1, reason: expect.stringContaining('output topic refused: device w-3 may not publish to "flotilla/oops"') });
+      await publishDesired('w-4', 1, { ...spec, children: [{ ...spec.children[0], output: '/flotilla/oops' }] });
+      const failed = await eventually(() => events('w-4').find((e) => e.type === 'desired_failed'), 10_000, 'desired_failed event');
+      expect(failed.data).toMatchObject({ revision: 1, reason: expect.stringContaining('output topic refused: device w-4 may not publish to "flotilla/oops"') });
       // A corrected spec runs, and its outputs flow.
-      await publishDesired('w-3', 2, { ...spec, children: [{ ...spec.children[0], input: 'sensors/w3/in', output: 'fixed' }] });
-      await eventually(() => events('w-3').some((e) => e.type === 'child_started'), 10_000, 'corrected spec started');
-      await watcher.publishAsync('sensors/w3/in', 'ok', { qos: 1 });
-      await eventually(() => outputs.includes('flotilla/d/w-3/out/fixed ok'), 10_000, 'output of the corrected spec');
+      await publishDesired('w-4', 2, { ...spec, children: [{ ...spec.children[0], input: 'sensors/w4/in', output: 'fixed' }] });
+      await eventually(() => events('w-4').some((e) => e.type === 'child_started'), 10_000, 'corrected spec started');
+      await watcher.publishAsync('sensors/w4/in', 'ok', { qos: 1 });
+      await eventually(() => outputs.includes('flotilla/d/w-4/out/fixed ok'), 10_000, 'output of the corrected spec');
     } finally {
       await agent.stop();
     }
