@@ -7,10 +7,15 @@ import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
 const dir = tempDir();
 const mountPoint = join(dir.path, 'data');
+const brokerDir = join(mountPoint, 'broker');
 mkdirSync(mountPoint);
 let mountProblem: string | undefined;
 try {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint], { stdio: 'pipe' });
+  // The broker's journal stays open for writing, and a mount with a file open for writing cannot become read-only:
+  // the broker's state lives on a mount of its own here, so the registry's can be remounted.
+  mkdirSync(brokerDir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', brokerDir], { stdio: 'pipe' });
 } catch (err) {
   mountProblem = (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
 }
@@ -35,7 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cluster?.stop();
-  if (!mountProblem) execFileSync('umount', [mountPoint]);
+  if (!mountProblem) for (const m of [brokerDir, mountPoint]) execFileSync('umount', [m]);
   rmSync(dir.path, { recursive: true, force: true });
 });
 
