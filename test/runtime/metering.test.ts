@@ -162,11 +162,13 @@ describe('a throwing tick interrupts a metered step in the same thread', () => {
 });
 
 describe('fuel accounting', () => {
-  it('charges each check the instructions it guards: the function entry once, a loop header per iteration', () => {
-    // entry: local.get, i32.const, i32.sub?, ... counted by the decoder; see the comment on each line.
-    const bytes = watModule(`(module (func (export "run") (param $n i32)
-      block          ;; entry region: block, loop, end (of block), end (of function) = 4
-        loop         ;; loop region: local.get, i32.eqz, br_if, local.get, i32.const, i32.sub, local.set, br, end = 9
+  // Instruction counts per region are given beside each function.
+  const COUNTING = watModule(`(module
+    ;; Calls nothing, so no entry check: callers pay its entry region (block, loop, end, end = 4).
+    ;; Its loop region: local.get, i32.eqz, br_if, local.get, i32.const, i32.sub, local.set, br, end = 9 per iteration.
+    (func $run (export "run") (param $n i32)
+      block
+        loop
           local.get $n
           i32.eqz
           br_if 1
@@ -176,27 +178,56 @@ describe('fuel accounting', () => {
           local.set $n
           br 0
         end
-      end))`);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes)), { flotilla_meter: { tick() {} } });
+      end)
+    ;; Recursive, so it keeps its entry check: local.get, if, local.get, i32.const, i32.sub, call, end, end = 8.
+    (func $down (export "down") (param $n i32)
+      (if (local.get $n) (then (call $down (i32.sub (local.get $n) (i32.const 1))))))
+    ;; Recursive and calls $run: i32.const, call, then the 8 of $down = 10, plus $run's entry region (4) = 14.
+    (func $down2 (export "down2") (param $n i32)
+      (call $run (i32.const 0))
+      (if (local.get $n) (then (call $down2 (i32.sub (local.get $n) (i32.const 1)))))))`);
+
+  it('charges each check the instructions it guards, with the code of the unchecked functions it calls', () => {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(COUNTING)), { flotilla_meter: { tick() {} } });
     const fuel = instance.exports[METER_FUEL] as WebAssembly.Global;
-    const run = instance.exports.run as (n: number) => void;
-    for (const n of [0, 1, 10]) {
+    const spent = (name: string, n: number) => {
       fuel.value = 1_000_000;
-      run(n);
-      expect(1_000_000 - fuel.value).toBe(4 + 9 * (n + 1));
+      (instance.exports[name] as (n: number) => void)(n);
+      return 1_000_000 - fuel.value;
+    };
+    for (const n of [0, 1, 10]) {
+      expect(spent('run', n)).toBe(9 * (n + 1));
+      expect(spent('down', n)).toBe(8 * (n + 1));
+      expect(spent('down2', n)).toBe((14 + 9) * (n + 1));
     }
   });
 
   it('calls tick exactly when the fuel drops below zero, and starts with the fuel given', () => {
-    const bytes = watModule('(module (func (export "f")))'); // entry region: end = 1
     let ticks = 0;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes, { fuel: 2 })), { flotilla_meter: { tick: () => void ticks++ } });
-    const f = instance.exports.f as () => void;
-    f(); // 1
-    f(); // 0
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(COUNTING, { fuel: 20 })), { flotilla_meter: { tick: () => void ticks++ } });
+    const down = instance.exports.down as (n: number) => void;
+    down(1); // 20 - 16 = 4
     expect(ticks).toBe(0);
-    f(); // -1
+    down(0); // 4 - 8 = -4
     expect(ticks).toBe(1);
+  });
+
+  it('keeps the entry check of a function in a cycle of calls, of one calling through a table, and of a long one', () => {
+    const bytes = watModule(`(module (type $v (func)) (table 1 funcref) (elem (i32.const 0) $a)
+      (func $a (call $b)) (func $b (call $a))
+      (func $indirect (call_indirect (type $v) (i32.const 0)))
+      (func $long ${'(drop (i32.const 0)) '.repeat(600)})
+      (func $short (drop (i32.const 0))))`);
+    let ticks = 0;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes)), { flotilla_meter: { tick: () => void ticks++ } });
+    void instance;
+    // Which functions got a check: their bodies start with global.get of the fuel (the only global: index 0).
+    const read = wabt.readWasm(meter(bytes), { readDebugNames: false });
+    const text = read.toText({});
+    read.destroy();
+    const bodies = text.split('\n  (func ').slice(1).filter((f) => !f.includes('import')).map((f) => f.includes('global.get 0'));
+    expect(bodies).toEqual([false, true, true, true, false]); // $a meets the cycle first; $b keeps the check
+    expect(ticks).toBe(0);
   });
 });
 
