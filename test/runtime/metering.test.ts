@@ -33,6 +33,15 @@ function watModule(text: string, debugNames = false): Uint8Array {
   }
 }
 
+/** A module with one function `() -> ()` whose body is `code` (without locals), and the offset of that code. */
+function withBody(code: number[]): { bytes: Uint8Array; at: number } {
+  const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+  const body = [0x00, ...code, 0x0b];
+  const size = leb(body.length);
+  const head = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, ...leb(body.length + size.length + 1), 1, ...size];
+  return { bytes: new Uint8Array([...head, ...body]), at: head.length + 1 };
+}
+
 // Inputs that end every fixture normally or with a trap: none starts with "L" (loop.wat) or is "hang".
 const WAT_INPUTS: RunInput = {
   config: { greeting: 'hi' },
@@ -232,13 +241,6 @@ describe('fuel accounting', () => {
 });
 
 describe('what the rewriter cannot decode is refused with the opcode and its byte offset', () => {
-  /** A module with one function `() -> ()` whose body is `code` (without locals), and the offset of that code. */
-  function withBody(code: number[]): { bytes: Uint8Array; at: number } {
-    const body = [0x00, ...code, 0x0b];
-    const head = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, body.length + 2, 1, body.length];
-    return { bytes: new Uint8Array([...head, ...body]), at: head.length + 1 };
-  }
-
   it.each([
     ['a single-byte opcode', [0x27], '0x27'],
     ['a GC instruction (0xfb prefix, not enabled by default)', [0xfb, 0x00], '0xfb'],
@@ -295,5 +297,37 @@ describe('the compile cache keeps metered modules beside the plain ones', () => 
       new MeteringError(`cannot meter the module: unknown opcode 0x27 at byte ${at}`),
     );
     expect(cache.size).toBe(2);
+  });
+});
+
+describe('hostile modules', () => {
+  it('a mutated or truncated module is refused with a StepLoadError or metered, never anything else (property)', () => {
+    const seeds = ['echo', 'tag', 'supervised-crashy'].map((n) => wat(n)).concat(['bulk-refs', 'simd', 'exceptions'].map(featureWat));
+    fc.assert(
+      fc.property(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat()),
+        (which, edits, cut) => {
+          const bytes = seeds[which].slice();
+          for (const [at, value] of edits) bytes[8 + (at % (bytes.length - 8))] = value;
+          const input = cut === null ? bytes : bytes.subarray(0, 8 + (cut % (bytes.length - 8)));
+          try {
+            meter(input);
+          } catch (err) {
+            expect(err).toBeInstanceOf(StepLoadError);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('meters deeply nested blocks and loops without recursing', () => {
+    const depth = 20_000;
+    const { bytes } = withBody([...Array.from({ length: depth }, (_, i) => [i % 2 ? 0x03 : 0x02, 0x40]).flat(), ...new Array(depth).fill(0x0b)]);
+    const metered = meter(bytes);
+    expect(metered.length).toBeGreaterThan(bytes.length + (depth / 2) * 10);
+    expect(WebAssembly.validate(metered)).toBe(WebAssembly.validate(bytes));
   });
 });
