@@ -262,6 +262,37 @@ describe('what the rewriter cannot decode is refused with the opcode and its byt
     expect((err as Error).message).toBe(`cannot meter the module: unknown opcode ${name} at byte ${at + 1}`);
   });
 
+  it('agrees with V8 on which opcodes exist: every single-byte opcode and every 0xfc, 0xfd and 0xfe sub-opcode', () => {
+    const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+    const candidates = [
+      ...Array.from({ length: 256 }, (_, op) => [op]).filter(([op]) => op < 0xfc || op > 0xfe),
+      ...Array.from({ length: 0x20 }, (_, sub) => [0xfc, ...leb(sub)]),
+      ...Array.from({ length: 0x130 }, (_, sub) => [0xfd, ...leb(sub)]),
+      ...Array.from({ length: 0x60 }, (_, sub) => [0xfe, ...leb(sub)]),
+    ];
+    const disagreements: string[] = [];
+    for (const code of candidates) {
+      // Zero bytes after the opcode stand for any immediates it has (and decode as `unreachable` after them).
+      const { bytes } = withBody([...code, ...new Array(16).fill(0)]);
+      let v8: string;
+      try {
+        new WebAssembly.Module(bytes);
+        v8 = '';
+      } catch (err) {
+        v8 = (err as Error).message;
+      }
+      const v8Unknown = /invalid (\w+ )?opcode|opcode not available/i.test(v8); // not enabled by default counts as unknown
+      let ours = '';
+      try {
+        meter(bytes);
+      } catch (err) {
+        ours = (err as Error).message;
+      }
+      if (v8Unknown !== ours.includes('unknown opcode')) disagreements.push(`${code.map((b) => b.toString(16)).join(' ')}: V8 "${v8}", rewriter "${ours}"`);
+    }
+    expect(disagreements).toEqual([]);
+  });
+
   it('a truncated immediate', () => {
     const { bytes, at } = withBody([0x41, 0x80, 0x80]); // i32.const whose LEB128 runs into the end
     expect(() => meter(bytes.subarray(0, bytes.length))).toThrow(`in the instruction at byte ${at}`);
