@@ -76,14 +76,17 @@ describe('metered modules behave as the originals (identical transcripts)', () =
     expect(WebAssembly.Module.imports(new WebAssembly.Module(meter(bytes))).at(-1)).toEqual({ module: 'flotilla_meter', name: 'tick', kind: 'function' });
   });
 
-  it('adds the sections a module lacks (no types, imports, globals or exports) and drops the stale name section', () => {
+  it('adds the sections a module lacks (no types, imports, globals or exports) and drops the stale names and debug info', () => {
     const m = meter(watModule('(module (memory 1))'));
     const mod = new WebAssembly.Module(m);
     expect(WebAssembly.Module.exports(mod)).toEqual([{ name: METER_FUEL, kind: 'global' }]);
     const named = watModule('(module (func $f (export "f") (result i32) (i32.const 3)))', true);
     expect(WebAssembly.Module.customSections(new WebAssembly.Module(named), 'name').length).toBe(1);
-    const metered = new WebAssembly.Module(meter(named));
+    const custom = (name: string) => [0, name.length + 2, name.length, ...Buffer.from(name), 0xaa];
+    const metered = new WebAssembly.Module(meter(new Uint8Array([...named, ...custom('.debug_info'), ...custom('producers')])));
     expect(WebAssembly.Module.customSections(metered, 'name')).toEqual([]);
+    expect(WebAssembly.Module.customSections(metered, '.debug_info')).toEqual([]);
+    expect(WebAssembly.Module.customSections(metered, 'producers').length).toBe(1);
     const instance = new WebAssembly.Instance(metered, { flotilla_meter: { tick() {} } });
     expect((instance.exports.f as () => number)()).toBe(3);
   });

@@ -236,12 +236,18 @@ class Rewrite {
 }
 
 const customName = (bytes: Uint8Array, section: Section) => sectionReader(bytes, section).name();
+/**
+ * Custom sections that describe the original's function indices or code offsets (names, DWARF, source maps):
+ * stale after the rewrite, they would mislabel every function, so they are dropped. The engine needs none of them.
+ */
+const describesOriginal = (name: string) => name === 'name' || name.startsWith('.debug_') || name === 'sourceMappingURL' || name === 'external_debug_info';
 
 /**
  * Returns `wasm` metered: it imports `flotilla_meter.tick: () -> ()` and exports the mutable i32 global
  * `flotilla_fuel`; every function entry and loop header subtracts a cost from the fuel and calls `tick` when it is
  * below zero. Function indices are shifted past the new import everywhere (calls, ref.func, element segments,
- * exports, start); the "name" section is dropped. Throws MeteringError (a StepLoadError) naming what it cannot decode.
+ * exports, start); custom sections that describe the original's indices or code offsets (names, DWARF, source maps)
+ * are dropped. Throws MeteringError (a StepLoadError) naming what it cannot decode.
  */
 export function meter(wasm: Uint8Array, opts: MeterOptions = {}): Uint8Array {
   const list = sections(wasm);
@@ -263,8 +269,7 @@ export function meter(wasm: Uint8Array, opts: MeterOptions = {}): Uint8Array {
   };
   for (const section of list) {
     if (section.id === SECTION.custom) {
-      // The names describe the old function indices; a stale name section would mislabel every function.
-      if (customName(wasm, section) !== 'name') out.bytes(wasm.subarray(section.sectionStart, section.end));
+      if (!describesOriginal(customName(wasm, section))) out.bytes(wasm.subarray(section.sectionStart, section.end));
       continue;
     }
     addMissingBefore(ORDER.get(section.id) ?? 0);
