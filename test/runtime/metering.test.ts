@@ -33,6 +33,15 @@ function watModule(text: string, debugNames = false): Uint8Array {
   }
 }
 
+/** A module with one function `() -> ()` whose body is `code` (without locals), and the offset of that code. */
+function withBody(code: number[]): { bytes: Uint8Array; at: number } {
+  const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+  const body = [0x00, ...code, 0x0b];
+  const size = leb(body.length);
+  const head = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, ...leb(body.length + size.length + 1), 1, ...size];
+  return { bytes: new Uint8Array([...head, ...body]), at: head.length + 1 };
+}
+
 // Inputs that end every fixture normally or with a trap: none starts with "L" (loop.wat) or is "hang".
 const WAT_INPUTS: RunInput = {
   config: { greeting: 'hi' },
@@ -67,14 +76,17 @@ describe('metered modules behave as the originals (identical transcripts)', () =
     expect(WebAssembly.Module.imports(new WebAssembly.Module(meter(bytes))).at(-1)).toEqual({ module: 'flotilla_meter', name: 'tick', kind: 'function' });
   });
 
-  it('adds the sections a module lacks (no types, imports, globals or exports) and drops the stale name section', () => {
+  it('adds the sections a module lacks (no types, imports, globals or exports) and drops the stale names and debug info', () => {
     const m = meter(watModule('(module (memory 1))'));
     const mod = new WebAssembly.Module(m);
     expect(WebAssembly.Module.exports(mod)).toEqual([{ name: METER_FUEL, kind: 'global' }]);
     const named = watModule('(module (func $f (export "f") (result i32) (i32.const 3)))', true);
     expect(WebAssembly.Module.customSections(new WebAssembly.Module(named), 'name').length).toBe(1);
-    const metered = new WebAssembly.Module(meter(named));
+    const custom = (name: string) => [0, name.length + 2, name.length, ...Buffer.from(name), 0xaa];
+    const metered = new WebAssembly.Module(meter(new Uint8Array([...named, ...custom('.debug_info'), ...custom('producers')])));
     expect(WebAssembly.Module.customSections(metered, 'name')).toEqual([]);
+    expect(WebAssembly.Module.customSections(metered, '.debug_info')).toEqual([]);
+    expect(WebAssembly.Module.customSections(metered, 'producers').length).toBe(1);
     const instance = new WebAssembly.Instance(metered, { flotilla_meter: { tick() {} } });
     expect((instance.exports.f as () => number)()).toBe(3);
   });
@@ -162,11 +174,13 @@ describe('a throwing tick interrupts a metered step in the same thread', () => {
 });
 
 describe('fuel accounting', () => {
-  it('charges each check the instructions it guards: the function entry once, a loop header per iteration', () => {
-    // entry: local.get, i32.const, i32.sub?, ... counted by the decoder; see the comment on each line.
-    const bytes = watModule(`(module (func (export "run") (param $n i32)
-      block          ;; entry region: block, loop, end (of block), end (of function) = 4
-        loop         ;; loop region: local.get, i32.eqz, br_if, local.get, i32.const, i32.sub, local.set, br, end = 9
+  // Instruction counts per region are given beside each function.
+  const COUNTING = watModule(`(module
+    ;; Calls nothing, so no entry check: callers pay its entry region (block, loop, end, end = 4).
+    ;; Its loop region: local.get, i32.eqz, br_if, local.get, i32.const, i32.sub, local.set, br, end = 9 per iteration.
+    (func $run (export "run") (param $n i32)
+      block
+        loop
           local.get $n
           i32.eqz
           br_if 1
@@ -176,38 +190,60 @@ describe('fuel accounting', () => {
           local.set $n
           br 0
         end
-      end))`);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes)), { flotilla_meter: { tick() {} } });
+      end)
+    ;; Recursive, so it keeps its entry check: local.get, if, local.get, i32.const, i32.sub, call, end, end = 8.
+    (func $down (export "down") (param $n i32)
+      (if (local.get $n) (then (call $down (i32.sub (local.get $n) (i32.const 1))))))
+    ;; Recursive and calls $run: i32.const, call, then the 8 of $down = 10, plus $run's entry region (4) = 14.
+    (func $down2 (export "down2") (param $n i32)
+      (call $run (i32.const 0))
+      (if (local.get $n) (then (call $down2 (i32.sub (local.get $n) (i32.const 1)))))))`);
+
+  it('charges each check the instructions it guards, with the code of the unchecked functions it calls', () => {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(COUNTING)), { flotilla_meter: { tick() {} } });
     const fuel = instance.exports[METER_FUEL] as WebAssembly.Global;
-    const run = instance.exports.run as (n: number) => void;
-    for (const n of [0, 1, 10]) {
+    const spent = (name: string, n: number) => {
       fuel.value = 1_000_000;
-      run(n);
-      expect(1_000_000 - fuel.value).toBe(4 + 9 * (n + 1));
+      (instance.exports[name] as (n: number) => void)(n);
+      return 1_000_000 - fuel.value;
+    };
+    for (const n of [0, 1, 10]) {
+      expect(spent('run', n)).toBe(9 * (n + 1));
+      expect(spent('down', n)).toBe(8 * (n + 1));
+      expect(spent('down2', n)).toBe((14 + 9) * (n + 1));
     }
   });
 
   it('calls tick exactly when the fuel drops below zero, and starts with the fuel given', () => {
-    const bytes = watModule('(module (func (export "f")))'); // entry region: end = 1
     let ticks = 0;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes, { fuel: 2 })), { flotilla_meter: { tick: () => void ticks++ } });
-    const f = instance.exports.f as () => void;
-    f(); // 1
-    f(); // 0
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(COUNTING, { fuel: 20 })), { flotilla_meter: { tick: () => void ticks++ } });
+    const down = instance.exports.down as (n: number) => void;
+    down(1); // 20 - 16 = 4
     expect(ticks).toBe(0);
-    f(); // -1
+    down(0); // 4 - 8 = -4
     expect(ticks).toBe(1);
+  });
+
+  it('keeps the entry check of a function in a cycle of calls, of one calling through a table, and of a long one', () => {
+    const bytes = watModule(`(module (type $v (func)) (table 1 funcref) (elem (i32.const 0) $a)
+      (func $a (call $b)) (func $b (call $a))
+      (func $indirect (call_indirect (type $v) (i32.const 0)))
+      (func $long ${'(drop (i32.const 0)) '.repeat(600)})
+      (func $short (drop (i32.const 0))))`);
+    let ticks = 0;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(meter(bytes)), { flotilla_meter: { tick: () => void ticks++ } });
+    void instance;
+    // Which functions got a check: their bodies start with global.get of the fuel (the only global: index 0).
+    const read = wabt.readWasm(meter(bytes), { readDebugNames: false });
+    const text = read.toText({});
+    read.destroy();
+    const bodies = text.split('\n  (func ').slice(1).filter((f) => !f.includes('import')).map((f) => f.includes('global.get 0'));
+    expect(bodies).toEqual([false, true, true, true, false]); // $a meets the cycle first; $b keeps the check
+    expect(ticks).toBe(0);
   });
 });
 
 describe('what the rewriter cannot decode is refused with the opcode and its byte offset', () => {
-  /** A module with one function `() -> ()` whose body is `code` (without locals), and the offset of that code. */
-  function withBody(code: number[]): { bytes: Uint8Array; at: number } {
-    const body = [0x00, ...code, 0x0b];
-    const head = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, body.length + 2, 1, body.length];
-    return { bytes: new Uint8Array([...head, ...body]), at: head.length + 1 };
-  }
-
   it.each([
     ['a single-byte opcode', [0x27], '0x27'],
     ['a GC instruction (0xfb prefix, not enabled by default)', [0xfb, 0x00], '0xfb'],
@@ -227,6 +263,37 @@ describe('what the rewriter cannot decode is refused with the opcode and its byt
     expect(err).toBeInstanceOf(MeteringError);
     expect(err).toBeInstanceOf(StepLoadError);
     expect((err as Error).message).toBe(`cannot meter the module: unknown opcode ${name} at byte ${at + 1}`);
+  });
+
+  it('agrees with V8 on which opcodes exist: every single-byte opcode and every 0xfc, 0xfd and 0xfe sub-opcode', () => {
+    const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+    const candidates = [
+      ...Array.from({ length: 256 }, (_, op) => [op]).filter(([op]) => op < 0xfc || op > 0xfe),
+      ...Array.from({ length: 0x20 }, (_, sub) => [0xfc, ...leb(sub)]),
+      ...Array.from({ length: 0x130 }, (_, sub) => [0xfd, ...leb(sub)]),
+      ...Array.from({ length: 0x60 }, (_, sub) => [0xfe, ...leb(sub)]),
+    ];
+    const disagreements: string[] = [];
+    for (const code of candidates) {
+      // Zero bytes after the opcode stand for any immediates it has (and decode as `unreachable` after them).
+      const { bytes } = withBody([...code, ...new Array(16).fill(0)]);
+      let v8: string;
+      try {
+        new WebAssembly.Module(bytes);
+        v8 = '';
+      } catch (err) {
+        v8 = (err as Error).message;
+      }
+      const v8Unknown = /invalid (\w+ )?opcode|opcode not available/i.test(v8); // not enabled by default counts as unknown
+      let ours = '';
+      try {
+        meter(bytes);
+      } catch (err) {
+        ours = (err as Error).message;
+      }
+      if (v8Unknown !== ours.includes('unknown opcode')) disagreements.push(`${code.map((b) => b.toString(16)).join(' ')}: V8 "${v8}", rewriter "${ours}"`);
+    }
+    expect(disagreements).toEqual([]);
   });
 
   it('a truncated immediate', () => {
@@ -264,5 +331,37 @@ describe('the compile cache keeps metered modules beside the plain ones', () => 
       new MeteringError(`cannot meter the module: unknown opcode 0x27 at byte ${at}`),
     );
     expect(cache.size).toBe(2);
+  });
+});
+
+describe('hostile modules', () => {
+  it('a mutated or truncated module is refused with a StepLoadError or metered, never anything else (property)', () => {
+    const seeds = ['echo', 'tag', 'supervised-crashy'].map((n) => wat(n)).concat(['bulk-refs', 'simd', 'exceptions'].map(featureWat));
+    fc.assert(
+      fc.property(
+        fc.nat(seeds.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat()),
+        (which, edits, cut) => {
+          const bytes = seeds[which].slice();
+          for (const [at, value] of edits) bytes[8 + (at % (bytes.length - 8))] = value;
+          const input = cut === null ? bytes : bytes.subarray(0, 8 + (cut % (bytes.length - 8)));
+          try {
+            meter(input);
+          } catch (err) {
+            expect(err).toBeInstanceOf(StepLoadError);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('meters deeply nested blocks and loops without recursing', () => {
+    const depth = 20_000;
+    const { bytes } = withBody([...Array.from({ length: depth }, (_, i) => [i % 2 ? 0x03 : 0x02, 0x40]).flat(), ...new Array(depth).fill(0x0b)]);
+    const metered = meter(bytes);
+    expect(metered.length).toBeGreaterThan(bytes.length + (depth / 2) * 10);
+    expect(WebAssembly.validate(metered)).toBe(WebAssembly.validate(bytes));
   });
 });

@@ -90,6 +90,9 @@ export interface Instruction {
 }
 
 export const OP_LOOP = 0x03;
+export const OP_CALL_INDIRECT = 0x11;
+export const OP_RETURN_CALL_INDIRECT = 0x13;
+export const OP_REF_FUNC = 0xd2;
 /** Instructions that open a block closed by `end` (or, for try, by `delegate`). */
 export const opensBlock = (op: number) => op === 0x02 || op === 0x03 || op === 0x04 || op === 0x06;
 /** `end`, or `delegate`, which ends a try block in its place. */

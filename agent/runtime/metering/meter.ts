@@ -6,7 +6,7 @@
 import { StepLoadError } from '../errors.js';
 import { ByteWriter, Reader, sectionReader, sections, type Section } from '../wasm-binary.js';
 import { MeteringError } from './errors.js';
-import { closesBlock, decodeInstruction, OP_LOOP, opensBlock, type Instruction } from './instructions.js';
+import { scanExpression, uncheckedWeights, type Region, type Scan } from './regions.js';
 
 /** The import the rewriter adds: `() -> ()`, called when the fuel runs out. */
 export const METER_TICK = { module: 'flotilla_meter', name: 'tick' } as const;
@@ -76,7 +76,6 @@ class Rewrite {
   private readonly getFuel: Uint8Array;
   private readonly setFuel: Uint8Array;
   private readonly callTick: Uint8Array;
-  private readonly ins: Instruction = { at: 0, opcode: 0, sub: -1, func: -1, funcStart: 0, funcEnd: 0 };
 
   constructor(readonly bytes: Uint8Array, readonly facts: Facts) {
     this.voidType = facts.voidType >= 0 ? facts.voidType : facts.types;
@@ -102,49 +101,23 @@ class Rewrite {
   }
 
   /**
-   * Copies the instructions from `r.pos` to the `end` that closes the expression, with function indices shifted;
-   * with `metered`, inserts a check at the start and after every loop header. Leaves `r` after that `end`.
+   * Pass 2: copies a scanned expression with function indices shifted; with `checks`, inserts them after every
+   * loop header and, if `checks.entry`, at the start, each charging `checks.cost(region)`.
    */
-  expression(r: Reader, w: ByteWriter, metered: boolean): void {
-    const { bytes, ins } = this;
-    // Pass 1: where the loop headers and function indices are, and what each check guards.
-    const loops: { pos: number; cost: number }[] = [];
-    const funcs: Instruction[] = [];
-    const open: ({ pos: number; cost: number } | null)[] = [];
-    const costs = [0];
-    const start = r.pos;
-    for (;;) {
-      try {
-        decodeInstruction(r, ins);
-      } catch (err) {
-        if (err instanceof MeteringError || !(err instanceof StepLoadError)) throw err;
-        throw new MeteringError(`cannot meter the module: ${err.message} in the instruction at byte ${ins.at}`);
-      }
-      costs[costs.length - 1]++;
-      if (ins.func >= this.facts.importedFuncs) funcs.push({ ...ins });
-      if (ins.opcode === OP_LOOP) {
-        const loop = { pos: r.pos, cost: 0 };
-        loops.push(loop);
-        open.push(loop);
-        costs.push(0);
-      } else if (opensBlock(ins.opcode)) {
-        open.push(null);
-      } else if (closesBlock(ins.opcode)) {
-        if (open.length === 0) break;
-        const loop = open.pop();
-        if (loop) loop.cost = costs.pop()!;
-      }
-    }
-    // Pass 2: copy, patching as we go (both lists are in byte order).
-    if (metered) this.check(w, costs[0]);
-    let cursor = start;
+  emit(w: ByteWriter, scan: Scan, checks?: { entry: boolean; cost(region: Region): number }): void {
+    const { bytes } = this;
+    const { loops, funcs } = scan;
+    const cost = checks?.cost;
+    if (checks?.entry) this.check(w, checks.cost(scan.entry));
+    let cursor = scan.start;
     let l = 0;
     let f = 0;
+    // Both lists are in byte order: merge them.
     while (l < loops.length || f < funcs.length) {
       if (f >= funcs.length || (l < loops.length && loops[l].pos <= funcs[f].funcStart)) {
         const loop = loops[l++];
         w.bytes(bytes.subarray(cursor, loop.pos));
-        if (metered) this.check(w, loop.cost);
+        if (cost) this.check(w, cost(loop));
         cursor = loop.pos;
       } else {
         const call = funcs[f++];
@@ -152,7 +125,12 @@ class Rewrite {
         cursor = call.funcEnd;
       }
     }
-    w.bytes(bytes.subarray(cursor, r.pos));
+    w.bytes(bytes.subarray(cursor, scan.end));
+  }
+
+  /** A constant expression (global initialisers, element offsets and items): copied with indices shifted. */
+  constant(r: Reader, w: ByteWriter): void {
+    this.emit(w, scanExpression(r, this.facts.importedFuncs));
   }
 
   types(r: Reader | undefined): ByteWriter {
@@ -181,7 +159,7 @@ class Rewrite {
       r.valtype();
       r.byte();
       w.bytes(this.bytes.subarray(from, r.pos));
-      this.expression(r, w, false);
+      this.constant(r, w);
     }
     return w.bytes([0x7f, 0x01, 0x41]).s32(fuel).byte(0x0b);
   }
@@ -213,13 +191,13 @@ class Rewrite {
       w.u32(flags);
       if ((flags & 1) === 0) {
         if (flags & 2) w.u32(r.u32()); // table index
-        this.expression(r, w, false); // offset
+        this.constant(r, w); // offset
       }
       if (flags & 3) w.byte(r.byte()); // element kind or reference type
       const items = r.u32();
       w.u32(items);
       for (let i = items; i > 0; i--) {
-        if (flags & 4) this.expression(r, w, false);
+        if (flags & 4) this.constant(r, w);
         else w.u32(this.func(r.u32()));
       }
     }
@@ -229,34 +207,47 @@ class Rewrite {
   code(r: Reader): ByteWriter {
     const w = new ByteWriter(Math.ceil((r.end - r.pos) * 1.3) + 16);
     const count = r.u32();
-    w.u32(count);
-    const body = new ByteWriter(1024);
+    const bodies: { from: number; scan: Scan }[] = [];
     for (let n = count; n > 0; n--) {
       const size = r.u32();
       const end = r.pos + size;
       if (end > r.end) throw new StepLoadError('malformed Wasm binary: function body runs past the code section');
       const from = r.pos;
       for (let groups = r.u32(); groups > 0; groups--) r.u32(), r.valtype(); // local declarations
-      body.length = 0;
-      body.bytes(this.bytes.subarray(from, r.pos));
       const fr = new Reader(this.bytes, end);
       fr.pos = r.pos;
-      this.expression(fr, body, true);
+      const scan = scanExpression(fr, this.facts.importedFuncs);
       if (fr.pos !== end) throw new MeteringError(`cannot meter the module: function body ends at byte ${fr.pos}, before its declared end at byte ${end}`);
-      w.u32(body.length).bytes(body.result());
+      bodies.push({ from, scan });
       r.pos = end;
+    }
+    const weights = uncheckedWeights(bodies.map((b) => b.scan.entry), this.facts.importedFuncs);
+    const cost = (region: Region) => region.callees.reduce((sum, func) => sum + Math.max(0, weights[func - this.facts.importedFuncs] ?? 0), region.count);
+    w.u32(count);
+    const body = new ByteWriter(1024);
+    for (const [i, { from, scan }] of bodies.entries()) {
+      body.length = 0;
+      body.bytes(this.bytes.subarray(from, scan.start));
+      this.emit(body, scan, { entry: weights[i] < 0, cost });
+      w.u32(body.length).bytes(body.result());
     }
     return w;
   }
 }
 
 const customName = (bytes: Uint8Array, section: Section) => sectionReader(bytes, section).name();
+/**
+ * Custom sections that describe the original's function indices or code offsets (names, DWARF, source maps):
+ * stale after the rewrite, they would mislabel every function, so they are dropped. The engine needs none of them.
+ */
+const describesOriginal = (name: string) => name === 'name' || name.startsWith('.debug_') || name === 'sourceMappingURL' || name === 'external_debug_info';
 
 /**
  * Returns `wasm` metered: it imports `flotilla_meter.tick: () -> ()` and exports the mutable i32 global
  * `flotilla_fuel`; every function entry and loop header subtracts a cost from the fuel and calls `tick` when it is
  * below zero. Function indices are shifted past the new import everywhere (calls, ref.func, element segments,
- * exports, start); the "name" section is dropped. Throws MeteringError (a StepLoadError) naming what it cannot decode.
+ * exports, start); custom sections that describe the original's indices or code offsets (names, DWARF, source maps)
+ * are dropped. Throws MeteringError (a StepLoadError) naming what it cannot decode.
  */
 export function meter(wasm: Uint8Array, opts: MeterOptions = {}): Uint8Array {
   const list = sections(wasm);
@@ -278,8 +269,7 @@ export function meter(wasm: Uint8Array, opts: MeterOptions = {}): Uint8Array {
   };
   for (const section of list) {
     if (section.id === SECTION.custom) {
-      // The names describe the old function indices; a stale name section would mislabel every function.
-      if (customName(wasm, section) !== 'name') out.bytes(wasm.subarray(section.sectionStart, section.end));
+      if (!describesOriginal(customName(wasm, section))) out.bytes(wasm.subarray(section.sectionStart, section.end));
       continue;
     }
     addMissingBefore(ORDER.get(section.id) ?? 0);
