@@ -20,7 +20,7 @@ const wasm = parsed.toBinary({}).buffer;
 parsed.destroy();
 
 // No spare isolate: the RSS rows count steps only (the spare's cost is measured in bench/restart-latency.ts).
-const runtime = new StepRuntime({ spares: 0 });
+const runtime = new StepRuntime();
 const step = await runtime.load(wasm, manifestFor(wasm, { name: 'echo', version: '1', limits: { maxOutputBytes: 1 << 20 } }));
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
