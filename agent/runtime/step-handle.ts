@@ -65,7 +65,12 @@ const MAX_BATCH_MESSAGES = 2048;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** Batches handed to the host at once: one running, one ready, so the host never waits on this thread. */
 const MAX_IN_FLIGHT = 2;
-type InFlight = { kind: 'batch'; count: number } | { kind: 'swap'; step: LoadedStep; resolve(): void; reject(err: Error): void };
+/**
+ * ... unless the oldest has been out this long: the host is busy with another step (a sibling spinning to its
+ * budget), and what waits here would otherwise queue behind that sibling's restart and run a budget later.
+ */
+const STALLED_MS = 2;
+type InFlight = { kind: 'batch'; count: number; at: number } | { kind: 'swap'; step: LoadedStep; at: number; resolve(): void; reject(err: Error): void };
 
 function encodeConfig(config: unknown): Uint8Array {
   if (config === undefined) return new Uint8Array(0);
@@ -139,7 +144,7 @@ export class StepInstance implements StepHandle, Guest {
     if (this.open.count >= MAX_BATCH_MESSAGES || this.open.bytes >= MAX_BATCH_BYTES) {
       this.seal();
       this.pump();
-    } else if (!this.flushScheduled && !this.starting && this.inFlight.length < MAX_IN_FLIGHT) {
+    } else if (!this.flushScheduled && !this.starting && this.hasRoom()) {
       this.flushScheduled = true;
       queueMicrotask(() => {
         this.flushScheduled = false;
@@ -170,7 +175,7 @@ export class StepInstance implements StepHandle, Guest {
       // Everything pushed before the swap goes to the old version, everything after to the new: seal and send now.
       this.seal();
       this.pump(true);
-      this.inFlight.push({ kind: 'swap', step, resolve, reject });
+      this.inFlight.push({ kind: 'swap', step, at: performance.now(), resolve, reject });
       this.post({ t: 'swap', i: this.iid, module: step.module, config: encodeConfig(config), limits: limitsOf(step.manifest) });
     });
   }
@@ -224,15 +229,19 @@ export class StepInstance implements StepHandle, Guest {
   /** Sends sealed (and, when the host has room, the open) batches; `all` ignores the in-flight cap. */
   private pump(all = false): void {
     if (this.reason || this.starting) return;
-    if (this.sealed.length === 0 && this.inFlight.length < MAX_IN_FLIGHT) this.seal();
-    while (this.sealed.length > 0 && (all || this.inFlight.length < MAX_IN_FLIGHT)) {
+    if (this.sealed.length === 0 && this.hasRoom()) this.seal();
+    while (this.sealed.length > 0 && (all || this.hasRoom())) {
       const batch = this.sealed.shift()!;
       this.waiting -= batch.count;
       this.waitingBytes -= new Uint32Array(batch.lens!, 0, batch.count).reduce((a, b) => a + b, 0);
-      this.inFlight.push({ kind: 'batch', count: batch.count });
+      this.inFlight.push({ kind: 'batch', count: batch.count, at: performance.now() });
       this.post({ t: 'batch', i: this.iid, ...batch }, [batch.lens!, batch.data!]);
-      if (this.sealed.length === 0 && (all || this.inFlight.length < MAX_IN_FLIGHT)) this.seal();
+      if (this.sealed.length === 0 && (all || this.hasRoom())) this.seal();
     }
+  }
+
+  private hasRoom(): boolean {
+    return this.inFlight.length < MAX_IN_FLIGHT || performance.now() - this.inFlight[0].at > STALLED_MS;
   }
 
   private post(msg: ToHost, transfer: ArrayBuffer[] = []): void {
