@@ -264,6 +264,7 @@ export class SupervisorRunner {
         id: path,
         step,
         config: child.config,
+        host: child.host,
         onOutput: (payload) => current() && this.output(path, payload),
         onExit: (reason) => {
           if (!current()) return;
