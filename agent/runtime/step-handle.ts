@@ -29,6 +29,11 @@ export interface StartOptions {
   maxQueued?: number;
   /** ... or this many bytes wait. Default 16 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Messages to process right after `init`, as if pushed then: they travel with the start, so a restarted step's
+   * buffered input runs without another round trip. Each must fit the manifest's `maxInputBytes`.
+   */
+  initial?: Uint8Array[];
 }
 
 export interface StepStats {
@@ -119,6 +124,11 @@ export class StepInstance implements StepHandle, Guest {
     this.ready = new Promise((resolve, reject) => (this.settleReady = (err) => (err ? reject(err) : resolve())));
     this.iid = host.add(this);
     this.post({ t: 'instantiate', i: this.iid, module: this.step.module, config: encodeConfig(options.config), limits: limitsOf(this.manifest) });
+    if (options.initial?.length) {
+      for (const payload of options.initial) this.push(payload);
+      // Right behind the instantiation in the host's queue; if `init` fails the host drops them unrun.
+      this.pump(false, true);
+    }
   }
 
   get metered(): boolean {
@@ -226,9 +236,9 @@ export class StepInstance implements StepHandle, Guest {
     this.open = new BatchWriter({ count, bytes });
   }
 
-  /** Sends sealed (and, when the host has room, the open) batches; `all` ignores the in-flight cap. */
-  private pump(all = false): void {
-    if (this.reason || this.starting) return;
+  /** Sends sealed (and, when the host has room, the open) batches; `all` ignores the in-flight cap, `early` the start. */
+  private pump(all = false, early = false): void {
+    if (this.reason || (this.starting && !early)) return;
     if (this.sealed.length === 0 && this.hasRoom()) this.seal();
     while (this.sealed.length > 0 && (all || this.hasRoom())) {
       const batch = this.sealed.shift()!;
