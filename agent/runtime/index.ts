@@ -11,7 +11,9 @@
  *
  * `runtime.start(options): Promise<StepHandle>` resolves only after the module was instantiated and its `init`
  * returned 0. Otherwise it rejects with a StepStartError whose `reason` is `start_failed:<message>` (also the
- * value of `handle.exited`; `onExit` is not called for a step that never started).
+ * value of `handle.exited`; `onExit` is not called for a step that never started). `StartOptions.initial` are
+ * messages processed right after `init` (sent with the start: a supervisor's restart hands over its buffer so);
+ * `StartOptions.host` names the step host (below).
  *
  * Step hosts (`step-host.ts`, `host-main.ts`): steps run as Wasm instances inside a few worker isolates, one
  * call at a time per host; by default every step of an agent shares one host (`StartOptions.host` names another).
