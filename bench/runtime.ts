@@ -70,13 +70,16 @@ async function started(onOutput: (payload: Uint8Array) => void = () => {}, spec:
   return runtime.start({ id: spec.manifest.name, step: spec, onOutput, maxQueued: 1_000_000, maxQueuedBytes: 256 << 20 });
 }
 
-/** Pushes as fast as the queue allows (at most `window` waiting), until every output came back. */
-async function pushRate(push: (payload: Uint8Array) => void, outs: () => number, size: number, count: number): Promise<number> {
+/**
+ * Pushes as fast as the queue allows (at most `window` waiting), until every output came back; a message lost on
+ * the way (`lost() > 0`) fails the bench rather than waiting forever.
+ */
+async function pushRate(push: (payload: Uint8Array) => void, outs: () => number, size: number, count: number, window: number, lost: () => number): Promise<number> {
   const payload = new Uint8Array(size).fill(7);
-  const window = Math.max(2048, Math.floor((8 << 20) / size));
   let sent = 0;
   const t0 = performance.now();
   while (outs() < count) {
+    if (lost() > 0) throw new Error(`${lost()} messages lost after ${sent} sent`);
     while (sent < count && sent - outs() < window) {
       push(payload);
       sent++;
@@ -89,7 +92,7 @@ async function pushRate(push: (payload: Uint8Array) => void, outs: () => number,
 async function runtimeRate(size: number, count: number): Promise<number> {
   let outs = 0;
   const handle = await started(() => outs++);
-  const rate = await pushRate((p) => handle.push(p), () => outs, size, count);
+  const rate = await pushRate((p) => handle.push(p), () => outs, size, count, Math.max(2048, Math.floor((8 << 20) / size)), () => handle.stats().dropped);
   await handle.stop();
   return rate;
 }
@@ -109,7 +112,9 @@ async function pipelineRate(size: number, count: number): Promise<number> {
     { runtime, resolveStep: async () => step, onOutput: () => outs++, restartBufferSize: 1_000_000 },
   );
   await runner.start();
-  const rate = await pushRate((p) => runner.deliver('p/a', p), () => outs, size, count);
+  // Within the default queue of the workers the runner starts (100,000 messages), so none is dropped.
+  const lost = () => runner.health().reduce((n, c) => n + (c.dropped ?? 0), 0);
+  const rate = await pushRate((p) => runner.deliver('p/a', p), () => outs, size, count, 16_384, lost);
   await runner.stop();
   return rate;
 }
