@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { daemonOptions, opt, type CommandSpec } from '../shared/config.js';
 import { defineCommand } from '../shared/command.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
@@ -21,11 +20,6 @@ export const agentSpec = {
     'data-dir': { schema: opt.string, default: './flotilla-agent', description: 'directory for local state and steps' },
     'health-interval': { schema: opt.positiveInt.max(86_400, 'at most 86400 (a day)'), default: 10, description: 'seconds between health reports' },
     ca: { schema: opt.string, description: 'CA certificate (PEM) to verify an mqtts:// coordinator' },
-    'spare-isolates': {
-      schema: z.coerce.number({ message: 'expected a number' }).int('expected a whole number').min(0, 'must be 0 or more'),
-      default: 1,
-      description: 'warm step isolates kept while steps run: restarts in ~3 ms instead of ~25 ms, ~7 MB RSS each',
-    },
     'spool-bytes': {
       schema: opt.positiveInt,
       default: SPOOL_BYTES,
@@ -51,7 +45,7 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
     target: targetName(),
     log,
   });
-  const workload = await attachWorkload(agent, { spareIsolates: v['spare-isolates'] });
+  const workload = await attachWorkload(agent);
   await agent.joined;
   announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
   await untilSignal();

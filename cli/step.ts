@@ -62,8 +62,7 @@ async function runStep(wasmPath: string, config: string | undefined, manifestFil
   const manifest =
     readManifestFile(wasmPath, sha256Hex(bytes), manifestFile) ??
     manifestFor(bytes, { name: basename(wasmPath, '.wasm').replace(/[^A-Za-z0-9._-]/g, '-') || 'step', version: '0.0.0-local' });
-  // One run of one step: a warm spare for fast restarts would never be used.
-  const runtime = new StepRuntime({ spares: 0 });
+  const runtime = new StepRuntime();
   const step = await runtime.load(bytes, manifest);
   let exited: ExitReason | undefined;
   let lines: Interface | undefined;

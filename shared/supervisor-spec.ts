@@ -19,6 +19,12 @@ export type RestartType = z.infer<typeof RestartType>;
 export const AutoShutdown = z.enum(['never', 'any_significant', 'all_significant']);
 export type AutoShutdown = z.infer<typeof AutoShutdown>;
 
+/**
+ * The step host (a worker isolate shared by steps, agent/runtime) a worker runs in; on a supervisor, the default of
+ * every worker below it. Steps naming the same host share it; without one, a step runs in the agent's default host.
+ */
+export const HostName = z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
+
 /** Milliseconds to wait after asking a child to stop before killing it, or `brutal_kill` / `infinity`. */
 export const Shutdown = z.union([z.number().int().nonnegative(), z.literal('brutal_kill'), z.literal('infinity')]);
 export type Shutdown = z.infer<typeof Shutdown>;
@@ -54,6 +60,7 @@ export const WorkerChild = z.strictObject({
   config: z.record(z.string(), z.unknown()).default({}),
   input: ChildInput.optional(),
   output: ChildOutput.optional(),
+  host: HostName.optional(),
 });
 export type WorkerChild = z.infer<typeof WorkerChild>;
 
@@ -72,6 +79,8 @@ export interface SupervisorSpec {
   intensity: number;
   period: number;
   autoShutdown: AutoShutdown;
+  /** Step host of the workers below that name none (already filled into each worker by `parseSupervisorSpec`). */
+  host?: string;
   children: ChildSpec[];
 }
 
@@ -81,6 +90,7 @@ const supervisorFlags = {
   intensity: z.number().int().nonnegative().default(1),
   period: z.number().int().positive().default(5),
   autoShutdown: AutoShutdown.default('never'),
+  host: HostName.optional(),
 };
 
 // Nested supervisors may leave out their own id; it then is the child id.
@@ -125,11 +135,16 @@ export function parseSupervisorSpec(json: unknown): SupervisorSpec {
 type SupervisorSpecDraft = Omit<SupervisorSpec, 'id' | 'children'> & { id?: string; children: ChildDraft[] };
 type ChildDraft = WorkerChild | (Omit<SupervisorChild, 'supervisor'> & { supervisor: SupervisorSpecDraft });
 
-function withIds(draft: SupervisorSpecDraft, id: string): SupervisorSpec {
+/** Fills in nested supervisors' ids and each worker's host (its own, else its nearest supervisor's). */
+function withIds(draft: SupervisorSpecDraft, id: string, inheritedHost?: string): SupervisorSpec {
+  const host = draft.host ?? inheritedHost;
   return {
     ...draft,
     id: draft.id ?? id,
-    children: draft.children.map((c) => ('supervisor' in c ? { ...c, supervisor: withIds(c.supervisor, c.id) } : c)),
+    children: draft.children.map((c) => {
+      if ('supervisor' in c) return { ...c, supervisor: withIds(c.supervisor, c.id, host) };
+      return c.host === undefined && host !== undefined ? { ...c, host } : c;
+    }),
   };
 }
 

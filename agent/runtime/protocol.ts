@@ -1,6 +1,7 @@
 /**
- * Messages between a step handle (agent thread) and its isolate (worker thread). One postMessage per batch each
- * way; payload bytes travel packed in transferred ArrayBuffers (lengths in one, bytes in the other).
+ * Messages between the agent thread and a step host (a worker isolate running many step instances). Every message
+ * names its instance (`i`, a number the agent thread allocates). One postMessage per batch each way; payload bytes
+ * travel packed in transferred ArrayBuffers (lengths in one, bytes in the other).
  */
 import type { ExitReason } from '../../shared/step-abi.js';
 
@@ -9,18 +10,16 @@ export interface WorkerLimits {
   maxOutputBytes: number;
 }
 
-/** The message that gives an isolate its step (once; it runs no other). Until then it idles: a spare. */
-export interface Instantiate {
-  t: 'instantiate';
-  module: WebAssembly.Module;
-  config: Uint8Array;
-  limits: WorkerLimits;
-  /** Int32Array view: [BUSY, CALLS]; the agent thread's watchdog reads it to enforce the time budget. */
-  control: SharedArrayBuffer;
-}
-
+/**
+ * The host's control block, an Int32Array over a SharedArrayBuffer: the agent thread's backstop watchdog reads
+ * BUSY/CALLS/CURRENT to see a call stuck past its budget; it writes KILL (an instance id) to have a metered
+ * instance trapped at its next `tick`.
+ */
 export const CONTROL_BUSY = 0;
 export const CONTROL_CALLS = 1;
+export const CONTROL_CURRENT = 2;
+export const CONTROL_KILL = 3;
+export const CONTROL_SLOTS = 4;
 
 /** `count` messages; message i has `lens[i]` bytes, stored back to back in `data`. */
 export interface Packed {
@@ -29,18 +28,20 @@ export interface Packed {
   data: ArrayBuffer | null;
 }
 
-export type ToWorker =
-  | Instantiate
-  /** To a spare: instantiate this empty module, so the first receipt and instantiation of a module is done ahead. */
-  | { t: 'warm'; module: WebAssembly.Module }
-  | ({ t: 'batch' } & Packed)
-  | { t: 'swap'; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
-  | { t: 'stop' };
+export type ToHost =
+  /** A new instance of `module`; answered by `ready`, or `done` with a `start_failed` exit. */
+  | { t: 'instantiate'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
+  | ({ t: 'batch'; i: number } & Packed)
+  | { t: 'swap'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
+  /** Graceful: answered by `stopped` after the batches sent before it. */
+  | { t: 'stop'; i: number }
+  /** Forget the instance at once (a kill); answered by `dropped`. */
+  | { t: 'drop'; i: number };
 
 /** Logs as flat pairs: level, text, level, text, ... */
-export type FromWorker =
-  | { t: 'warmed' }
-  | { t: 'ready'; out: Packed; logs: (number | string)[] }
-  | { t: 'done'; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason }
-  | { t: 'swapped'; out: Packed; logs: (number | string)[]; error?: string }
-  | { t: 'stopped' };
+export type FromHost =
+  | { t: 'ready'; i: number; out: Packed; logs: (number | string)[] }
+  | { t: 'done'; i: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason }
+  | { t: 'swapped'; i: number; out: Packed; logs: (number | string)[]; error?: string }
+  | { t: 'stopped'; i: number }
+  | { t: 'dropped'; i: number };

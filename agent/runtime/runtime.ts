@@ -1,40 +1,57 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { StepManifest } from '../../shared/step-manifest.js';
-import { IsolatePool, type IsolateStats } from './isolate-pool.js';
 import { ModuleCache, type LoadedStep } from './load.js';
 import { StepInstance, type StartOptions, type StepHandle } from './step-handle.js';
+import { StepHost } from './step-host.js';
 
 /**
- * V8 limits for each step isolate: bound the agent's memory whatever a step does (its Wasm memory is bounded
- * separately by the manifest's maxMemoryPages).
+ * V8 limits for each step host isolate: bound the agent's memory whatever its steps do (their Wasm memories are
+ * bounded separately by each manifest's maxMemoryPages).
  */
 export const DEFAULT_ISOLATE_LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8, stackSizeMb: 4 };
 
+export const DEFAULT_HOST = 'default';
+
 export interface RuntimeOptions {
-  /** V8 limits of each step isolate. Default DEFAULT_ISOLATE_LIMITS. */
+  /** V8 limits of each host isolate. Default DEFAULT_ISOLATE_LIMITS. */
   isolateLimits?: ResourceLimits;
+  /** A host with no step left is terminated after this many ms (a restart in between reuses it). Default 1000. */
+  hostIdleMs?: number;
   /**
-   * Warm isolates kept booted while any step runs, so a (re)start skips spawning a thread. Each costs one idle
-   * worker thread's memory. Default 1; 0 spawns an isolate per start.
+   * Meter modules at load (agent/runtime/metering), so steps share hosts and are preempted at their budget.
+   * Default true; false runs them unmetered, each in a host of its own (ended only by the backstop watchdog).
    */
-  spares?: number;
-  /** Spares are terminated once no step has run for this many ms. Default 1000. */
-  sparesIdleMs?: number;
+  metering?: boolean;
+}
+
+/** Counters of the step hosts: threads spawned so far, hosts alive, step instances in them. */
+export interface HostStats {
+  spawned: number;
+  hosts: number;
+  instances: number;
 }
 
 export class StepRuntime {
   private readonly cache = new ModuleCache();
-  private readonly pool: IsolatePool;
+  private readonly metering: boolean;
+  private readonly limits: ResourceLimits;
+  private readonly idleMs: number;
+  /** Shared hosts by name; hosts of their own (unmetered steps) are not in here. */
+  private readonly named = new Map<string, StepHost>();
+  /** Hosts of their own whose step has exited: the next unmetered start (a restart) runs there, no thread spawned. */
+  private readonly vacant = new Set<StepHost>();
+  private readonly all = new Set<StepHost>();
+  private spawned = 0;
 
   constructor(options: RuntimeOptions = {}) {
-    const { isolateLimits = DEFAULT_ISOLATE_LIMITS, spares = 1, sparesIdleMs = 1000 } = options;
-    if (!Number.isInteger(spares) || spares < 0) throw new RangeError(`spares must be a whole number >= 0, got ${spares}`);
-    this.pool = new IsolatePool({ limits: isolateLimits, spares, idleMs: sparesIdleMs });
+    this.metering = options.metering ?? true;
+    this.limits = options.isolateLimits ?? DEFAULT_ISOLATE_LIMITS;
+    this.idleMs = options.hostIdleMs ?? 1000;
   }
 
-  /** Verifies and compiles a module (cached by sha256); throws StepLoadError naming what is wrong. */
+  /** Verifies, meters and compiles a module (cached by sha256); throws StepLoadError naming what is wrong. */
   load(bytes: Uint8Array, manifest: StepManifest): Promise<LoadedStep> {
-    return this.cache.load(bytes, manifest);
+    return this.cache.load(bytes, manifest, { metered: this.metering });
   }
 
   /** Drops the compiled versions of a module from the cache. */
@@ -42,31 +59,47 @@ export class StepRuntime {
     this.cache.forget(sha256);
   }
 
-  /** Runs the step in a spare isolate (or a new one) and calls `init`; rejects with StepStartError if that fails. */
+  /** A new instance of the step in its host (spawned if needed) with `init` run; rejects with StepStartError if that fails. */
   async start(options: StartOptions): Promise<StepHandle> {
-    const instance = new StepInstance(options, this.pool.take());
-    void instance.exited.then(() => this.pool.release());
-    try {
-      await instance.ready;
-    } finally {
-      // Off the start's path: the caller's continuation (a restarted step's buffered messages) runs first.
-      setImmediate(() => this.pool.fill());
-    }
+    const instance = new StepInstance(options, this.hostFor(options.step, options.host ?? DEFAULT_HOST));
+    await instance.ready;
     return instance;
   }
 
-  /** Isolate counters: spawned, served from a spare or cold, spares held and warm, threads alive. */
-  isolates(): IsolateStats {
-    return this.pool.stats();
+  hosts(): HostStats {
+    let instances = 0;
+    for (const h of this.all) instances += h.size;
+    return { spawned: this.spawned, hosts: this.all.size, instances };
   }
 
-  /** Resolves once the pool holds its spares, booted (at once when it wants none: no step runs, or size 0). */
-  sparesReady(): Promise<void> {
-    return this.pool.whenWarm();
+  /** Terminates every host now; the steps still in them exit with `killed`. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.all].map((h) => h.terminate()));
   }
 
-  /** Terminates the spares and keeps none from now on; running steps are their owners' to stop. */
-  stop(): Promise<void> {
-    return this.pool.stop();
+  private hostFor(step: LoadedStep, name: string): StepHost {
+    // Isolation: an unmetered call can only be ended with its thread, so it must not share one.
+    if (!step.metered) {
+      const [reuse] = this.vacant;
+      if (!reuse) return this.spawn();
+      this.vacant.delete(reuse);
+      return reuse;
+    }
+    let host = this.named.get(name);
+    if (!host) this.named.set(name, (host = this.spawn(name)));
+    return host;
+  }
+
+  private spawn(name?: string): StepHost {
+    const forget = () => {
+      this.all.delete(host);
+      this.vacant.delete(host);
+      if (name !== undefined && this.named.get(name) === host) this.named.delete(name);
+    };
+    const onEmpty = () => name === undefined && this.vacant.add(host);
+    const host: StepHost = new StepHost(this.limits, { ms: this.idleMs, onEmpty, onGone: forget });
+    this.spawned++;
+    this.all.add(host);
+    return host;
   }
 }

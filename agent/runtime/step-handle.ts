@@ -1,10 +1,10 @@
-import type { Worker } from 'node:worker_threads';
 import { LOG_LEVELS, type ExitReason, type StepLogLevel } from '../../shared/step-abi.js';
 import type { StepManifest } from '../../shared/step-manifest.js';
 import { BatchWriter, unpack } from './batch.js';
 import { StepInputError, StepStartError } from './errors.js';
 import type { LoadedStep } from './load.js';
-import { CONTROL_BUSY, CONTROL_CALLS, type FromWorker, type Packed, type ToWorker, type WorkerLimits } from './protocol.js';
+import type { FromHost, Packed, ToHost, WorkerLimits } from './protocol.js';
+import type { Guest, StepHost } from './step-host.js';
 
 export type ShutdownSpec = number | 'brutal_kill' | 'infinity';
 
@@ -20,10 +20,20 @@ export interface StartOptions {
   onLog?: (level: StepLogLevel, message: string) => void;
   /** Called once when a started step exits (not when `start` rejects). */
   onExit?: (reason: ExitReason) => void;
+  /**
+   * The step host to run in: steps given the same name share one host isolate. Default `default` (one host per
+   * agent). An unmetered module always gets a host of its own (nothing could preempt it in a shared one).
+   */
+  host?: string;
   /** Back-pressure: `push` drops (returns false) while this many messages wait. Default 100,000. */
   maxQueued?: number;
   /** ... or this many bytes wait. Default 16 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Messages to process right after `init`, as if pushed then: they travel with the start, so a restarted step's
+   * buffered input runs without another round trip. Each must fit the manifest's `maxInputBytes`.
+   */
+  initial?: Uint8Array[];
 }
 
 export interface StepStats {
@@ -42,11 +52,11 @@ export interface StepStats {
 /** A running step instance. See agent/runtime/index.ts for the contract. */
 export interface StepHandle {
   readonly id: string;
-  /** The isolate's worker thread id: each start gets a thread of its own, never one that ran another step. */
+  /** The worker thread id of the step host it runs in (shared with the other steps of that host). */
   readonly threadId: number;
   /** The manifest of the version now running (changes after a successful `swap`). */
   readonly manifest: StepManifest;
-  /** Resolves once, with the exit reason, after the isolate is gone. */
+  /** Resolves once, with the exit reason, when no code of this instance runs any more. */
   readonly exited: Promise<ExitReason>;
   push(payload: Uint8Array): boolean;
   stop(shutdown?: ShutdownSpec): Promise<ExitReason>;
@@ -54,12 +64,18 @@ export interface StepHandle {
   stats(): StepStats;
 }
 
+
 /** Batch limits: big enough to amortise a postMessage (~20-80 µs), small enough to keep latency well under 5 ms. */
 const MAX_BATCH_MESSAGES = 2048;
 const MAX_BATCH_BYTES = 1024 * 1024;
-/** Batches handed to the isolate at once: one running, one ready, so the worker never waits on this thread. */
+/** Batches handed to the host at once: one running, one ready, so the host never waits on this thread. */
 const MAX_IN_FLIGHT = 2;
-type InFlight = { kind: 'batch'; count: number } | { kind: 'swap'; step: LoadedStep; resolve(): void; reject(err: Error): void };
+/**
+ * ... unless the oldest has been out this long: the host is busy with another step (a sibling spinning to its
+ * budget), and what waits here would otherwise queue behind that sibling's restart and run a budget later.
+ */
+const STALLED_MS = 2;
+type InFlight = { kind: 'batch'; count: number; at: number } | { kind: 'swap'; step: LoadedStep; at: number; resolve(): void; reject(err: Error): void };
 
 function encodeConfig(config: unknown): Uint8Array {
   if (config === undefined) return new Uint8Array(0);
@@ -71,8 +87,8 @@ function limitsOf(manifest: StepManifest): WorkerLimits {
   return { timeBudgetMs: manifest.limits.timeBudgetMs, maxOutputBytes: manifest.limits.maxOutputBytes };
 }
 
-/** The agent-thread side of one step isolate: queueing, batching, the time-budget watchdog and exit bookkeeping. */
-export class StepInstance implements StepHandle {
+/** The agent-thread side of one step instance in a host: queueing, batching and exit bookkeeping. */
+export class StepInstance implements StepHandle, Guest {
   readonly id: string;
   readonly threadId: number;
   manifest: StepManifest;
@@ -80,7 +96,8 @@ export class StepInstance implements StepHandle {
   /** Resolves when `init` succeeded; rejects with StepStartError otherwise. */
   readonly ready: Promise<void>;
 
-  private readonly control: Int32Array;
+  private step: LoadedStep;
+  private readonly iid: number;
   private readonly inFlight: InFlight[] = [];
   private open: BatchWriter;
   private sealed: Packed[] = [];
@@ -90,28 +107,36 @@ export class StepInstance implements StepHandle {
   private flushScheduled = false;
   private starting = true;
   private stopping = false;
+  /** Set when the exit is decided; `reported` once the owner heard it (no code of it runs any more). */
   private reason: ExitReason | undefined;
-  private workerError: string | undefined;
-  private watchdog: NodeJS.Timeout;
+  private reported = false;
   private stopTimer: NodeJS.Timeout | undefined;
   private resolveExit!: (reason: ExitReason) => void;
   private settleReady!: (err?: Error) => void;
 
-  /** `worker` runs worker-main.ts and has not been given a step yet (fresh or a spare from the pool). */
-  constructor(private readonly options: StartOptions, private readonly worker: Worker) {
+  constructor(private readonly options: StartOptions, private readonly host: StepHost) {
     this.id = options.id;
-    this.threadId = worker.threadId;
+    this.step = options.step;
+    this.threadId = host.threadId;
     this.manifest = options.step.manifest;
     this.open = new BatchWriter();
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.ready = new Promise((resolve, reject) => (this.settleReady = (err) => (err ? reject(err) : resolve())));
-    const control = new SharedArrayBuffer(8);
-    this.control = new Int32Array(control);
-    this.post({ t: 'instantiate', module: options.step.module, config: encodeConfig(options.config), limits: limitsOf(this.manifest), control });
-    this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
-    this.worker.on('error', (err) => (this.workerError = err.message));
-    this.worker.on('exit', (code) => this.finish(this.workerError ? `trap:${this.workerError}` : `trap:step isolate exited unexpectedly (code ${code})`));
-    this.watchdog = this.startWatchdog();
+    this.iid = host.add(this);
+    this.post({ t: 'instantiate', i: this.iid, module: this.step.module, config: encodeConfig(options.config), limits: limitsOf(this.manifest) });
+    if (options.initial?.length) {
+      for (const payload of options.initial) this.push(payload);
+      // Right behind the instantiation in the host's queue; if `init` fails the host drops them unrun.
+      this.pump(false, true);
+    }
+  }
+
+  get metered(): boolean {
+    return this.step.metered;
+  }
+
+  budgetMs(): number {
+    return this.manifest.limits.timeBudgetMs;
   }
 
   push(payload: Uint8Array): boolean {
@@ -129,7 +154,7 @@ export class StepInstance implements StepHandle {
     if (this.open.count >= MAX_BATCH_MESSAGES || this.open.bytes >= MAX_BATCH_BYTES) {
       this.seal();
       this.pump();
-    } else if (!this.flushScheduled && !this.starting && this.inFlight.length < MAX_IN_FLIGHT) {
+    } else if (!this.flushScheduled && !this.starting && this.hasRoom()) {
       this.flushScheduled = true;
       queueMicrotask(() => {
         this.flushScheduled = false;
@@ -143,13 +168,13 @@ export class StepInstance implements StepHandle {
     if (this.reason) return this.exited;
     if (shutdown === 'brutal_kill') {
       // OTP: brutal_kill terminates the child unconditionally.
-      this.finish('killed');
+      this.kill();
     } else if (!this.stopping) {
-      // OTP: shutdown timeout — ask the child to exit (it finishes the batch it holds), kill it if it does not in time.
+      // OTP: shutdown timeout — ask the child to exit (it finishes the batches it holds), kill it if it does not in time.
       this.stopping = true;
       this.dropWaiting();
-      this.post({ t: 'stop' });
-      if (shutdown !== 'infinity') this.stopTimer = setTimeout(() => this.finish('killed'), shutdown);
+      this.post({ t: 'stop', i: this.iid });
+      if (shutdown !== 'infinity') this.stopTimer = setTimeout(() => this.kill(), shutdown);
     }
     return this.exited;
   }
@@ -160,52 +185,20 @@ export class StepInstance implements StepHandle {
       // Everything pushed before the swap goes to the old version, everything after to the new: seal and send now.
       this.seal();
       this.pump(true);
-      this.inFlight.push({ kind: 'swap', step, resolve, reject });
-      this.post({ t: 'swap', module: step.module, config: encodeConfig(config), limits: limitsOf(step.manifest) });
+      this.inFlight.push({ kind: 'swap', step, at: performance.now(), resolve, reject });
+      this.post({ t: 'swap', i: this.iid, module: step.module, config: encodeConfig(config), limits: limitsOf(step.manifest) });
     });
   }
 
   stats(): StepStats {
-    const inIsolate = this.inFlight.reduce((n, f) => n + (f.kind === 'batch' ? f.count : 0), 0);
-    return { ...this.counts, queued: this.waiting + inIsolate };
+    const inHost = this.inFlight.reduce((n, f) => n + (f.kind === 'batch' ? f.count : 0), 0);
+    return { ...this.counts, queued: this.waiting + inHost };
   }
 
-  private seal(): void {
-    if (this.open.count === 0) return;
-    const { count, bytes } = this.open;
-    const { transfer: _, ...packed } = this.open.seal();
-    this.sealed.push(packed);
-    this.open = new BatchWriter({ count, bytes });
-  }
-
-  /** Sends sealed (and, when the isolate has room, the open) batches; `all` ignores the in-flight cap. */
-  private pump(all = false): void {
-    if (this.reason || this.starting) return;
-    if (this.sealed.length === 0 && this.inFlight.length < MAX_IN_FLIGHT) this.seal();
-    while (this.sealed.length > 0 && (all || this.inFlight.length < MAX_IN_FLIGHT)) {
-      const batch = this.sealed.shift()!;
-      this.waiting -= batch.count;
-      this.waitingBytes -= new Uint32Array(batch.lens!, 0, batch.count).reduce((a, b) => a + b, 0);
-      this.inFlight.push({ kind: 'batch', count: batch.count });
-      this.post({ t: 'batch', ...batch }, [batch.lens!, batch.data!]);
-      if (this.sealed.length === 0 && (all || this.inFlight.length < MAX_IN_FLIGHT)) this.seal();
-    }
-  }
-
-  private post(msg: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(msg, transfer);
-  }
-
-  private dropWaiting(): void {
-    this.counts.dropped += this.waiting;
-    this.waiting = this.waitingBytes = 0;
-    this.sealed = [];
-    this.open = new BatchWriter();
-  }
-
-  private onMessage(msg: FromWorker): void {
-    if (this.reason || msg.t === 'warmed') return; // `warmed`: a spare taken before it had finished warming up
-    if (msg.t === 'stopped') return this.finish('shutdown');
+  onMessage(msg: FromHost): void {
+    if (msg.t === 'dropped') return this.report();
+    if (this.reason) return;
+    if (msg.t === 'stopped') return this.exit('shutdown');
     this.deliver(msg.out, msg.logs);
     if (msg.t === 'ready') {
       this.starting = false;
@@ -214,6 +207,7 @@ export class StepInstance implements StepHandle {
     } else if (msg.t === 'swapped') {
       const entry = this.inFlight.shift() as Extract<InFlight, { kind: 'swap' }>;
       if (msg.error === undefined) {
+        this.step = entry.step;
         this.manifest = entry.step.manifest;
         entry.resolve();
       } else entry.reject(new Error(`swap of step ${this.id} to ${entry.step.manifest.name}@${entry.step.manifest.version} failed, the old version keeps running: ${msg.error}`));
@@ -224,9 +218,51 @@ export class StepInstance implements StepHandle {
         this.counts.processed += msg.processed;
         if (msg.exit) this.counts.dropped += entry.count - msg.processed;
       }
-      if (msg.exit) this.finish(msg.exit);
+      if (msg.exit) this.exit(msg.exit);
       else this.pump();
     }
+  }
+
+  onHostGone(reason: ExitReason): void {
+    this.decide(reason);
+    this.report();
+  }
+
+  private seal(): void {
+    if (this.open.count === 0) return;
+    const { count, bytes } = this.open;
+    const { transfer: _, ...packed } = this.open.seal();
+    this.sealed.push(packed);
+    this.open = new BatchWriter({ count, bytes });
+  }
+
+  /** Sends sealed (and, when the host has room, the open) batches; `all` ignores the in-flight cap, `early` the start. */
+  private pump(all = false, early = false): void {
+    if (this.reason || (this.starting && !early)) return;
+    if (this.sealed.length === 0 && this.hasRoom()) this.seal();
+    while (this.sealed.length > 0 && (all || this.hasRoom())) {
+      const batch = this.sealed.shift()!;
+      this.waiting -= batch.count;
+      this.waitingBytes -= new Uint32Array(batch.lens!, 0, batch.count).reduce((a, b) => a + b, 0);
+      this.inFlight.push({ kind: 'batch', count: batch.count, at: performance.now() });
+      this.post({ t: 'batch', i: this.iid, ...batch }, [batch.lens!, batch.data!]);
+      if (this.sealed.length === 0 && (all || this.hasRoom())) this.seal();
+    }
+  }
+
+  private hasRoom(): boolean {
+    return this.inFlight.length < MAX_IN_FLIGHT || performance.now() - this.inFlight[0].at > STALLED_MS;
+  }
+
+  private post(msg: ToHost, transfer: ArrayBuffer[] = []): void {
+    this.host.post(msg, transfer);
+  }
+
+  private dropWaiting(): void {
+    this.counts.dropped += this.waiting;
+    this.waiting = this.waitingBytes = 0;
+    this.sealed = [];
+    this.open = new BatchWriter();
   }
 
   private deliver(out: Packed, logs: (number | string)[]): void {
@@ -236,46 +272,41 @@ export class StepInstance implements StepHandle {
     if (onOutput) unpack(out, onOutput);
   }
 
-  /** ABI: a call running longer than timeBudgetMs ends the step with `timeout`. The isolate bumps CALLS per call. */
-  private startWatchdog(): NodeJS.Timeout {
-    let seen = -1;
-    let since = 0;
-    const budget = () => this.manifest.limits.timeBudgetMs;
-    const timer = setInterval(() => {
-      const calls = Atomics.load(this.control, CONTROL_CALLS);
-      if (Atomics.load(this.control, CONTROL_BUSY) === 0 || calls !== seen) {
-        [seen, since] = [calls, Date.now()];
-      } else if (Date.now() - since >= budget()) {
-        // `since` is when this call was first seen running, so it has run at least the budget.
-        this.finish('timeout');
-      }
-    }, Math.max(5, Math.min(100, Math.floor(this.manifest.limits.timeBudgetMs / 10))));
-    timer.unref();
-    return timer;
+  /** The host reported the instance's own exit: it runs no more code, so its owner hears at once. */
+  private exit(reason: ExitReason): void {
+    this.decide(reason);
+    this.report();
   }
 
-  private finish(reason: ExitReason): void {
+  /** Ended from outside: reported once the host has let go of it (`dropped`) or is gone. */
+  private kill(): void {
     if (this.reason) return;
-    // Ended from outside, the step may still be running code until its thread is terminated.
-    const endedOutside = reason === 'killed' || reason === 'timeout';
-    const wasStarting = this.starting;
-    if (wasStarting && !reason.startsWith('start_failed:')) {
+    this.decide('killed');
+    this.host.kill(this.iid);
+  }
+
+  /** Fixes the exit reason (the first one wins) and settles the queues. */
+  private decide(reason: ExitReason): void {
+    if (this.reason) return;
+    if (this.starting && !reason.startsWith('start_failed:')) {
       reason = reason === 'timeout' ? `start_failed:init exceeded the time budget of ${this.manifest.limits.timeBudgetMs} ms` : `start_failed:${reason.replace(/^trap:/, '')}`;
     }
     this.reason = reason;
-    clearInterval(this.watchdog);
     clearTimeout(this.stopTimer);
     this.dropWaiting();
     for (const entry of this.inFlight.splice(0)) {
       if (entry.kind === 'batch') this.counts.dropped += entry.count;
       else entry.reject(new Error(`step ${this.id} exited (${reason}) before the swap completed`));
     }
-    const gone = this.worker.terminate();
-    const report = () => (wasStarting ? this.settleReady(new StepStartError(reason)) : this.options.onExit?.(reason));
-    // An isolate that reported its own exit runs no more step code: its owner hears now (a supervisor restarts at
-    // once) and the thread is torn down meanwhile. One ended from outside is reported once its thread is gone.
-    if (endedOutside) void gone.then(report);
-    else report();
-    void gone.then(() => this.resolveExit(reason));
+  }
+
+  private report(): void {
+    if (this.reported || !this.reason) return;
+    this.reported = true;
+    this.host.remove(this.iid);
+    const reason = this.reason;
+    if (this.starting) this.settleReady(new StepStartError(reason));
+    else this.options.onExit?.(reason);
+    this.resolveExit(reason);
   }
 }

@@ -49,9 +49,9 @@ export function isDynamic(spec: SupervisorSpec): boolean {
   return spec.strategy === 'simple_one_for_one';
 }
 
-/** What a worker reads, writes and is configured with: changing any of it restarts the worker. */
+/** What a worker reads, writes, is configured with and runs in: changing any of it restarts the worker. */
 function wiring(child: ChildSpec): unknown {
-  return 'step' in child ? { config: child.config, input: child.input, output: child.output } : null;
+  return 'step' in child ? { config: child.config, input: child.input, output: child.output, host: child.host } : null;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

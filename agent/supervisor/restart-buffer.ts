@@ -27,4 +27,11 @@ export class RestartBuffer {
   take(): Uint8Array[] {
     return this.queue.splice(0);
   }
+
+  /** Puts messages taken by `take` back in front (a start they were given to failed); the newest over capacity drop. */
+  restore(messages: Uint8Array[]): void {
+    this.queue.unshift(...messages);
+    const over = this.queue.length - this.capacity;
+    if (over > 0) this.dropped += this.queue.splice(this.capacity, over).length;
+  }
 }

@@ -257,13 +257,18 @@ export class SupervisorRunner {
   private async launch(path: string, child: WorkerChild, slot: Slot): Promise<void> {
     const current = () => this.slots.get(path) === slot;
     let handle: StepHandle | undefined;
+    let initial: Uint8Array[] = [];
     try {
       const step = await this.options.resolveStep(child.step);
       if (!current()) return;
+      // Buffered messages go first, in arrival order, before anything delivered from now on: with the start itself.
+      initial = this.takeBuffered(path, step.manifest.limits.maxInputBytes);
       handle = await this.options.runtime.start({
         id: path,
         step,
         config: child.config,
+        initial,
+        host: child.host,
         onOutput: (payload) => current() && this.output(path, payload),
         onExit: (reason) => {
           if (!current()) return;
@@ -273,6 +278,11 @@ export class SupervisorRunner {
         },
       });
     } catch (err) {
+      // Not run: they wait for the next start, if there is one (dropBufferUnlessRestarting counts them otherwise).
+      if (initial.length) {
+        this.countersOf(path).in -= initial.length;
+        this.bufferOf(path).restore(initial);
+      }
       if (!current()) return;
       this.slots.delete(path);
       const reason = err instanceof StepStartError ? err.reason : `start_failed:${err instanceof Error ? err.message : String(err)}`;
@@ -280,13 +290,26 @@ export class SupervisorRunner {
       return;
     }
     if (!current()) {
+      // Replaced while starting (killed): what it was handed is lost with it, as with any killed instance.
+      this.countersOf(path).in -= initial.length;
+      this.countersOf(path).dropped += initial.length;
       void handle.stop('brutal_kill');
       return;
     }
     slot.handle = handle;
     this.feed(() => this.core.started(path));
-    // Buffered messages go first, in arrival order, before anything delivered from now on.
+    // Buffered while the start was under way: still before anything delivered from now on.
     for (const payload of this.buffers.get(path)?.take() ?? []) this.deliver(path, payload);
+  }
+
+  /** The child's buffered messages for its next start (counted in); those over the step's input limit are dropped. */
+  private takeBuffered(path: string, maxInputBytes: number): Uint8Array[] {
+    const counters = this.countersOf(path);
+    const taken = this.buffers.get(path)?.take() ?? [];
+    const fit = taken.filter((payload) => payload.length <= maxInputBytes);
+    counters.dropped += taken.length - fit.length;
+    counters.in += fit.length;
+    return fit;
   }
 
   private async swap(path: string, child: WorkerChild): Promise<void> {

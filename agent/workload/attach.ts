@@ -17,7 +17,7 @@ const FETCH_TIMEOUT_MS = 30_000;
  * local state), step inputs and outputs through the agent (its subscriptions and spool), supervisor events back,
  * simple_one_for_one commands, and the tree in every health report.
  */
-export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number; spareIsolates?: number } = {}): Promise<Workload> {
+export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number } = {}): Promise<Workload> {
   const { opts, client, state } = agent;
   /** A step output the broker would refuse is rejected when the spec (or child) arrives, not at its first message. */
   const checkOutputs = (outputs: (string | undefined)[]) => {
@@ -27,7 +27,7 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   const log = opts.log.child('workload');
   const base = deviceBase(opts.id);
   const workload = new Workload({
-    runtime: new StepRuntime({ spares: options.spareIsolates }),
+    runtime: new StepRuntime(),
     store: new StepStore(opts.dataDir),
     fetchModule: (sha256) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, FETCH_TIMEOUT_MS),
     publishOutput: (topic, payload) => agent.publishOutput(topic, payload),

@@ -7,7 +7,7 @@ import { agentSpec } from '../../agent/main.js';
 import { loadConfig } from '../../shared/config.js';
 import { OUT_ROOT, TARGETS_DIR } from '../../firmware-targets/build.js';
 import { loadTargets, parseTarget } from '../../firmware-targets/descriptor.js';
-import { renderFile, renderTemplate, templateVars, writeKit } from '../../firmware-targets/kit.js';
+import { SERVICE_ENV, renderFile, renderTemplate, templateVars, writeKit } from '../../firmware-targets/kit.js';
 import { launchCommand } from '../../firmware-targets/launch.js';
 
 const targets = loadTargets(TARGETS_DIR);
@@ -89,6 +89,8 @@ describe('install kit', () => {
         for (const f of files) expect(readFileSync(join(out, f), 'utf8')).not.toMatch(/@[A-Z_]+@/);
         const unit = readFileSync(join(out, 'flotilla-agent.service'), 'utf8');
         expect(unit).toContain(t.artifact.kind === 'sea' ? 'ExecStart=/usr/local/bin/flotilla-agent' : 'ExecStart=/opt/flotilla/bin/flotilla-agent');
+        // Quoted, or systemd splits the flags into separate (invalid) assignments.
+        expect(unit).toContain(`Environment="NODE_OPTIONS=${SERVICE_ENV.NODE_OPTIONS}" "GLIBC_TUNABLES=${SERVICE_ENV.GLIBC_TUNABLES}"`);
         expect(JSON.parse(readFileSync(join(out, 'agent.json'), 'utf8'))).toMatchObject({ 'token-file': '/etc/flotilla/token' });
         // The shell parts must at least parse (sh -n), the launcher of runtime targets included.
         if (t.artifact.kind === 'runtime') renderFile(join(TARGETS_DIR, 'kit'), 'launcher.sh', join(out, 'launcher.sh'), templateVars(t), 0o755);

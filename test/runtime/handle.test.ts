@@ -17,6 +17,16 @@ describe('step handle', () => {
     expect(s.handle.stats()).toEqual({ in: 5000, out: 5000, processed: 5000, queued: 0, dropped: 0 });
   });
 
+  it('initial messages run right after init, before later pushes; a failed init runs none of them', async () => {
+    const s = await startRecorded(runtime, await loadWat(runtime, 'echo'), { initial: [bytes('first'), bytes('second')] });
+    started.push(s.handle);
+    s.handle.push(bytes('third'));
+    await s.outputs(3);
+    expect(s.text()).toEqual(['first', 'second', 'third']);
+    expect(s.handle.stats()).toMatchObject({ in: 3, processed: 3 });
+    await expect(runtime.start({ id: 'x', step: await loadWat(runtime, 'init-fails'), initial: [bytes('never')] })).rejects.toMatchObject({ reason: 'start_failed:init returned 7' });
+  });
+
   it('copies the payload at push: the caller may reuse its buffer', async () => {
     const s = await startRecorded(runtime, await loadWat(runtime, 'echo'));
     started.push(s.handle);

@@ -1,22 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
-import { StepRuntime, type ExitReason, type LoadedStep, type StartOptions, type StepHandle, type StepLogLevel } from '../../agent/runtime/index.js';
+import type { ExitReason, LoadedStep, StartOptions, StepHandle, StepLogLevel, StepRuntime } from '../../agent/runtime/index.js';
 import { manifestFor } from '../../shared/step-manifest.js';
 import type { StepLimits } from '../../shared/step-manifest.js';
 
 const wabt = await wabtInit();
 const FIXTURES = join(import.meta.dirname, '../fixtures/wat');
 
-/** Compiles test/fixtures/wat/<name>.wat with wabt; `edit` rewrites the text first (to derive a variant). */
-export function wat(name: string, edit: (text: string) => string = (t) => t): Uint8Array {
-  const text = edit(readFileSync(join(FIXTURES, `${name}.wat`), 'utf8'));
+export function compileWat(name: string, text: string): Uint8Array {
   const parsed = wabt.parseWat(`${name}.wat`, text);
   try {
     return parsed.toBinary({}).buffer;
   } finally {
     parsed.destroy();
   }
+}
+
+/** Compiles test/fixtures/wat/<name>.wat with wabt; `edit` rewrites the text first (to derive a variant). */
+export function wat(name: string, edit: (text: string) => string = (t) => t): Uint8Array {
+  return compileWat(name, edit(readFileSync(join(FIXTURES, `${name}.wat`), 'utf8')));
 }
 
 export function loadBytes(runtime: StepRuntime, bytes: Uint8Array, limits: Partial<StepLimits> = {}, name = 'test'): Promise<LoadedStep> {

@@ -9,6 +9,7 @@ import { buildStep, type BuiltStep } from '../../cli/step-build.js';
 import { OUT_ROOT, TARGETS_DIR } from '../../firmware-targets/build.js';
 import { loadTargets, type TargetDescriptor } from '../../firmware-targets/descriptor.js';
 import { artifactLayout, launchCommand } from '../../firmware-targets/launch.js';
+import { idleRss } from '../../bench/proc-rss.js';
 import { eventually, tempDir } from '../helpers/cluster.js';
 
 // The emulated cross-architecture proof (issue 6): the artifacts `npm run build:targets` made, started under
@@ -46,6 +47,7 @@ describe('firmware artifacts under emulation', () => {
   let api: ApiClient;
   let mqttUrl: string;
   const agents: FlotillaProcess[] = [];
+  const agentOf = new Map<string, FlotillaProcess>();
   // moving-average does f64 arithmetic and float-to-text formatting: the part most likely to differ by CPU.
   let step: BuiltStep;
   const config = { field: 'temp', window: 7 };
@@ -80,6 +82,7 @@ describe('firmware artifacts under emulation', () => {
       logs.set(t.name, lines);
       const agent = startArtifact(t, ['--coordinator', mqttUrl, '--id', id, `--token=${token}`, '--data-dir', `${dir.path}/${id}`, '--health-interval', '1'], lines);
       agents.push(agent);
+      agentOf.set(t.name, agent);
       // Start-up under qemu takes seconds; wait on the milestone, not a clock.
       return { t, joined: await agent.waitFor('joined', 120_000).catch((err) => Promise.reject(new Error(`${t.name}: ${err.message}\n${lines.join('\n')}`))) };
     });
@@ -145,5 +148,23 @@ describe('firmware artifacts under emulation', () => {
     } finally {
       await feeder.endAsync();
     }
+  });
+
+  it('every target runs 10 steps in its step host; idle RSS per target, emulated ones beside native x64', async () => {
+    const { manifest } = step;
+    const children = Array.from({ length: 10 }, (_, i) => ({ id: `avg${i}`, step: `${manifest.name}@${manifest.version}`, config, input: 'xarch/idle' }));
+    await api.applyDesired({ all: true }, { id: 'idle', children });
+    await eventually(async () => {
+      const { devices } = await api.devices();
+      return targets.every((t) => devices.find((d) => d.id === `dev-${t.name}`)?.children.running === 10);
+    }, 180_000, '10 steps running on every target');
+    // Under qemu-user the process is the emulator: its RSS holds the guest's memory and qemu's translated code.
+    const rows: string[] = [];
+    for (const t of targets) {
+      const m = await idleRss(agentOf.get(t.name)!.child.pid!);
+      expect(m.total, t.name).toBeGreaterThan(0);
+      rows.push(`| ${t.name} | ${t.arch === arch() ? 'native' : `qemu-user (${t.emulation?.qemu})`} | ${(m.total / 2 ** 20).toFixed(1)} | ${(m.anon / 2 ** 20).toFixed(1)} |`);
+    }
+    console.log(['Idle RSS with 10 moving-average steps, MB', '| target | runs | total | private |', '| --- | --- | ---: | ---: |', ...rows].join('\n'));
   });
 });

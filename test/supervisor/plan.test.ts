@@ -22,6 +22,12 @@ describe('diffChildren(current, desired)', () => {
     expect(d(spec(base), spec(desired))).toEqual(['swap a', 'restart b', 'restart c', 'swap d']);
   });
 
+  it('a worker moved to another step host restarts, also when it inherits the host from its supervisor', () => {
+    expect(d(spec(base), spec([w('a', { host: 'h' }), ...base.slice(1)]))).toEqual(['restart a', 'keep b', 'keep c', 'keep d']);
+    const nested = (host?: string) => spec([{ id: 'sub', supervisor: { ...(host ? { host } : {}), children: [w('x'), w('y', { host: 'own' })] } }]);
+    expect(d(nested(), nested('h'))).toEqual(['nested sub [restart x, keep y]']);
+  });
+
   it('restart, shutdown or significant alone are updated in place', () => {
     expect(d(spec(base), spec([w('a', { restart: 'transient' }), w('b', { input: 'in/#', output: 'x', shutdown: 'brutal_kill' }), w('c'), w('d')]))).toEqual([
       'update a',

@@ -239,6 +239,18 @@ describe('SupervisorRunner with real Wasm steps', () => {
     expect(o.runner.health().map((c) => `${c.path}:${c.step}:${c.restarts}`)).toEqual(['root/a:crashy@2:1']);
   });
 
+  it('workers share the default step host; `host` gives a worker (or a subtree) another one', async () => {
+    const own = new StepRuntime();
+    const resolve = await loadSteps(own);
+    const o = new Observed({ id: 'root', children: [crashy('a'), crashy('b'), { id: 'sub', supervisor: { host: 'side', children: [crashy('c'), crashy('d')] } }, crashy('e', { host: 'solo' })] }, resolve, own);
+    await o.runner.start();
+    expect(own.hosts()).toEqual({ spawned: 3, hosts: 3, instances: 5 });
+    for (const p of ['root/a', 'root/sub/c', 'root/e']) o.runner.deliver(p, bytes(p));
+    await o.waitFor(() => o.outputs.length === 3, 'an output from each host');
+    await o.runner.stop();
+    await own.stop();
+  });
+
   it('keeps recent events in a bounded ring', async () => {
     const o = observe({ id: 'root', intensity: 10, children: [crashy('a')] }, { eventLogSize: 4 });
     await o.runner.start();

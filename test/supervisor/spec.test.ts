@@ -26,6 +26,24 @@ function problems(spec: unknown): string {
 }
 
 describe('supervisor spec', () => {
+  it('a worker runs in its own host if it names one, else in its nearest supervisor\'s, else in the default', () => {
+    const spec = parseSupervisorSpec({
+      id: 'root',
+      host: 'main',
+      children: [
+        { id: 'a', step: 'a@1' },
+        { id: 'b', step: 'b@1', host: 'solo' },
+        { id: 'sub', supervisor: { host: 'side', children: [{ id: 'c', step: 'c@1' }, { id: 'deep', supervisor: { children: [{ id: 'd', step: 'd@1' }] } }] } },
+      ],
+    });
+    const hosts: string[] = [];
+    const walk = (s: typeof spec) => s.children.forEach((c) => ('supervisor' in c ? walk(c.supervisor) : hosts.push(`${c.id}:${c.host}`)));
+    walk(spec);
+    expect(hosts).toEqual(['a:main', 'b:solo', 'c:side', 'd:side']);
+    expect(parseSupervisorSpec({ id: 'r', children: [{ id: 'a', step: 'a@1' }] }).children[0]).not.toHaveProperty('host');
+    expect(problems({ id: 'r', children: [{ id: 'a', step: 'a@1', host: '../x' }] })).toContain('children.0.host: must be 1-64 characters');
+  });
+
   it('parses the example of the issue', () => {
     const spec = parseSupervisorSpec(issueExample);
     expect(spec.children[1]).toMatchObject({ id: 'alarms', shutdown: 'infinity', supervisor: { strategy: 'rest_for_one' } });

@@ -1,0 +1,280 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { FromHost, Packed, ToHost, WorkerLimits } from './protocol.js';
+
+/**
+ * The body of a step host: one worker isolate running many step instances, one call at a time. Started from its
+ * source text with `new Worker(HOST_SOURCE, { eval: true })`, so it must stay self-contained: it uses no
+ * outer-scope values and not even `require` (bundlers rewrite that name); its port and control block come as
+ * arguments (type imports are erased). That keeps it working from tsc's dist/, an esbuild single-file bundle and a
+ * Node SEA executable alike.
+ *
+ * Each instance has its own linear memory (capped in its module at load). A fault of one instance (trap, abort,
+ * bad pointer, output over the limit, its metered time budget running out in `tick`) ends that instance only: the
+ * host forgets it and goes on with the others.
+ */
+export function hostMain(port: MessagePort, control: Int32Array): void {
+  const BUSY = 0; // protocol.ts CONTROL_*
+  const CALLS = 1;
+  const CURRENT = 2;
+  const KILL = 3;
+  /** Fuel between two `tick`s is adapted per instance so a tick comes about every millisecond, whatever the loop. */
+  const FUEL_MIN = 1_000;
+  const FUEL_MAX = 50_000_000;
+  const FUEL_START = 100_000;
+  const utf8 = new TextDecoder();
+  const utf16 = new TextDecoder('utf-16le');
+
+  /** A step fault carrying its exit reason (thrown through the Wasm frames from an import). */
+  class Fault {
+    constructor(readonly reason: string) {}
+  }
+
+  interface Instance {
+    id: number;
+    limits: WorkerLimits;
+    memory: WebAssembly.Memory | undefined;
+    alloc: (len: number) => number;
+    process: (ptr: number, len: number) => number;
+    /** The metered module's fuel counter (exported `flotilla_fuel`); absent in an unmetered module. */
+    fuel: { value: number } | undefined;
+    refill: number;
+  }
+
+  const instances = new Map<number, Instance>();
+  /** The instance whose code runs now: the imports act on it. */
+  let cur: Instance | undefined;
+  let mem8 = new Uint8Array(0);
+  let budget = 0; // output bytes left for the current call (ABI: maxOutputBytes per input)
+  let deadline = 0;
+  let lastTick = 0;
+
+  let outData = new Uint8Array(64 * 1024);
+  let outLens = new Uint32Array(256);
+  let outBytes = 0;
+  let outCount = 0;
+  let logs: (number | string)[] = [];
+
+  /** The current instance's memory view (memory.grow detaches the old buffer). */
+  function view(): Uint8Array {
+    const memory = cur?.memory;
+    if (!memory) throw new Fault('trap:an import was called before the module had its memory (from its start function)');
+    if (mem8.buffer !== memory.buffer) mem8 = new Uint8Array(memory.buffer);
+    return mem8;
+  }
+
+  function checkRange(what: string, ptr: number, len: number): Uint8Array {
+    const m = view();
+    if (ptr + len > m.length) throw new Fault(`trap:${what} out of bounds: ${len} bytes at ${ptr}, memory is ${m.length} bytes`);
+    return m;
+  }
+
+  function spend(len: number): void {
+    budget -= len;
+    if (budget < 0) throw new Fault('output_limit');
+  }
+
+  const imports = {
+    flotilla: {
+      emit(ptr: number, len: number): void {
+        ptr >>>= 0;
+        len >>>= 0;
+        const m = checkRange('emit', ptr, len);
+        spend(len);
+        if (outBytes + len > outData.length) {
+          const grown = new Uint8Array(Math.max(outData.length * 2, outBytes + len));
+          grown.set(outData.subarray(0, outBytes));
+          outData = grown;
+        }
+        if (outCount === outLens.length) {
+          const grown = new Uint32Array(outLens.length * 2);
+          grown.set(outLens);
+          outLens = grown;
+        }
+        outData.set(m.subarray(ptr, ptr + len), outBytes);
+        outLens[outCount++] = len;
+        outBytes += len;
+      },
+      log(level: number, ptr: number, len: number): void {
+        ptr >>>= 0;
+        len >>>= 0;
+        const m = checkRange('log', ptr, len);
+        spend(len);
+        logs.push(level >= 0 && level <= 3 ? level : 1, utf8.decode(m.subarray(ptr, ptr + len)));
+      },
+      now_ms: (): number => Date.now(),
+    },
+    env: {
+      // AssemblyScript: abort(message, fileName, line, column); strings are UTF-16LE with their byte length at ptr-4.
+      abort(msgPtr: number, filePtr: number, line: number, column: number): void {
+        throw new Fault(`trap:abort: ${asString(msgPtr)} at ${asString(filePtr)}:${line}:${column}`);
+      },
+    },
+    // The metering contract (agent/runtime/metering, METER_TICK and METER_FUEL): a metered module calls tick when
+    // its fuel runs out.
+    flotilla_meter: {
+      tick(): void {
+        const inst = cur!;
+        const now = performance.now();
+        if (control[KILL] === inst.id) throw new Fault('killed');
+        // ABI: a call running longer than timeBudgetMs ends the step with `timeout` (only this instance).
+        if (now >= deadline) throw new Fault('timeout');
+        const elapsed = now - lastTick;
+        if (elapsed < 0.5) inst.refill = Math.min(FUEL_MAX, inst.refill * 2);
+        else if (elapsed > 2) inst.refill = Math.max(FUEL_MIN, Math.floor(inst.refill / 2));
+        lastTick = now;
+        // During instantiation (the module's start function) the exports are not reachable yet: only the clock counts.
+        if (inst.fuel) inst.fuel.value = inst.refill;
+      },
+    },
+  };
+
+  function asString(ptr: number): string {
+    ptr >>>= 0;
+    const m = view();
+    if (ptr < 4 || ptr > m.length) return '?';
+    const len = new DataView(m.buffer).getUint32(ptr - 4, true);
+    return ptr + len > m.length ? '?' : utf16.decode(m.subarray(ptr, ptr + len));
+  }
+
+  function reasonOf(err: unknown): string {
+    if (err instanceof Fault) return err.reason;
+    return `trap:${err instanceof Error ? err.message : String(err)}`;
+  }
+
+  /** Marks a call of `inst` as running: the watchdog sees it, the deadline and its fuel are set. */
+  function enter(inst: Instance): void {
+    cur = inst;
+    budget = inst.limits.maxOutputBytes;
+    lastTick = performance.now();
+    deadline = lastTick + inst.limits.timeBudgetMs;
+    if (inst.fuel) inst.fuel.value = inst.refill;
+    control[CURRENT] = inst.id;
+    control[CALLS]++;
+    control[BUSY] = 1;
+  }
+
+  function leave(): void {
+    control[BUSY] = 0;
+  }
+
+  /** Drains the collected outputs into transferable buffers. */
+  function takeOut(): { out: Packed; transfer: ArrayBuffer[] } {
+    if (outCount === 0) return { out: { count: 0, lens: null, data: null }, transfer: [] };
+    const lens = outLens.slice(0, outCount).buffer;
+    const bytes = outData.slice(0, outBytes).buffer;
+    const out = { count: outCount, lens, data: bytes };
+    outBytes = outCount = 0;
+    return { out, transfer: [lens, bytes] };
+  }
+
+  function send(msg: FromHost, transfer: ArrayBuffer[] = []): void {
+    port.postMessage(msg, transfer);
+    logs = [];
+  }
+
+  /** A new instance of `module` with `init` run; returns it, or the failure message. */
+  function instantiate(id: number, module: WebAssembly.Module, config: Uint8Array, limits: WorkerLimits): Instance | string {
+    const inst: Instance = { id, limits, memory: undefined, alloc: () => 0, process: () => 0, fuel: undefined, refill: FUEL_START };
+    const [savedBytes, savedCount] = [outBytes, outCount];
+    const previous = cur;
+    enter(inst);
+    try {
+      const exports = new WebAssembly.Instance(module, imports).exports as Record<string, unknown>;
+      inst.memory = exports.memory as WebAssembly.Memory;
+      inst.alloc = exports.alloc as Instance['alloc'];
+      inst.process = exports.process as Instance['process'];
+      inst.fuel = exports.flotilla_fuel as Instance['fuel'];
+      if (inst.fuel) inst.fuel.value = inst.refill;
+      const init = exports.init as ((ptr: number, len: number) => number) | undefined;
+      if (init) {
+        let ptr = 0;
+        if (config.length > 0) {
+          ptr = inst.alloc(config.length) >>> 0;
+          checkRange('alloc returned a pointer', ptr, config.length).set(config, ptr);
+        }
+        const rc = init(ptr, config.length);
+        if (rc !== 0) throw new Fault(`init returned ${rc}`);
+      }
+      return inst;
+    } catch (err) {
+      [outBytes, outCount] = [savedBytes, savedCount];
+      const reason = reasonOf(err);
+      if (reason === 'timeout') return `init exceeded the time budget of ${limits.timeBudgetMs} ms`;
+      return reason.startsWith('trap:') ? reason.slice(5) : reason;
+    } finally {
+      leave();
+      cur = previous;
+    }
+  }
+
+  function runBatch(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer): void {
+    const lens = new Uint32Array(lensBuf, 0, count);
+    const input = new Uint8Array(dataBuf);
+    let offset = 0;
+    let processed = 0;
+    let exit: string | undefined;
+    for (let i = 0; i < count; i++) {
+      const len = lens[i];
+      const [markBytes, markCount, markLogs] = [outBytes, outCount, logs.length];
+      enter(inst);
+      try {
+        const ptr = inst.alloc(len) >>> 0;
+        const m = view();
+        // ABI: alloc must return len writable bytes inside memory; anything else is the step's fault.
+        if (ptr + len > m.length) throw new Fault(`trap:alloc returned out-of-range pointer ${ptr} for ${len} bytes (memory is ${m.length} bytes)`);
+        m.set(input.subarray(offset, offset + len), ptr);
+        const rc = inst.process(ptr, len);
+        offset += len;
+        processed++;
+        if (rc !== 0) {
+          exit = rc === 1 ? 'normal' : `exit:${rc}`; // ABI: 0 go on, 1 finished normally, other = abnormal exit
+          break;
+        }
+      } catch (err) {
+        // The failing message's outputs are discarded (it did not complete); its logs are kept for diagnosis.
+        [outBytes, outCount] = [markBytes, markCount];
+        if (err instanceof Fault && err.reason === 'output_limit') logs.length = markLogs;
+        exit = reasonOf(err);
+        break;
+      } finally {
+        leave();
+      }
+    }
+    if (exit) instances.delete(inst.id);
+    const { out, transfer } = takeOut();
+    send(exit ? { t: 'done', i: inst.id, processed, out, logs, exit: exit as never } : { t: 'done', i: inst.id, processed, out, logs }, transfer);
+  }
+
+  port.on('message', (msg: ToHost) => {
+    const inst = instances.get(msg.i);
+    switch (msg.t) {
+      case 'instantiate': {
+        const made = instantiate(msg.i, msg.module, msg.config, msg.limits);
+        const { out, transfer } = takeOut();
+        if (typeof made !== 'string') {
+          instances.set(msg.i, made);
+          return send({ t: 'ready', i: msg.i, out, logs }, transfer);
+        }
+        return send({ t: 'done', i: msg.i, processed: 0, out, logs, exit: `start_failed:${made}` as never }, transfer);
+      }
+      case 'batch':
+        // Batches of an instance that exited or was killed meanwhile are not run.
+        if (inst && control[KILL] !== inst.id) runBatch(inst, msg.count, msg.lens!, msg.data!);
+        return;
+      case 'swap': {
+        if (!inst) return;
+        const made = instantiate(msg.i, msg.module, msg.config, msg.limits);
+        if (typeof made !== 'string') instances.set(msg.i, made); // a failed swap keeps the running version
+        const { out, transfer } = takeOut();
+        return send(typeof made !== 'string' ? { t: 'swapped', i: msg.i, out, logs } : { t: 'swapped', i: msg.i, out, logs, error: made }, transfer);
+      }
+      case 'stop':
+        if (!inst) return;
+        instances.delete(msg.i);
+        return send({ t: 'stopped', i: msg.i });
+      case 'drop':
+        instances.delete(msg.i);
+        return send({ t: 'dropped', i: msg.i });
+    }
+  });
+}

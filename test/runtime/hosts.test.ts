@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { StepRuntime, type LoadedStep } from '../../agent/runtime/index.js';
+import { manifestFor } from '../../shared/step-manifest.js';
+import { eventually } from '../helpers/cluster.js';
+import { bytes, compileWat, loadBytes, loadWat, startRecorded } from './harness.js';
+
+/** Loops `n` times (n = the input's first byte x 1,000,000), then emits the input: work that takes a while, ends. */
+const COUNTED = `(module
+  (import "flotilla" "emit" (func $emit (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "process") (param $ptr i32) (param $len i32) (result i32)
+    (local $n i32)
+    (local.set $n (i32.mul (i32.load8_u (local.get $ptr)) (i32.const 1000000)))
+    (block $done (loop $more
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $more)))
+    (call $emit (local.get $ptr) (local.get $len))
+    (i32.const 0)))`;
+
+describe('step hosts', () => {
+  it('metered steps share one host: ten steps, one thread', async () => {
+    const runtime = new StepRuntime();
+    const echo = await loadWat(runtime, 'echo');
+    const steps = await Promise.all(Array.from({ length: 10 }, () => startRecorded(runtime, echo)));
+    expect(new Set(steps.map((s) => s.handle.threadId)).size).toBe(1);
+    expect(runtime.hosts()).toEqual({ spawned: 1, hosts: 1, instances: 10 });
+    steps.forEach((s, i) => s.handle.push(bytes(`m${i}`)));
+    for (const [i, s] of steps.entries()) expect(Buffer.from((await s.outputs(1))[0]).toString()).toBe(`m${i}`);
+    await runtime.stop();
+  });
+
+  it('each instance has its own linear memory', async () => {
+    // Counts its messages in memory[0] and emits the count.
+    const counter = `(module (import "flotilla" "emit" (func $e (param i32 i32))) (memory (export "memory") 1)
+      (func (export "alloc") (param i32) (result i32) (i32.const 16))
+      (func (export "process") (param i32 i32) (result i32)
+        (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1))) (call $e (i32.const 0) (i32.const 1)) (i32.const 0)))`;
+    const runtime = new StepRuntime();
+    const step = await loadBytes(runtime, compileWat('counter', counter));
+    const [a, b] = await Promise.all([startRecorded(runtime, step), startRecorded(runtime, step)]);
+    expect(a.handle.threadId).toBe(b.handle.threadId);
+    for (let i = 0; i < 3; i++) a.handle.push(bytes('x'));
+    b.handle.push(bytes('x'));
+    expect((await a.outputs(3)).map((o) => o[0])).toEqual([1, 2, 3]);
+    expect((await b.outputs(1)).map((o) => o[0])).toEqual([1]);
+    await runtime.stop();
+  });
+
+  it('the host option gives a step a host of its own', async () => {
+    const runtime = new StepRuntime();
+    const echo = await loadWat(runtime, 'echo');
+    const a = await startRecorded(runtime, echo);
+    const b = await startRecorded(runtime, echo, { host: 'b' });
+    const c = await startRecorded(runtime, echo, { host: 'b' });
+    expect(b.handle.threadId).not.toBe(a.handle.threadId);
+    expect(c.handle.threadId).toBe(b.handle.threadId);
+    expect(runtime.hosts()).toMatchObject({ spawned: 2, hosts: 2 });
+    await runtime.stop();
+  });
+
+  it('a restart is a new instance in the running host: no thread is spawned', async () => {
+    const runtime = new StepRuntime();
+    const [trap, echo] = await Promise.all([loadWat(runtime, 'trap'), loadWat(runtime, 'echo')]);
+    const keep = await startRecorded(runtime, echo);
+    for (let i = 0; i < 5; i++) {
+      const s = await startRecorded(runtime, trap);
+      expect(s.handle.threadId).toBe(keep.handle.threadId);
+      s.handle.push(bytes('x'));
+      expect(await s.exit).toBe('trap:unreachable');
+    }
+    expect(runtime.hosts()).toEqual({ spawned: 1, hosts: 1, instances: 1 });
+    await runtime.stop();
+  });
+
+  it('metering refills the fuel: a long, finite loop within its budget completes', async () => {
+    const runtime = new StepRuntime();
+    const step = await loadBytes(runtime, compileWat('counted', COUNTED), { timeBudgetMs: 30_000 });
+    expect(step.metered).toBe(true);
+    const s = await startRecorded(runtime, step);
+    s.handle.push(Uint8Array.of(50)); // 50 million iterations: many ticks
+    expect((await s.outputs(1))[0][0]).toBe(50);
+    await runtime.stop();
+  });
+
+  it('killing a spinning metered step ends it at its next tick; its neighbours keep the host', async () => {
+    const runtime = new StepRuntime();
+    const [loop, echo] = await Promise.all([loadWat(runtime, 'loop', { timeBudgetMs: 60_000 }), loadWat(runtime, 'echo')]);
+    const neighbour = await startRecorded(runtime, echo);
+    const s = await startRecorded(runtime, loop);
+    s.handle.push(bytes('L'));
+    await new Promise((r) => setImmediate(r));
+    expect(await s.handle.stop(50)).toBe('killed');
+    neighbour.handle.push(bytes('still here'));
+    await neighbour.outputs(1);
+    expect(neighbour.text()).toEqual(['still here']);
+    expect(runtime.hosts()).toMatchObject({ spawned: 1, hosts: 1 });
+    await runtime.stop();
+  });
+
+  it('backstop: a host stuck in a call that never ticks is terminated; the stuck step exits timeout, the others killed', async () => {
+    const runtime = new StepRuntime();
+    // A loop the metering missed (as if the rewriter had a hole): the module is taken for metered, never ticks.
+    const hole = compileWat('spin', COUNTED.replace('(br_if $done (i32.eqz (local.get $n)))', '').replace('(memory (export "memory") 1)', '(import "flotilla_meter" "tick" (func $tick)) (memory (export "memory") 1) (global (export "flotilla_fuel") (mut i32) (i32.const 0))'));
+    const spin: LoadedStep = { module: await WebAssembly.compile(hole), manifest: manifestFor(hole, { name: 'spin', version: '1', limits: { timeBudgetMs: 100 } }), metered: true };
+    const echo = await loadWat(runtime, 'echo', { timeBudgetMs: 100 });
+    const bystander = await startRecorded(runtime, echo);
+    const stuck = await startRecorded(runtime, spin);
+    const before = runtime.hosts().spawned;
+    stuck.handle.push(Uint8Array.of(1));
+    expect(await stuck.exit).toBe('timeout');
+    expect(await bystander.exit).toBe('killed');
+    // The next start gets a new host.
+    const fresh = await startRecorded(runtime, echo);
+    expect(fresh.handle.threadId).not.toBe(bystander.handle.threadId);
+    expect(runtime.hosts().spawned).toBe(before + 1);
+    fresh.handle.push(bytes('again'));
+    expect(Buffer.from((await fresh.outputs(1))[0]).toString()).toBe('again');
+    await runtime.stop();
+  });
+
+  it('unmetered steps run in hosts of their own; a vacated one is reused by the next start', async () => {
+    const runtime = new StepRuntime({ metering: false });
+    const [trap, echo] = await Promise.all([loadWat(runtime, 'trap'), loadWat(runtime, 'echo')]);
+    expect(trap.metered).toBe(false);
+    const a = await startRecorded(runtime, echo);
+    const b = await startRecorded(runtime, trap);
+    expect(b.handle.threadId).not.toBe(a.handle.threadId);
+    b.handle.push(bytes('x'));
+    expect(await b.exit).toBe('trap:unreachable');
+    const c = await startRecorded(runtime, echo);
+    expect(c.handle.threadId).toBe(b.handle.threadId);
+    expect(runtime.hosts()).toEqual({ spawned: 2, hosts: 2, instances: 2 });
+    await runtime.stop();
+  });
+
+  it('a host with no step left ends after hostIdleMs', async () => {
+    const runtime = new StepRuntime({ hostIdleMs: 20 });
+    const s = await startRecorded(runtime, await loadWat(runtime, 'echo'));
+    expect(runtime.hosts().hosts).toBe(1);
+    await s.handle.stop('brutal_kill');
+    await eventually(() => runtime.hosts().hosts === 0, 5_000, 'the idle host to end');
+    const again = await startRecorded(runtime, await loadWat(runtime, 'echo'));
+    again.handle.push(bytes('new host'));
+    await again.outputs(1);
+    expect(runtime.hosts()).toMatchObject({ spawned: 2, hosts: 1 });
+    await runtime.stop();
+  });
+});
