@@ -11,7 +11,16 @@ import { fileURLToPath } from 'node:url';
 import { checkResult, quick } from './report.js';
 import { regenerateReadme } from './readme.js';
 
-const BENCHES = ['runtime', 'restart-latency', 'footprint', 'federation', 'dashboard', 'metering'];
+// One bench a line, so that benches added side by side merge without a conflict.
+const BENCHES = [
+  'runtime',
+  'restart-latency',
+  'footprint',
+  'federation',
+  'dashboard',
+  'metering',
+  'enrolment',
+];
 
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : BENCHES;

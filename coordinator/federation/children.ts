@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DurableFile, type StoreOptions } from '../../shared/durable/index.js';
+import { openMapFile, type DurableFile, type StoreOptions } from '../../shared/durable/index.js';
 import { ClusterName } from '../../shared/fleet-topics.js';
 import { hashToken, mintToken, tokenMatches } from '../registry/tokens.js';
 
@@ -9,9 +9,6 @@ export const CHILD_USER_PREFIX = 'child:';
 
 const ChildRecord = z.object({ name: z.string(), tokenHash: z.string().regex(/^[0-9a-f]{64}$/), createdAt: z.number() });
 export type ChildRecord = z.infer<typeof ChildRecord>;
-const ChildrenFile = z
-  .object({ version: z.literal(1), children: z.record(ClusterName, ChildRecord) })
-  .transform(({ children }) => new Map(Object.entries(children)));
 
 /**
  * Credentials of enrolled child coordinators (`clusters.json` in the data dir), kept apart from the device
@@ -22,17 +19,7 @@ export class Children {
   private constructor(private readonly store: DurableFile<Map<string, ChildRecord>>) {}
 
   static async open(dataDir: string, opts: StoreOptions): Promise<Children> {
-    const store = await DurableFile.open(
-      {
-        file: join(dataDir, 'clusters.json'),
-        what: 'cluster list',
-        schema: ChildrenFile,
-        empty: () => new Map(),
-        serialize: (children) => ({ version: 1, children: Object.fromEntries(children) }),
-      },
-      opts,
-    );
-    return new Children(store);
+    return new Children(await openMapFile({ path: join(dataDir, 'clusters.json'), what: 'cluster list', key: 'children' }, ClusterName, ChildRecord, opts));
   }
 
   has(name: string): boolean {

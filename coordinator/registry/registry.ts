@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DesiredMessage } from '../../shared/desired.js';
-import { DurableFile, type StoreOptions } from '../../shared/durable/index.js';
+import { openMapFile, type DurableFile, type StoreOptions } from '../../shared/durable/index.js';
 import { DeviceId } from '../../shared/ids.js';
 import { LabelsSchema, type Labels } from '../../shared/labels.js';
 import { ConfigError, describeZodError, errorMessage } from '../../shared/errors.js';
@@ -31,11 +31,6 @@ export const DeviceRecord = z.object({
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 
-/** registry.json: version 1, devices keyed by id (the layout of earlier releases, which open unchanged). */
-const RegistryFile = z
-  .object({ version: z.literal(1), devices: z.record(DeviceId, DeviceRecord) })
-  .transform(({ devices }) => new Map(Object.entries(devices)));
-
 /**
  * The coordinator's durable registry (devices, tokens, last known facts, desired states) in `registry.json`.
  * Tokens, removals and desired states are committed before the caller answers (acknowledge-after-durable, group
@@ -44,18 +39,9 @@ const RegistryFile = z
 export class Registry {
   private constructor(private readonly store: DurableFile<Map<string, DeviceRecord>>) {}
 
+  /** registry.json keeps the layout of earlier releases, which open unchanged. */
   static async open(dataDir: string, opts: StoreOptions): Promise<Registry> {
-    const store = await DurableFile.open(
-      {
-        file: join(dataDir, 'registry.json'),
-        what: 'device registry',
-        schema: RegistryFile,
-        empty: () => new Map(),
-        serialize: (devices) => ({ version: 1, devices: Object.fromEntries(devices) }),
-      },
-      opts,
-    );
-    return new Registry(store);
+    return new Registry(await openMapFile({ path: join(dataDir, 'registry.json'), what: 'device registry', key: 'devices' }, DeviceId, DeviceRecord, opts));
   }
 
   get stats(): Readonly<{ writes: number; failures: number }> {
