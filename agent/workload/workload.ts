@@ -170,6 +170,7 @@ export class Workload {
       steps: stepRefs(this.current.spec).map((ref) => ({ ref, sha256: this.modules[ref].sha256, size: this.modules[ref].size })),
       rates,
       restartsTotal: children.reduce((n, c) => n + c.restarts, 0),
+      revision: this.current.revision,
     };
   }
 
