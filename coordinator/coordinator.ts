@@ -164,8 +164,8 @@ export class Coordinator {
       cluster: opts.cluster,
       directory: this.directory,
       desiredOf: (id) => this.desired.get(id),
-      applyDesired: async (id, spec, modules) => {
-        const { revisions, errors } = await this.desired.apply([id], spec, modules);
+      applyDesired: async (id, spec, modules, guard) => {
+        const { revisions, errors } = await this.desired.apply([id], spec, modules, guard);
         if (revisions[id] === undefined) throw new Error(errors[id] ?? 'desired state not applied');
         return revisions[id];
       },

@@ -1,4 +1,4 @@
-import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
+import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { RolloutRequest, TERMINAL_STATES, type RolloutDefinition, type RolloutStatus } from '../../shared/rollout.js';
@@ -13,7 +13,8 @@ export interface RolloutDeps {
   cluster: string;
   /** The desired state of an own device, and a new one for some (coordinator/desired). */
   desiredOf(id: string): DesiredMessage | undefined;
-  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>): Promise<number>;
+  /** With a guard, the agent reverts by itself if the tree fails within `windowMs` (device-local rollback). */
+  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
   /** Check a spec and resolve its steps (throws a ValidationError naming the problem). */
   resolve(spec: unknown): Record<string, ModuleRef>;
   observe(id: string): Observation;
@@ -180,7 +181,8 @@ export class LocalRollout {
     }
     let revision: number;
     try {
-      revision = await this.deps.applyDesired(id, spec, modules);
+      // The device's own probation: as long as the coordinator waits for its verdict.
+      revision = await this.deps.applyDesired(id, spec, modules, { windowMs: this.def.soak + this.def.applyTimeout });
     } catch (err) {
       return void this.run(() => this.onShare(this.share.applyFailed(id, errorMessage(err))));
     }

@@ -3,7 +3,8 @@ import type { Observation } from './share-core.js';
 
 /**
  * What a share core needs to know of one own device, from what the directory holds: presence, the revision its
- * health says it runs, whether every worker runs, its restarts, and the last `desired_failed` / `rolled_back` events.
+ * health says it runs, whether every worker runs, its restarts, the last `desired_failed` event, and the revision it
+ * rolled back by itself (event, or health).
  */
 export function observationOf(live: LiveDevice | undefined): Observation {
   const health = live?.health;
@@ -14,7 +15,8 @@ export function observationOf(live: LiveDevice | undefined): Observation {
     allRunning: workers.length > 0 && workers.every((c) => c.state === 'running'),
     restartsTotal: health?.restartsTotal ?? 0,
     failed: lastRevisionEvent(live, 'desired_failed'),
-    rolledBack: lastRevisionEvent(live, 'rolled_back'),
+    // The event carries the reason; health carries the fact even when the event was lost.
+    rolledBack: lastRevisionEvent(live, 'rolled_back') ?? (health?.rolledBack !== undefined ? { revision: health.rolledBack, reason: 'reported in its health' } : undefined),
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
+import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { ValidationError, errorMessage } from '../../shared/errors.js';
 import type { StoreOptions } from '../../shared/durable/index.js';
 import type { Logger } from '../../shared/log.js';
@@ -28,7 +28,7 @@ export interface RolloutsDeps {
   cluster: string;
   directory: DeviceDirectory;
   desiredOf(id: string): DesiredMessage | undefined;
-  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>): Promise<number>;
+  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
   /** Check a spec and resolve its steps (a ValidationError names the problem). */
   resolve(spec: unknown): Record<string, ModuleRef>;
   /** Whether the step registry has this `name@version`. */
