@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { checkResult, quick } from './report.js';
 import { regenerateReadme } from './readme.js';
 
-const BENCHES = ['runtime', 'restart-latency', 'footprint', 'federation', 'dashboard'];
+const BENCHES = ['runtime', 'restart-latency', 'footprint', 'federation', 'dashboard', 'rollout'];
 
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : BENCHES;
