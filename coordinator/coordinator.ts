@@ -192,6 +192,7 @@ export class Coordinator {
       directory: this.directory,
       remoteHistory: (id) => (this.directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
     });
+    this.rollouts.watch((status) => this.dashboard.stream.rolloutChanged(status));
     const http = await startHttpServer({
       host: opts.host,
       port: opts.httpPort,

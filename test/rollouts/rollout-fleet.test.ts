@@ -4,6 +4,7 @@ import type { MqttClient } from 'mqtt';
 import { ApiClient } from '../../cli/api-client.js';
 import { spawnFlotilla, type FlotillaProcess } from '../../cli/processes.js';
 import { RolloutStatus } from '../../shared/rollout.js';
+import { StreamRollouts } from '../../shared/stream.js';
 import { wat } from '../runtime/harness.js';
 import { connectDevice, eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
 
@@ -67,7 +68,14 @@ afterAll(async () => {
 });
 
 describe('rollouts over real agents', () => {
-  it('a healthy step bump completes through canary and waves', async () => {
+  it('a healthy step bump completes through canary and waves, its progress on the SSE stream', async () => {
+    const closeStream = new AbortController();
+    const sse = await fetch(`${cluster.api}/api/v1/stream`, { signal: closeStream.signal });
+    const frames: string[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of sse.body!) frames.push(decoder.decode(chunk, { stream: true }));
+    })().catch(() => {});
     const started = await cli(['rollout', 'start', '--step', 'tag@2', '--select', 'site=lab', '--canary', '1', '--waves', '50%,100%', '--soak', '1s', '--json']);
     expect(started.err).toBe('');
     const { id } = JSON.parse(started.out) as { id: string };
@@ -82,6 +90,13 @@ describe('rollouts over real agents', () => {
     expect((await api.desired('r-1')).spec).toMatchObject(tree('tag@2'));
     const status = await cli(['rollout', 'status', id, '--json']);
     expect(RolloutStatus.parse(JSON.parse(status.out)).devices.map((d) => d.state)).toEqual(['healthy', 'healthy', 'healthy']);
+    const progress = await eventually(() => {
+      const states = frames.join('').split('\n\n').filter((f) => f.startsWith('event: rollout\n')).map((f) => StreamRollouts.parse(JSON.parse(f.slice(f.indexOf('data: ') + 6))).rollouts.find((r) => r.id === id)?.state);
+      return states.at(-1) === 'succeeded' && states;
+    }, 10_000, 'the rollout on the stream');
+    expect(progress[0]).toBe('running');
+    closeStream.abort();
+    await reading;
     const human = await cli(['rollout', 'status', id]);
     expect(human.out).toContain(`rollout ${id}: succeeded — 3 of 3 devices healthy\n  canary   [####################] 1/1 healthy, 0 failed  (passed)`);
   }, 60_000);
