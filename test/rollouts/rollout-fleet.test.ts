@@ -18,6 +18,7 @@ let api: ApiClient;
 let feeder: MqttClient;
 let feeding: NodeJS.Timeout;
 const agents: FlotillaProcess[] = [];
+const tokens = new Map<string, string>();
 const tagged = (tag: number) => wat('tag', (t) => t.replace('(i32.const 65)) ;; TAG', `(i32.const ${tag})) ;; TAG`));
 const tree = (step: string) => ({ id: 'root', intensity: 1, period: 5, children: [{ id: 'tagger', step, input: 'sensors/r/in', output: 'tagged' }] });
 
@@ -48,6 +49,7 @@ beforeAll(async () => {
   }
   for (const id of IDS) {
     const { token } = await api.enroll(id, { site: 'lab' });
+    tokens.set(id, token);
     agents.push(spawnAgent(cluster.mqttUrl, id, token, join(dir.path, id)));
   }
   await Promise.all(agents.map((a) => a.waitFor('joined')));
@@ -119,6 +121,34 @@ describe('rollouts over real agents', () => {
       expect((await api.desired(other)).revision).toBe(before.get(other));
       expect(live(other)?.events.some((e) => JSON.stringify(e).includes('tag@3'))).toBe(false);
     }
+  }, 60_000);
+});
+
+describe('rollouts over real agents: windows and offline devices', () => {
+  it('a window that opens a few seconds later holds the first wave until it opens', async () => {
+    const opensAt = Math.ceil((Date.now() + 4000) / 1000) * 1000;
+    const at = new Date(opensAt);
+    const before = (await api.desired('r-1')).revision;
+    const { id, reason } = await api.startRollout({ selector: 'site=lab', change: { step: 'tag@1' }, waves: '100%', soak: '0', windows: [`${at.getUTCSeconds()} ${at.getUTCMinutes()} * * * * 60s UTC`] });
+    expect(reason).toBe(`canary waits for a window, opening at ${at.toISOString()}`);
+    expect((await api.desired('r-1')).revision).toBe(before);
+    const done = await until(id, (s) => s.state !== 'running', 'the rollout to end');
+    expect(done).toMatchObject({ state: 'succeeded', reason: '3 of 3 devices healthy' });
+    // Every device got the change only once the window had opened.
+    for (const device of IDS) expect((await api.desired(device)).ts).toBeGreaterThanOrEqual(opensAt);
+  }, 60_000);
+
+  it('an offline device is pending at its wave and catches up when it returns', async () => {
+    await agents[2].stop();
+    await eventually(() => live('r-3')?.online === false, 30_000, 'r-3 offline');
+    const { id } = await api.startRollout({ selector: 'site=lab', change: { step: 'tag@2' }, waves: '100%', soak: '0', offlineTimeout: '5m' });
+    const waiting = await until(id, (s) => s.devices.some((d) => d.id === 'r-3' && d.state === 'pending') && s.devices.filter((d) => d.state === 'healthy').length === 2, 'r-1 and r-2 healthy, r-3 pending');
+    expect(waiting).toMatchObject({ state: 'running', reason: 'wave 1 running; waiting up to 5m for 1 offline device(s)' });
+    expect(waiting.devices.find((d) => d.id === 'r-3')).toMatchObject({ wave: 1, reason: 'offline' });
+    agents[2] = spawnAgent(cluster.mqttUrl, 'r-3', tokens.get('r-3')!, join(dir.path, 'r-3'));
+    const done = await until(id, (s) => s.state !== 'running', 'the rollout to end');
+    expect(done).toMatchObject({ state: 'succeeded', reason: '3 of 3 devices healthy' });
+    expect(runs('r-3', 'tag@2')).toBe(true);
   }, 60_000);
 });
 
