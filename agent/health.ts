@@ -4,7 +4,7 @@ import type { HealthMessage } from '../shared/messages.js';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 
 /** What the rest of the agent (supervision, step store) adds to each health report. */
-export type HealthContribution = Partial<Pick<HealthMessage, 'children' | 'steps' | 'rates' | 'restartsTotal' | 'spool'>>;
+export type HealthContribution = Partial<Pick<HealthMessage, 'children' | 'steps' | 'rates' | 'restartsTotal' | 'spool' | 'revision' | 'rolledBack'>>;
 
 export interface HealthInputs {
   seq: number;

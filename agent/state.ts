@@ -10,6 +10,8 @@ const AgentStateData = z.object({
   /** The last desired supervisor spec received, run again after a reboot without network. */
   desired: z.unknown().nullable(),
   installedSteps: z.array(InstalledStep),
+  /** A revision this agent rolled back by itself: never applied again, though its coordinator still holds it. */
+  rolledBack: z.number().int().nonnegative().nullable().default(null),
 });
 export type AgentStateData = z.infer<typeof AgentStateData>;
 
@@ -26,7 +28,7 @@ export class AgentState {
         file: join(dataDir, 'agent.json'),
         what: 'agent state',
         schema: AgentStateData,
-        empty: () => ({ version: 1 as const, identity: null, desired: null, installedSteps: [] }),
+        empty: () => ({ version: 1 as const, identity: null, desired: null, installedSteps: [], rolledBack: null }),
         serialize: (data) => data,
       },
       { log },

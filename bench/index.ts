@@ -20,6 +20,7 @@ const BENCHES = [
   'dashboard',
   'metering',
   'enrolment',
+  'rollout',
 ];
 
 const onlyAt = process.argv.indexOf('--only');

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ApiError, ClusterEnrollResponse, ClusterSummary, DeviceList, DevicePatchResponse, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
 import type { LabelPatch, Labels } from '../shared/labels.js';
+import { RolloutList, RolloutStatus, type RolloutRequest } from '../shared/rollout.js';
 import { DesiredMessage } from '../shared/desired.js';
 import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
@@ -58,6 +59,22 @@ export class ApiClient {
   /** Send a desired supervisor spec to the target's devices; per-device revisions (in `acks`) or errors. */
   applyDesired(target: FanoutTarget, spec: unknown, timeoutMs?: number) {
     return this.request('POST', '/api/v1/desired', FanoutResult, { target, spec, timeoutMs });
+  }
+
+  startRollout(request: RolloutRequest) {
+    return this.request('POST', '/api/v1/rollouts', RolloutStatus, request);
+  }
+
+  rollouts() {
+    return this.request('GET', '/api/v1/rollouts', RolloutList);
+  }
+
+  rollout(id: string) {
+    return this.request('GET', `/api/v1/rollouts/${encodeURIComponent(id)}`, RolloutStatus);
+  }
+
+  rolloutCommand(id: string, command: 'pause' | 'resume' | 'abort' | 'rollback') {
+    return this.request('POST', `/api/v1/rollouts/${encodeURIComponent(id)}/${command}`, RolloutStatus);
   }
 
   desired(id: string) {

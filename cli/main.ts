@@ -6,6 +6,7 @@ import { demoCommand } from './demo.js';
 import { devicesCommand } from './devices.js';
 import { enrollCommand } from './enroll.js';
 import { labelCommand } from './label.js';
+import { rolloutCommand } from './rollout.js';
 import { applyCommand } from './apply.js';
 
 /** A command loaded only when it runs, so each process loads only its own side. */
@@ -22,6 +23,7 @@ const commands: Command[] = [
   labelCommand,
   lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
   applyCommand,
+  rolloutCommand,
   demoCommand,
 ];
 

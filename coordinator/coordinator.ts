@@ -16,7 +16,8 @@ import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
 import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
-import { DesiredStates, addDesiredRoutes } from './desired/index.js';
+import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
+import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -61,6 +62,7 @@ export class Coordinator {
   modules!: ModuleServer;
   steps!: StepRegistry;
   desired!: DesiredStates;
+  rollouts!: Rollouts;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
@@ -157,6 +159,22 @@ export class Coordinator {
     this.modules = new ModuleServer(this.bus.client, store, opts.parent !== undefined, opts.log.child('modules'));
     addStepRoutes(this.router, this.steps, store);
     addDesiredRoutes(this.router, { federation: this.federation, directory: this.directory, steps: this.steps, desired: this.desired });
+    this.rollouts = await Rollouts.open({
+      dataDir: opts.dataDir,
+      cluster: opts.cluster,
+      directory: this.directory,
+      desiredOf: (id) => this.desired.get(id),
+      applyDesired: async (id, spec, modules, guard) => {
+        const { revisions, errors } = await this.desired.apply([id], spec, modules, guard);
+        if (revisions[id] === undefined) throw new Error(errors[id] ?? 'desired state not applied');
+        return revisions[id];
+      },
+      resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
+      hasStep: (ref) => this.steps.resolve(ref) !== undefined,
+      store: storeOptions(opts),
+      log: opts.log.child('rollouts'),
+    });
+    addRolloutRoutes(this.router, this.rollouts);
     addApiRoutes(this.router, {
       cluster: opts.cluster,
       version: FLOTILLA_VERSION,
@@ -174,6 +192,7 @@ export class Coordinator {
       directory: this.directory,
       remoteHistory: (id) => (this.directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
     });
+    this.rollouts.watch((status) => this.dashboard.stream.rolloutChanged(status));
     const http = await startHttpServer({
       host: opts.host,
       port: opts.httpPort,
@@ -185,6 +204,8 @@ export class Coordinator {
     this.http = http.server;
     this.httpPort = http.port;
     this.sweeper = setInterval(() => this.directory.live.sweep(), opts.sweepMs ?? 1000);
+    // Last: a resumed rollout may change desired states at once.
+    await this.rollouts.start();
   }
 
   /**
@@ -206,6 +227,7 @@ export class Coordinator {
 
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
+    await this.rollouts.stop();
     this.dashboard.close();
     // Keep the last-seen times of devices still online, so a restarted coordinator shows when it last heard them.
     for (const d of this.directory.live.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });

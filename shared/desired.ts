@@ -14,11 +14,19 @@ export type ModuleRef = z.infer<typeof ModuleRef>;
  * them, stores it, and applies only the difference to what runs (docs/supervision.md). `revision` grows with each
  * change, so a stale retained copy never overrides a newer spec the agent already has.
  */
+/**
+ * Set by a rollout: if this revision's tree fails to start, or its root supervisor gives up, within `windowMs` of
+ * being applied, the agent goes back to the desired state it ran before by itself and reports `rolled_back`.
+ */
+export const DesiredGuard = z.object({ windowMs: z.number().int().nonnegative().max(366 * 86_400_000) });
+export type DesiredGuard = z.infer<typeof DesiredGuard>;
+
 export const DesiredMessage = z.object({
   revision: z.number().int().nonnegative(),
   ts: z.number().nonnegative(),
   spec: z.unknown(),
   modules: z.record(StepRef, ModuleRef),
+  guard: DesiredGuard.optional(),
 });
 export type DesiredMessage = z.infer<typeof DesiredMessage>;
 export interface DesiredState {
@@ -26,6 +34,7 @@ export interface DesiredState {
   ts: number;
   spec: SupervisorSpec;
   modules: Record<string, ModuleRef>;
+  guard?: DesiredGuard;
 }
 
 /** Parse a desired message; every step the spec uses must have its module listed. */

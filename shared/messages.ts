@@ -67,6 +67,10 @@ export const HealthMessage = z.object({
   restartsTotal: z.number().int().nonnegative().default(0),
   /** The agent's on-disk spool of QoS 1 messages (docs/protocol.md, "Delivery guarantees"). */
   spool: z.object({ queued: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
+  /** The desired-state revision the agent runs (absent before its first, and from older agents). */
+  revision: z.number().int().nonnegative().optional(),
+  /** The last revision the agent rolled back by itself (docs/rollouts.md); in every report, so it is never lost. */
+  rolledBack: z.number().int().nonnegative().optional(),
 });
 export type HealthMessage = z.infer<typeof HealthMessage>;
 

@@ -130,3 +130,6 @@ export const ShareReport = z.object({
   devices: z.array(RolloutDevice).max(100_000),
 });
 export type ShareReport = z.infer<typeof ShareReport>;
+
+export const RolloutList = z.object({ rollouts: z.array(RolloutStatus) });
+export type RolloutList = z.infer<typeof RolloutList>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RolloutStatus } from './rollout.js';
 import { DeviceSummary } from './api.js';
 import { EventMessage } from './messages.js';
 
@@ -34,6 +35,10 @@ export type StreamEvents = z.infer<typeof StreamEvents>;
 /** The cluster tree (`GET /api/v1/clusters`) changed: a roll-up, a bridge state or a new cluster. Fetch it again. */
 export const StreamClusters = z.object({ revision: z.number().int().nonnegative() });
 export type StreamClusters = z.infer<typeof StreamClusters>;
+
+/** `event: rollout`: the latest status of each rollout that changed since the previous batch (docs/rollouts.md). */
+export const StreamRollouts = z.object({ rollouts: z.array(RolloutStatus) });
+export type StreamRollouts = z.infer<typeof StreamRollouts>;
 
 export const StreamHeartbeat = z.object({ serverTime: z.number(), clients: z.number().int().nonnegative(), rates: StreamRates });
 export type StreamHeartbeat = z.infer<typeof StreamHeartbeat>;

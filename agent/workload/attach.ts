@@ -6,6 +6,7 @@ import { deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/m
 import { resolveOutputTopic } from '../../shared/topics.js';
 import type { Agent } from '../agent.js';
 import { StepRuntime, StepStore } from '../runtime/index.js';
+import { RollbackGuard } from './rollback-guard.js';
 import { Workload } from './workload.js';
 import { z } from 'zod';
 
@@ -26,6 +27,7 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   };
   const log = opts.log.child('workload');
   const base = deviceBase(opts.id);
+  let rootGaveUp = false;
   const workload = new Workload({
     runtime: new StepRuntime(),
     store: new StepStore(opts.dataDir),
@@ -37,6 +39,14 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
     onEvent: ({ event }) => {
       const { type, ...data } = event;
       agent.emitEvent(type, data);
+      // OTP: the root supervisor gives up when its restart intensity is exceeded; once it is down, a guarded
+      // revision goes back (the new tree starts from a stopped runner).
+      const root = workload.desired?.spec.id;
+      if (event.type === 'reached_max_restart_intensity' && event.supervisor === root) rootGaveUp = true;
+      if (event.type === 'supervisor_shutdown' && event.supervisor === root && rootGaveUp) {
+        rootGaveUp = false;
+        void rollBack(workload.revision, 'its root supervisor gave up (reached_max_restart_intensity)');
+      }
     },
     onStateChange: () => agent.reportHealth(),
     persist: (desired, installedSteps) => state.update({ desired, installedSteps }),
@@ -44,14 +54,30 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
     restartBufferSize: options.restartBufferSize,
   });
   agent.addHealthSource(() => workload.health());
+  agent.addHealthSource(() => (state.data.rolledBack === null ? {} : { rolledBack: state.data.rolledBack }));
   agent.onData((topic, payload) => workload.deliver(topic, payload));
+  const guard = new RollbackGuard(Date.now);
+  /** Device-local rollback: back to the state before a guarded revision that failed within its window. */
+  const rollBack = async (revision: number | undefined, reason: string): Promise<boolean> => {
+    const previous = revision === undefined ? undefined : guard.failed(revision);
+    if (!previous || revision === undefined) return false;
+    log.warn(`rolling back revision ${revision} to ${previous.revision} by itself: ${reason}`);
+    await state.update({ rolledBack: revision });
+    agent.emitEvent('rolled_back', { revision, to: previous.revision, reason });
+    await workload.apply(previous, { revert: true }).catch((err) => log.error(`rollback to revision ${previous.revision} failed: ${errorMessage(err)}`));
+    return true;
+  };
   agent.onDesired(async (payload) => {
     // A malformed desired state is rejected input (thrown: logged and counted); one that fails to apply is an event.
     const desired = parseDesired(decode(z.unknown(), payload, 'desired spec'));
+    // Its coordinator still holds (retained) the revision this agent rolled back: it is not run again.
+    if (desired.revision === state.data.rolledBack) return;
+    guard.applying(desired, workload.desired);
     const applied = Promise.resolve()
       .then(() => checkOutputs(workers(desired.spec).map((w) => w.output)))
       .then(() => workload.apply(desired));
-    await applied.catch((err) => {
+    await applied.catch(async (err) => {
+      if (await rollBack(desired.revision, `its tree did not start: ${errorMessage(err)}`)) return;
       log.error(`desired revision ${desired.revision} not applied: ${errorMessage(err)}`);
       agent.emitEvent('desired_failed', { revision: desired.revision, reason: errorMessage(err) });
     });

@@ -53,18 +53,24 @@ export class Workload {
     return this.current?.revision;
   }
 
+  /** The desired state running now. */
+  get desired(): DesiredState | undefined {
+    return this.current;
+  }
+
   /**
    * Apply desired states one at a time, in arrival order; a stale revision is ignored. A failed apply (its caller
    * reports it) never blocks the ones queued after it: each waits for the previous to settle, not to succeed.
    */
-  apply(desired: DesiredState): Promise<void> {
-    const next = this.applying.catch(() => undefined).then(() => this.applyNow(desired));
+  apply(desired: DesiredState, opts: { revert?: boolean } = {}): Promise<void> {
+    const next = this.applying.catch(() => undefined).then(() => this.applyNow(desired, opts.revert === true));
     this.applying = next;
     return next;
   }
 
-  private async applyNow(desired: DesiredState): Promise<void> {
-    if (this.current && desired.revision <= this.current.revision) return;
+  /** `revert`: going back to an older revision (device-local rollback), which the stale check would skip. */
+  private async applyNow(desired: DesiredState, revert: boolean): Promise<void> {
+    if (!revert && this.current && desired.revision <= this.current.revision) return;
     const { log } = this.deps;
     // Every module must be present and verified before anything changes: a spec is applied whole or not at all.
     const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref])));
@@ -170,6 +176,7 @@ export class Workload {
       steps: stepRefs(this.current.spec).map((ref) => ({ ref, sha256: this.modules[ref].sha256, size: this.modules[ref].size })),
       rates,
       restartsTotal: children.reduce((n, c) => n + c.restarts, 0),
+      revision: this.current.revision,
     };
   }
 

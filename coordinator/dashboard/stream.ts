@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceSummary } from '../../shared/api.js';
-import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../shared/stream.js';
+import type { RolloutStatus } from '../../shared/rollout.js';
+import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello, StreamRollouts } from '../../shared/stream.js';
 import type { DirectoryChange } from '../fleet/directory.js';
 import { LiveFeed } from './live-feed.js';
 
@@ -18,13 +19,15 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
  * The live channel as Server-Sent Events (HTML Living Standard §9.2): `hello` on connect, then `devices` and
- * `events` batches, `clusters` when the cluster tree changed, and a `heartbeat` that also carries rates, all from
- * the device directory's one change feed (nothing is polled). EventSource reconnects by itself (`retry:`), and
+ * `events` batches, `clusters` when the cluster tree changed, `rollout` when a rollout's status changed, and a
+ * `heartbeat` that also carries rates, from the device directory's one change feed and the rollouts (nothing is polled). EventSource reconnects by itself (`retry:`), and
  * every `hello` tells the page to refetch its snapshot, so nothing missed while disconnected stays stale.
  */
 export class LiveStream {
   private readonly clients = new Set<ServerResponse>();
   private readonly feed = new LiveFeed();
+  /** Rollouts whose status changed since the last batch, the latest status of each. */
+  private readonly rollouts = new Map<string, RolloutStatus>();
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private lastRates = Date.now();
@@ -49,6 +52,12 @@ export class LiveStream {
     this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
+  /** A rollout's status changed: sent with the next batch. */
+  rolloutChanged(status: RolloutStatus): void {
+    this.rollouts.set(status.id, status);
+    this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
   open(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -67,8 +76,11 @@ export class LiveStream {
   private flush(): void {
     this.flushTimer = undefined;
     const batch = this.feed.drain();
+    const rollouts = [...this.rollouts.values()];
+    this.rollouts.clear();
     // Nobody listening: nothing is computed (a page that connects later fetches a snapshot first).
     if (this.clients.size === 0) return;
+    if (rollouts.length) this.broadcast(frame('rollout', { rollouts } satisfies StreamRollouts));
     if (batch.deviceIds.length) {
       const devices: DeviceSummary[] = [];
       const removed: string[] = [];

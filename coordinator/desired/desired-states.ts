@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
+import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { errorMessage } from '../../shared/errors.js';
 import { encode } from '../../shared/messages.js';
 import { CONTRACT, deviceTopic } from '../../shared/topics.js';
@@ -26,14 +26,14 @@ export class DesiredStates {
    * ms, or the previous revision + 1 if the clock went back. A device whose state could not be stored is not
    * published to and reports why in `errors` (ids from the wire: null-prototype maps).
    */
-  async apply(devices: string[], spec: unknown, modules: Record<string, ModuleRef>): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }> {
+  async apply(devices: string[], spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }> {
     const revisions: Record<string, number> = Object.create(null);
     const errors: Record<string, string> = Object.create(null);
     const ts = this.clock();
     await Promise.all(
       devices.map(async (id) => {
         const previous = this.get(id)?.revision ?? 0;
-        const desired: DesiredMessage = { revision: Math.max(ts, previous + 1), ts, spec, modules };
+        const desired: DesiredMessage = { revision: Math.max(ts, previous + 1), ts, spec, modules, ...(guard && { guard }) };
         try {
           await this.registry.setDesired(id, desired);
         } catch (err) {

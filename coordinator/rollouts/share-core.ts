@@ -50,7 +50,7 @@ export type Decision =
   /** Call `tick()` at this time (replaces any earlier timer). */
   | { type: 'timer'; at: number };
 
-interface ShareDevice {
+export interface ShareDevice {
   id: string;
   /** Set once the device is in the rollout. */
   wave?: number;
@@ -100,6 +100,10 @@ export class ShareCore {
 
   static restore(snapshot: ShareSnapshot, clock: Clock): ShareCore {
     return new ShareCore(snapshot.gates, clock, structuredClone(snapshot));
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
   }
 
   snapshot(): ShareSnapshot {

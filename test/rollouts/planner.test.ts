@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CommandError } from '../../coordinator/rollouts/planner.js';
 import { planWaves } from '../../coordinator/rollouts/waves.js';
-import { Fleet, NEW, type Behaviour } from './harness.js';
+import { Fleet, NEW, type Behaviour } from '../../bench/sim/rollout-fleet.js';
 
 const byState = (f: Fleet) => {
   const out: Record<string, string[]> = {};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RolloutRequest, RolloutStatus } from '../../shared/rollout.js';
-import { Fleet } from './harness.js';
+import { Fleet } from '../../bench/sim/rollout-fleet.js';
 
 const issue = (input: unknown) => {
   const r = RolloutRequest.safeParse(input);

@@ -1,7 +1,7 @@
 import { RolloutPlanner, type Decision as PlannerDecision, type PlannerRules } from '../../coordinator/rollouts/planner.js';
 import { ShareCore, type Decision as ShareDecision, type Observation, type ShareGates } from '../../coordinator/rollouts/share-core.js';
 import { planWaves } from '../../coordinator/rollouts/waves.js';
-import type { CountOrPercent } from '../../shared/rollout.js';
+import type { CountOrPercent, ShareReport } from '../../shared/rollout.js';
 import { parseWindow } from '../../shared/window.js';
 
 /** How a simulated device reacts to the new revision. */
@@ -31,6 +31,11 @@ export interface FleetOptions {
   pauseTimeoutMs?: number;
   behaviour?: (id: string) => Behaviour;
   offline?: string[];
+  /**
+   * Deliver each cluster's latest report once the work in hand is done, as an executor sending at most one report
+   * per interval does, instead of every report at once (the default, which tests read step by step).
+   */
+  coalesceReports?: boolean;
 }
 
 /** The revision the rollout gives; the devices start on revision 1. */
@@ -40,7 +45,8 @@ export const NEW = 2;
  * A whole rollout run in memory with a fake clock: the root's RolloutPlanner and one ShareCore per cluster,
  * wired as the coordinators wire them (orders down, reports up), and simulated devices that apply, run, crash or
  * vanish as told. Decisions are carried out in order through one queue; timers fire only when time advances.
- * Every decision is logged as a short line so tests compare sequences.
+ * Every decision is logged as a short line so tests compare sequences; the root's own work (calls into the planner
+ * and the time spent in them) is counted for bench/rollout.ts.
  */
 export class Fleet {
   now = Date.parse('2026-06-01T00:00:00Z');
@@ -53,8 +59,11 @@ export class Fleet {
   readonly timers = new Map<string, number>();
   /** Clusters whose link to the root is down: orders and reports are lost. */
   readonly cut = new Set<string>();
+  /** The root's work: calls into its planner, orders it sent, milliseconds spent in the planner. */
+  readonly rootWork = { calls: 0, orders: 0, ms: 0 };
   readonly rules: PlannerRules;
   private readonly queue: (() => void)[] = [];
+  private readonly pendingReports = new Map<string, ShareReport>();
 
   constructor(readonly opts: FleetOptions) {
     const gates: ShareGates = { soakMs: 0, maxRestarts: 0, offlineTimeoutMs: 600_000, applyTimeoutMs: 60_000, ...opts.gates };
@@ -106,8 +115,16 @@ export class Fleet {
   }
 
   root(fn: () => PlannerDecision[]): this {
-    this.queue.push(() => this.carryOutRoot(fn()));
+    this.queue.push(() => this.carryOutRoot(this.timedRoot(fn)));
     return this.drain();
+  }
+
+  private timedRoot(fn: () => PlannerDecision[]): PlannerDecision[] {
+    const t0 = performance.now();
+    const out = fn();
+    this.rootWork.ms += performance.now() - t0;
+    this.rootWork.calls++;
+    return out;
   }
 
   share(cluster: string, fn: () => ShareDecision[]): this {
@@ -163,8 +180,12 @@ export class Fleet {
   }
 
   private drain(): this {
-    while (this.queue.length) this.queue.shift()!();
-    return this;
+    for (;;) {
+      while (this.queue.length) this.queue.shift()!();
+      if (this.pendingReports.size === 0) return this;
+      for (const [cluster, report] of this.pendingReports) this.queue.push(() => this.carryOutRoot(this.timedRoot(() => this.planner.report(cluster, report))));
+      this.pendingReports.clear();
+    }
   }
 
   private carryOutRoot(decisions: PlannerDecision[]): void {
@@ -172,6 +193,7 @@ export class Fleet {
       if (d.type === 'timer') this.timers.set('root', d.at);
       else if (d.type === 'state') this.log.push(`state ${d.state}: ${d.reason}`);
       else {
+        this.rootWork.orders++;
         const { failed, wave, all } = d.order.revert;
         const revert = [failed ? 'failed' : '', wave !== null ? `wave${wave}` : '', all ? 'all' : ''].filter(Boolean).join(',');
         this.log.push(`order ${d.cluster} wave=${d.order.wave} quota=${d.order.quota} ${d.order.mode}${revert ? ` revert=${revert}` : ''}`);
@@ -185,7 +207,10 @@ export class Fleet {
     for (const d of decisions) {
       if (d.type === 'timer') this.timers.set(cluster, d.at);
       else if (d.type === 'report') {
-        if (!this.cut.has(cluster)) this.queue.push(() => this.carryOutRoot(this.planner.report(cluster, d.report)));
+        if (this.cut.has(cluster)) continue;
+        const report = d.report;
+        if (this.opts.coalesceReports) this.pendingReports.set(cluster, report);
+        else this.queue.push(() => this.carryOutRoot(this.timedRoot(() => this.planner.report(cluster, report))));
       } else if (d.type === 'apply') {
         this.log.push(`apply ${d.device}`);
         const dev = this.devices.get(d.device)!;
