@@ -21,6 +21,7 @@ const BENCHES = [
   'metering',
   'enrolment',
   'rollout',
+  'cluster-load',
 ];
 
 const onlyAt = process.argv.indexOf('--only');

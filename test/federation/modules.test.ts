@@ -3,12 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StepInfo } from '../../shared/modules.js';
 import { deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
+import { wat } from '../runtime/harness.js';
 import { device, startNode, type Node } from './tree.js';
 
-/** A small valid Wasm binary (header + an empty custom section padded to size). */
+const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+
+/** A valid step (echo) grown by a custom section of `size` bytes of `seed`: distinct bytes per seed, any size. */
 function wasm(size: number, seed: number): Buffer {
-  const body = Buffer.alloc(size, seed);
-  return Buffer.concat([Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), body]);
+  const payload = [0x01, 0x70, ...Buffer.alloc(size, seed)]; // custom section named "p"
+  return Buffer.concat([Buffer.from(wat('echo')), Buffer.from([0x00, ...leb(payload.length), ...payload])]);
 }
 
 let root: Node, eu: Node, site1: Node;
@@ -32,7 +35,7 @@ describe('step registry', () => {
     const bytes = wasm(100, 1);
     const res = await upload(root.api, { name: 'blink', version: '1.0.0', sha256: sha256Hex(bytes), module: bytes.toString('base64') });
     expect(res.status).toBe(201);
-    expect(StepInfo.parse(await res.json())).toMatchObject({ ref: 'blink@1.0.0', sha256: sha256Hex(bytes), size: 108 });
+    expect(StepInfo.parse(await res.json())).toMatchObject({ ref: 'blink@1.0.0', sha256: sha256Hex(bytes), size: bytes.length });
     expect((await upload(root.api, { name: 'blink', version: '1.0.0', module: bytes.toString('base64') })).status).toBe(200);
     expect((await upload(root.api, { name: 'blink', version: '1.0.0', module: wasm(100, 2).toString('base64') })).status).toBe(409);
     const wrong = await upload(root.api, { name: 'blink', version: '2', sha256: 'f'.repeat(64), module: bytes.toString('base64') });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StepRuntime, StepStartError, type LoadedStep } from '../../agent/runtime/index.js';
-import { inspectModule } from '../../agent/runtime/wasm-binary.js';
+import { inspectModule } from '../../shared/wasm/binary.js';
 import { exampleStep } from './example-steps.js';
 import { bytes, startRecorded } from './harness.js';
 
