@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { authorizePublish, authorizeSubscribe } from '../../coordinator/broker/acl.js';
 import { Collector } from '../../coordinator/federation/collector.js';
 import { federationMappings } from '../../coordinator/federation/federation.js';
-import { EchoGuard, checkMappings, filtersOverlap, mapIn, mapOut, parseMappingLine } from '../../coordinator/federation/mapping.js';
+import { checkMappings, filtersOverlap, mapIn, mapOut, type TopicMapping } from '../../coordinator/federation/mapping.js';
 import { combine, rollupDevices } from '../../shared/rollup.js';
 import { SubtreeView, freshen } from '../../coordinator/fleet/subtree-view.js';
 import { ClusterName, parseFleetTopic, UP } from '../../shared/fleet-topics.js';
@@ -31,9 +31,9 @@ describe('bridge topic mappings', () => {
 
   it('loop prevention: the federation mappings are accepted, overlapping out/in mappings are refused', () => {
     expect(checkMappings(m)).toEqual([]);
-    const looping = [parseMappingLine('sensors/# out 1'), parseMappingLine('sensors/+/x in 1')];
-    expect(checkMappings(looping)[0]).toMatch(/overlap on the remote broker/);
-    expect(checkMappings([parseMappingLine('a/# out 0 "" x/'), parseMappingLine('a/# in 0 "" y/')])[0]).toMatch(/overlap on the local broker/);
+    const map = (pattern: string, direction: 'in' | 'out', localPrefix = '', remotePrefix = ''): TopicMapping => ({ pattern, direction, qos: 1, localPrefix, remotePrefix });
+    expect(checkMappings([map('sensors/#', 'out'), map('sensors/+/x', 'in')])[0]).toMatch(/overlap on the remote broker/);
+    expect(checkMappings([map('a/#', 'out', '', 'x/'), map('a/#', 'in', '', 'y/')])[0]).toMatch(/overlap on the local broker/);
   });
 
   it('filter overlap follows MQTT wildcard rules', () => {
@@ -41,21 +41,6 @@ describe('bridge topic mappings', () => {
     expect(filtersOverlap('a/+/c', 'a/b/+')).toBe(true);
     expect(filtersOverlap('a/+', 'a/b/c')).toBe(false);
     expect(filtersOverlap('flotilla/up/#', 'flotilla/down/#')).toBe(false);
-  });
-
-  it('parses Mosquitto-style lines and rejects bad ones', () => {
-    expect(parseMappingLine('sensors/# both 1 local/ remote/')).toEqual({ pattern: 'sensors/#', direction: 'both', qos: 1, localPrefix: 'local/', remotePrefix: 'remote/' });
-    expect(parseMappingLine('x')).toMatchObject({ direction: 'out', qos: 0, localPrefix: '', remotePrefix: '' });
-    expect(() => parseMappingLine('x sideways')).toThrow(/direction/);
-    expect(() => parseMappingLine('x out 2')).toThrow(/qos/);
-  });
-
-  it('an echo guard drops exactly the copies of what was sent', () => {
-    const g = new EchoGuard(2);
-    g.sent('t', Buffer.from('a'));
-    expect(g.isEcho('t', Buffer.from('b'))).toBe(false);
-    expect(g.isEcho('t', Buffer.from('a'))).toBe(true);
-    expect(g.isEcho('t', Buffer.from('a'))).toBe(false);
   });
 });
 
