@@ -145,7 +145,7 @@ export class Coordinator {
       },
     );
     this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
-    metrics.watch({ directory, brokerClients: this.broker?.clientsByKind });
+    metrics.watch({ directory, broker: this.broker });
     addFederationRoutes(this.router, this.federation, directory, opts.broker ? undefined : this.children);
     addStepRoutes(this.router, this.steps, store);
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });

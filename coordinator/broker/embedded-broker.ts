@@ -28,8 +28,8 @@ export interface BrokerOptions {
   outgoingLimitBytes?: number;
   /** Decides who a CONNECT is; undefined = rejected as bad username or password. */
   authenticate(clientId: string, username: string | undefined, password: string | undefined): Principal | undefined;
-  /** Called for every refused CONNECT, PUBLISH or SUBSCRIBE, for the metrics. */
-  onDenied(action: 'connect' | 'publish' | 'subscribe'): void;
+  /** Called for every refused CONNECT (subject: the client id), PUBLISH or SUBSCRIBE (subject: the topic or filter). */
+  onDenied(action: 'connect' | 'publish' | 'subscribe', subject: string): void;
   log: Logger;
 }
 
@@ -75,7 +75,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
         opts.log.error(`CONNECT from client "${client.id}": authentication failed with ${errorMessage(err)}`);
       }
       if (!who) {
-        opts.onDenied('connect');
+        opts.onDenied('connect', client.id);
         opts.log.warn(`refused CONNECT from client "${client.id}": unknown id or bad token`);
         const err = Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError;
         return done(err, false);
@@ -88,7 +88,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       const who = client ? principals.get(client) : ({ kind: 'internal' } as const);
       const verdict = who ? authorizePublish(who, packet.topic) : { ok: false as const, reason: 'unauthenticated' };
       if (!verdict.ok) {
-        opts.onDenied('publish');
+        opts.onDenied('publish', packet.topic);
         opts.log.warn(`refused PUBLISH from "${client?.id}": ${verdict.reason} (acknowledged and dropped)`);
         // Answered and dropped, connection kept: refusing by disconnecting made mqtt.js resend the same QoS 1
         // message on every reconnect, wedging the session for good (finding 5).
@@ -119,7 +119,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       const who = principals.get(client);
       const verdict = who ? authorizeSubscribe(who, sub.topic) : { ok: false as const, reason: 'unauthenticated' };
       if (verdict.ok) return callback(null, sub);
-      opts.onDenied('subscribe');
+      opts.onDenied('subscribe', sub.topic);
       opts.log.warn(`refused SUBSCRIBE from "${client.id}": ${verdict.reason}`);
       // [MQTT-3.9.3] a null subscription makes aedes answer this filter with SUBACK failure 0x80.
       callback(null, null);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeliveryStats } from '../broker/fair-delivery.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 
 /** Per-device series are exported for at most this many own devices (by id); the rest are counted, not labelled. */
@@ -37,17 +38,28 @@ export class CoordinatorMetrics {
   readonly unhandledRejections = new Counter({ name: 'flotilla_unhandled_rejections_total', help: 'Promise rejections nobody handled (each is logged with its origin)', registers: this.reg });
 
   /** Gauges read when scraped: broker clients by kind, devices by state (shared/rollup.ts), per-device health. */
-  watch(sources: { directory: DeviceDirectory; brokerClients?: () => Record<string, number> }): void {
-    const { directory, brokerClients } = sources;
+  watch(sources: { directory: DeviceDirectory; broker?: { clientsByKind(): Record<string, number>; delivery: DeliveryStats } }): void {
+    const { directory, broker } = sources;
     const reg = this.reg;
-    if (brokerClients) {
+    if (broker) {
       new Gauge({
         name: 'flotilla_broker_clients', help: 'Clients connected to the embedded broker, by kind (device, child, internal)', labelNames: ['kind'], registers: reg,
         collect() {
           this.reset();
-          for (const [kind, n] of Object.entries(brokerClients())) this.set({ kind }, n);
+          for (const [kind, n] of Object.entries(broker.clientsByKind())) this.set({ kind }, n);
         },
       });
+      // The broker's delivery bound counts in plain numbers (coordinator/broker/fair-delivery.ts); read when scraped.
+      const counted = (name: string, help: string, read: () => number) =>
+        new Counter({
+          name, help, registers: reg,
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      counted('flotilla_broker_dropped_qos0_total', 'QoS 0 messages not sent to a client over its outgoing buffer bound', () => broker.delivery.droppedQos0);
+      counted('flotilla_broker_slow_disconnects_total', 'Clients disconnected for a QoS 1 message over their outgoing buffer bound', () => broker.delivery.slowDisconnects);
     }
     new Gauge({
       name: 'flotilla_devices', help: 'Devices by state, own (scope="own") and own plus below (scope="subtree"); docs/api.md "Device states"', labelNames: ['scope', 'state'], registers: reg,

@@ -3,6 +3,7 @@ import { authorizePublish, authorizeSubscribe } from '../../coordinator/broker/a
 import { Collector } from '../../coordinator/federation/collector.js';
 import { federationMappings } from '../../coordinator/federation/federation.js';
 import { checkMappings, filtersOverlap, mapIn, mapOut, type TopicMapping } from '../../coordinator/federation/mapping.js';
+import { ParseOnce } from '../../coordinator/federation/parse-once.js';
 import { combine, rollupDevices } from '../../shared/rollup.js';
 import { SubtreeView, freshen } from '../../coordinator/fleet/subtree-view.js';
 import { ClusterName, parseFleetTopic, UP } from '../../shared/fleet-topics.js';
@@ -139,5 +140,49 @@ describe('remote last-seen from the cluster alive message', () => {
     view.detail(['eu'], sent);
     view.alive(['eu'], { ts: 9_500, heardAt: null });
     expect(view.devices.get('eu/x')!.summary.lastSeen).toBe(1_000);
+  });
+});
+
+describe('parse once (an intermediate coordinator reads each message from below on two clients)', () => {
+  it('parses a message once for both readers, its error included, and keeps nothing with one reader', () => {
+    const once = new ParseOnce(2);
+    let parses = 0;
+    const parse = (payload: Buffer) => () => {
+      parses++;
+      const value = JSON.parse(payload.toString());
+      if (value.bad) throw new Error('bad');
+      return value;
+    };
+    const a = Buffer.from('{"n":1}');
+    expect(once.parse('t', a, parse(a))).toEqual({ n: 1 });
+    // The other reader's copy: equal bytes in another buffer.
+    expect(once.parse('t', Buffer.from(a), parse(a))).toEqual({ n: 1 });
+    expect(parses).toBe(1);
+    // Taken by both readers: a third delivery (a new message with the same bytes) is parsed again.
+    once.parse('t', a, parse(a));
+    expect(parses).toBe(2);
+    const bad = Buffer.from('{"bad":true}');
+    expect(() => once.parse('t', bad, parse(bad))).toThrow('bad');
+    expect(() => once.parse('t', Buffer.from(bad), parse(bad))).toThrow('bad');
+    expect(parses).toBe(3);
+    // Other bytes on the same topic are another message.
+    const b = Buffer.from('{"n":2}');
+    expect(once.parse('t', b, parse(b))).toEqual({ n: 2 });
+    expect(parses).toBe(4);
+
+    const single = new ParseOnce(1);
+    single.parse('t', a, parse(a));
+    single.parse('t', a, parse(a));
+    expect(parses).toBe(6);
+  });
+
+  it('forgets the oldest waiting results beyond its bound', () => {
+    const once = new ParseOnce(2);
+    let parses = 0;
+    const parse = () => ++parses;
+    for (let i = 0; i <= 1024; i++) once.parse(`t${i}`, Buffer.from('x'), parse);
+    once.parse('t0', Buffer.from('x'), parse); // dropped: parsed again
+    once.parse('t1024', Buffer.from('x'), parse); // still waiting: not parsed
+    expect(parses).toBe(1026);
   });
 });
