@@ -63,6 +63,8 @@ describe('GET /metrics', () => {
     expect(after.value('flotilla_device_online', { device: 'm-1' })).toBe(1);
     expect(after.value('flotilla_device_invalid_messages', { device: 'm-1' })).toBe(1);
     expect(after.value('flotilla_device_rss_bytes', { device: 'm-1' })).toBe(health.memory.rss);
+    // Both enrolments were acknowledged after a durable commit, and each commit was timed.
+    expect(moved('flotilla_store_write_seconds', {})).toBeGreaterThanOrEqual(1);
 
     // The same roll-up everywhere: /metrics, GET /api/v1/cluster and the root of GET /api/v1/clusters.
     const summary = ClusterSummary.parse(await get('/api/v1/cluster'));
