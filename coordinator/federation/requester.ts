@@ -52,7 +52,8 @@ export class Requester {
   /** Handle a request addressed to this cluster: its own devices now, its children by forwarding. */
   private async handle(req: RequestMessage): Promise<ReplyMessage> {
     this.deps.metrics.requests.inc({ op: req.op.type });
-    const reply: ReplyMessage = { id: req.id, acks: {}, errors: {}, forwardedTo: [], unreachable: [] };
+    // Keyed by device ids from the wire: null-prototype maps.
+    const reply: ReplyMessage = { id: req.id, acks: Object.create(null), errors: Object.create(null), forwardedTo: [], unreachable: [] };
     if (req.target.scope === 'subtree') {
       for (const child of this.deps.children()) {
         if (!child.up) {
@@ -64,7 +65,14 @@ export class Requester {
         reply.forwardedTo.push(child.name);
       }
     }
-    await handleLocally(req, reply, this.deps);
+    try {
+      await handleLocally(req, reply, this.deps);
+    } catch (err) {
+      // E.g. a desired state that could not be stored (disk full): every addressed device not yet answered says why.
+      this.deps.log.error(`request ${req.op.type} ${req.id}: ${errorMessage(err)}`);
+      const addressed = req.target.scope === 'device' ? [req.target.device] : this.deps.directory.ownIds();
+      for (const id of addressed) if (!reply.acks[id]) reply.errors[id] ??= errorMessage(err);
+    }
     return reply;
   }
 
