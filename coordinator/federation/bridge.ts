@@ -3,7 +3,8 @@ import { Backoff } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import { encode } from '../../shared/messages.js';
 import type { BridgeStateMessage } from '../../shared/federation.js';
-import { EchoGuard, checkMappings, localFilter, mapIn, mapOut, remoteFilter, type TopicMapping } from './mapping.js';
+import type { CoordinatorMetrics } from '../metrics/metrics.js';
+import { checkMappings, localFilter, mapIn, mapOut, remoteFilter, type TopicMapping } from './mapping.js';
 
 export interface Endpoint {
   url: string;
@@ -24,18 +25,8 @@ export interface BridgeOptions {
   keepaliveS?: number;
   /** Checks an outgoing message before it crosses; a returned reason drops it (counted as rejected). */
   check?(localTopic: string, payload: Buffer): string | undefined;
+  metrics: Pick<CoordinatorMetrics, 'bridgeUp' | 'bridgeMessages' | 'bridgeBytes' | 'bridgeBuffered' | 'bridgeDropped' | 'bridgeRejected' | 'bridgeConnects'>;
   log: Logger;
-}
-
-export interface BridgeStats {
-  up: number;
-  down: number;
-  bytesUp: number;
-  bytesDown: number;
-  buffered: number;
-  dropped: number;
-  rejected: number;
-  connects: number;
 }
 
 interface Pending {
@@ -51,10 +42,9 @@ interface Pending {
  * latest retained state when the parent lost our session (its retained messages live in memory).
  */
 export class Bridge {
-  readonly stats: BridgeStats = { up: 0, down: 0, bytesUp: 0, bytesDown: 0, buffered: 0, dropped: 0, rejected: 0, connects: 0 };
   state: 'up' | 'down' = 'down';
-  private readonly local: MqttClient;
-  private readonly remote: MqttClient;
+  private local!: MqttClient;
+  private remote!: MqttClient;
   private readonly backoff: Backoff;
   private readonly buffer: Pending[] = [];
   /** Latest retained message per remote topic, re-published when the parent has no session for us. */
@@ -63,15 +53,18 @@ export class Bridge {
   private readonly staleRetained = new Set<string>();
   /** Local retained topics that arrived live since our local connection (re)started; see fromLocal. */
   private readonly liveSinceConnect = new Set<string>();
-  /** Only `both` mappings can echo; without one, no message is hashed. */
-  private readonly echoes: EchoGuard | undefined;
   private readonly listeners = new Set<(state: 'up' | 'down') => void>();
 
   constructor(private readonly opts: BridgeOptions) {
     const problems = checkMappings(opts.mappings);
     if (problems.length) throw new Error(`bridge mappings: ${problems.join('; ')}`);
-    this.echoes = opts.mappings.some((m) => m.direction === 'both') ? new EchoGuard() : undefined;
     this.backoff = new Backoff(opts.backoff?.baseMs ?? 500, opts.backoff?.capMs ?? 30_000);
+    opts.metrics.bridgeUp.set(0);
+  }
+
+  /** Connect both sides (the remote with backoff); the link comes and goes by itself until `close`. */
+  start(): void {
+    const { opts } = this;
     const session: IClientOptions = { clean: false, keepalive: opts.keepaliveS ?? 30, reconnectOnConnackError: true };
     this.local = mqtt.connect(opts.local.url, { ...session, clientId: opts.local.clientId, username: opts.local.username, password: opts.local.password, reconnectPeriod: 1000 });
     const down: BridgeStateMessage = { state: 'down', ts: Date.now() };
@@ -95,6 +88,7 @@ export class Bridge {
   private setState(state: 'up' | 'down'): void {
     if (this.state === state) return;
     this.state = state;
+    this.opts.metrics.bridgeUp.set(state === 'up' ? 1 : 0);
     for (const l of this.listeners) l(state);
   }
 
@@ -113,7 +107,7 @@ export class Bridge {
     remote.on('connect', (connack) => {
       this.backoff.reset();
       remote.options.reconnectPeriod = this.backoff.next();
-      this.stats.connects++;
+      opts.metrics.bridgeConnects.inc();
       opts.log.info(`bridge up to ${opts.remote.url} (session ${connack.sessionPresent ? 'resumed' : 'new'})`);
       const up: BridgeStateMessage = { state: 'up', ts: Date.now() };
       remote.publish(opts.stateTopic, encode(up), { qos: 1, retain: true });
@@ -123,7 +117,7 @@ export class Bridge {
       this.staleRetained.clear();
       for (const topic of republish) this.send(topic, this.retained.get(topic)!, 1, true);
       for (const p of this.buffer.splice(0)) this.send(p.topic, p.payload, p.qos, false);
-      this.stats.buffered = 0;
+      opts.metrics.bridgeBuffered.set(0);
       this.setState('up');
     });
     remote.on('close', () => {
@@ -138,7 +132,6 @@ export class Bridge {
 
   private fromLocal(topic: string, payload: Buffer, storedCopy: boolean): void {
     const { opts } = this;
-    if (this.echoes?.isEcho(topic, payload)) return;
     const mapped = mapOut(opts.mappings, topic);
     if (!mapped) return;
     if (mapped.retain) {
@@ -149,7 +142,7 @@ export class Bridge {
     }
     const problem = opts.check?.(topic, payload);
     if (problem) {
-      this.stats.rejected++;
+      opts.metrics.bridgeRejected.inc();
       opts.log.warn(`bridge: not forwarding ${topic}: ${problem}`);
       return;
     }
@@ -165,26 +158,23 @@ export class Bridge {
     this.buffer.push({ topic: mapped.topic, payload, qos: mapped.qos });
     if (this.buffer.length > opts.bufferLimit) {
       this.buffer.shift();
-      this.stats.dropped++;
+      opts.metrics.bridgeDropped.inc();
     }
-    this.stats.buffered = this.buffer.length;
+    opts.metrics.bridgeBuffered.set(this.buffer.length);
   }
 
   private send(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): void {
-    this.echoes?.sent(topic, payload);
-    this.stats.up++;
-    this.stats.bytesUp += payload.length;
+    this.opts.metrics.bridgeMessages.inc({ direction: 'up' });
+    this.opts.metrics.bridgeBytes.inc({ direction: 'up' }, payload.length);
     this.remote.publish(topic, payload, { qos, retain });
   }
 
   private fromRemote(topic: string, payload: Buffer): void {
     if (topic === this.opts.stateTopic) return;
-    if (this.echoes?.isEcho(topic, payload)) return;
     const mapped = mapIn(this.opts.mappings, topic);
     if (!mapped) return;
-    this.stats.down++;
-    this.stats.bytesDown += payload.length;
-    this.echoes?.sent(mapped.topic, payload);
+    this.opts.metrics.bridgeMessages.inc({ direction: 'down' });
+    this.opts.metrics.bridgeBytes.inc({ direction: 'down' }, payload.length);
     this.local.publish(mapped.topic, payload, { qos: mapped.qos, retain: mapped.retain });
   }
 
@@ -198,6 +188,7 @@ export class Bridge {
 
   /** A clean stop says `down` itself (the will covers crashes). */
   async close(): Promise<void> {
+    if (!this.remote) return;
     if (this.remote.connected) {
       const down: BridgeStateMessage = { state: 'down', ts: Date.now() };
       await this.remote.publishAsync(this.opts.stateTopic, encode(down), { qos: 1, retain: true }).catch(() => undefined);

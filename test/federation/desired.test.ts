@@ -9,6 +9,7 @@ import { sha256Hex } from '../../shared/step-manifest.js';
 import { wat } from '../runtime/harness.js';
 import { eventually, spawnAgent } from '../helpers/cluster.js';
 import { startNode, tempDir, type Node } from './tree.js';
+import { scrape } from '../helpers/metrics.js';
 
 const run = promisify(execFile);
 /** The built CLI as a child process (asynchronously: the coordinators of this test live in this process). */
@@ -80,8 +81,12 @@ describe('desired state from the root to agents in a site cluster', () => {
       await eventually(async () => (await detail(id)).events?.some((e: { type: string; data: { child?: string } }) => e.type === 'child_started' && e.data.child === 'echo'), 15_000, `child_started of ${id} at the root`);
     }
     // The module crossed the root→site link once, then site served both agents from its cache.
-    expect(root.coordinator.modules.stats).toMatchObject({ servedChildren: 1, fetchedUpstream: 0 });
-    expect(site.coordinator.modules.stats).toMatchObject({ fetchedUpstream: 1, servedDevices: 2, bytesUpstream: crashy.length });
+    const [atRoot, atSite] = [await scrape(root.api), await scrape(site.api)];
+    expect(atRoot.value('flotilla_modules_served_total', { to: 'child' })).toBe(1);
+    expect(atRoot.value('flotilla_modules_fetched_upstream_total')).toBe(0);
+    expect(atSite.value('flotilla_modules_fetched_upstream_total')).toBe(1);
+    expect(atSite.value('flotilla_modules_served_total', { to: 'device' })).toBe(2);
+    expect(atSite.value('flotilla_modules_upstream_bytes_total')).toBe(crashy.length);
 
     const stored = await new ApiClient(root.api).desired('site/s1');
     expect(stored).toMatchObject({ revision, spec, modules: { 'crashy@1': { sha256: sha256Hex(crashy), size: crashy.length } } });

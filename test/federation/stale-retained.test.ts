@@ -5,6 +5,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bridge } from '../../coordinator/federation/bridge.js';
 import { eventually, memoryLogger } from '../helpers/cluster.js';
+import { CoordinatorMetrics } from '../../coordinator/metrics/index.js';
 
 /** The call of aedes' (memory) persistence that streams the stored copies for a SUBSCRIBE. */
 interface RetainedStore {
@@ -64,8 +65,10 @@ describe('bridge and retained state', () => {
       mappings: [{ pattern: '#', direction: 'out', qos: 1, localPrefix: 'flotilla/up/', remotePrefix: 'flotilla/up/c1/', retainKinds: ['detail'] }],
       stateTopic: 'flotilla/up/c1/bridge/state',
       bufferLimit: 100,
+      metrics: new CoordinatorMetrics(),
       log: memoryLogger(),
     });
+    bridge.start();
     stops.push(() => bridge.close());
     await bridge.whenUp();
     await eventually(() => snapshots > 0, 5000, 'the bridge subscribed and the store was read');
