@@ -4,6 +4,7 @@ import { StepInfo } from '../../shared/modules.js';
 import { deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
 import { device, startNode, type Node } from './tree.js';
+import { jsonBody } from '../helpers/cluster.js';
 
 /** A small valid Wasm binary (header + an empty custom section padded to size). */
 function wasm(size: number, seed: number): Buffer {
@@ -37,9 +38,9 @@ describe('step registry', () => {
     expect((await upload(root.api, { name: 'blink', version: '1.0.0', module: wasm(100, 2).toString('base64') })).status).toBe(409);
     const wrong = await upload(root.api, { name: 'blink', version: '2', sha256: 'f'.repeat(64), module: bytes.toString('base64') });
     expect(wrong.status).toBe(400);
-    expect((await wrong.json()).error.message).toMatch(/hashes to/);
+    expect((await jsonBody(wrong)).error.message).toMatch(/hashes to/);
     expect((await upload(root.api, { name: 'x', version: '1', module: Buffer.from('not wasm at all').toString('base64') })).status).toBe(400);
-    const list = await (await fetch(`${root.api}/api/v1/steps`)).json();
+    const list = await jsonBody(fetch(`${root.api}/api/v1/steps`));
     expect(list.steps.map((s: StepInfo) => s.ref)).toEqual(['blink@1.0.0']);
   });
 });
