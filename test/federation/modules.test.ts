@@ -6,6 +6,7 @@ import { sha256Hex } from '../../shared/step-manifest.js';
 import { wat } from '../runtime/harness.js';
 import { device, startNode, type Node } from './tree.js';
 import { scrape } from '../helpers/metrics.js';
+import { jsonBody } from '../helpers/cluster.js';
 
 const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
 
@@ -52,9 +53,9 @@ describe('step registry', () => {
     expect((await upload(root.api, { name: 'blink', version: '1.0.0', module: wasm(100, 2).toString('base64') })).status).toBe(409);
     const wrong = await upload(root.api, { name: 'blink', version: '2', sha256: 'f'.repeat(64), module: bytes.toString('base64') });
     expect(wrong.status).toBe(400);
-    expect((await wrong.json()).error.message).toMatch(/hashes to/);
+    expect((await jsonBody(wrong)).error.message).toMatch(/hashes to/);
     expect((await upload(root.api, { name: 'x', version: '1', module: Buffer.from('not wasm at all').toString('base64') })).status).toBe(400);
-    const list = await (await fetch(`${root.api}/api/v1/steps`)).json();
+    const list = await jsonBody(fetch(`${root.api}/api/v1/steps`));
     expect(list.steps.map((s: StepInfo) => s.ref)).toEqual(['blink@1.0.0']);
   });
 });

@@ -106,9 +106,9 @@ describe('replies collected down the tree', () => {
 
 describe('aggregation', () => {
   it('counts by state and keeps the worst', () => {
-    const online = { ...summarize('a', 'c', { id: 'a', online: true, lastSeen: 1, health: undefined, events: [], invalidMessages: 0 }) };
-    const offline = { ...summarize('b', 'c', { id: 'b', online: false, lastSeen: 1, health: undefined, events: [], invalidMessages: 2 }) };
-    const neverSeen = summarize('n', 'c', undefined);
+    const online = { ...summarize('a', 'c', { id: 'a', online: true, lastSeen: 1, health: undefined, events: [], invalidMessages: 0 }, {}) };
+    const offline = { ...summarize('b', 'c', { id: 'b', online: false, lastSeen: 1, health: undefined, events: [], invalidMessages: 2 }, {}) };
+    const neverSeen = summarize('n', 'c', undefined, {});
     const r = rollupDevices([online, offline, neverSeen]);
     // A never-seen device is `unknown`, not `offline`: each device counts in exactly one of online/offline/unknown.
     expect(r.devices).toEqual({ total: 3, online: 1, offline: 1, degraded: 0, unknown: 1 });
@@ -119,7 +119,7 @@ describe('aggregation', () => {
 });
 
 describe('remote last-seen from the cluster alive message', () => {
-  const sent = { ...summarize('x', 'root/eu', { id: 'x', online: true, lastSeen: 1_000, health: undefined, events: [], invalidMessages: 0 }), uptimeS: 10 };
+  const sent = { ...summarize('x', 'root/eu', { id: 'x', online: true, lastSeen: 1_000, health: undefined, events: [], invalidMessages: 0 }, {}), uptimeS: 10 };
 
   it('an online device is brought forward to the time its cluster last heard all its online devices, uptime with it', () => {
     const view = new SubtreeView('root', () => 0);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectHealth } from '../../agent/health.js';
 import { FanoutResult, DeviceList, ClusterTree } from '../../shared/api.js';
 import { deviceTopic } from '../../shared/topics.js';
-import { connectDevice, eventually } from '../helpers/cluster.js';
+import { connectDevice, eventually, jsonBody } from '../helpers/cluster.js';
 import { device, enrollCluster, startNode, tempDir, type Node } from './tree.js';
 import { metric } from '../helpers/metrics.js';
 
@@ -32,7 +32,7 @@ async function ackingDevice(node: Node, id: string): Promise<MqttClient> {
 
 const post = async (api: string, path: string, body: unknown) => {
   const res = await fetch(`${api}${path}`, { method: 'POST', body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await jsonBody(res) };
 };
 const devicesAt = async (n: Node) => DeviceList.parse(await (await fetch(`${n.api}/api/v1/devices`)).json()).devices;
 
@@ -89,7 +89,7 @@ describe('three levels: root → eu → site → devices', () => {
     const c = clients[2];
     await c.publishAsync(deviceTopic('x', 'events'), JSON.stringify({ ts: Date.now(), seq: 7, type: 'hello', data: { n: 1 } }), { qos: 1 });
     await eventually(() => root.coordinator.directory.below.devices.get('eu/site1/x')?.events.some((e) => e.seq === 7), 5000, 'event at root');
-    const detail = await (await fetch(`${root.api}/api/v1/devices/${encodeURIComponent('eu/site1/x')}`)).json();
+    const detail = await jsonBody(fetch(`${root.api}/api/v1/devices/${encodeURIComponent('eu/site1/x')}`));
     expect(detail).toMatchObject({ id: 'eu/site1/x', cluster: 'root/eu/site1', health: { intervalS: 60 } });
     expect(detail.events.some((e: { seq: number }) => e.seq === 7)).toBe(true);
   });
