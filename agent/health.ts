@@ -4,7 +4,7 @@ import type { HealthMessage } from '../shared/messages.js';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 
 /** What the rest of the agent (supervision, step store) adds to each health report. */
-export type HealthContribution = Partial<Pick<HealthMessage, 'children' | 'steps' | 'rates' | 'restartsTotal' | 'spool' | 'revision' | 'rolledBack'>>;
+export type HealthContribution = Partial<Pick<HealthMessage, 'children' | 'steps' | 'rates' | 'restartsTotal' | 'spool' | 'revision' | 'rolledBack' | 'logsDropped'>>;
 
 export interface HealthInputs {
   seq: number;
@@ -50,6 +50,7 @@ export async function collectHealth(inputs: HealthInputs): Promise<HealthMessage
     steps: [],
     rates: { in: 0, out: 0 },
     restartsTotal: 0,
+    logsDropped: 0,
   };
   return Object.assign(base, ...inputs.contributions);
 }

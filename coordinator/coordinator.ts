@@ -20,6 +20,7 @@ import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
+import { FleetLogs, addLogRoutes } from './logs/index.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -62,6 +63,8 @@ export class Coordinator {
   /** What this coordinator knows about devices, own and below, and its one change feed. */
   readonly directory: DeviceDirectory;
   readonly router = new Router();
+  /** The recent log lines of this cluster's own devices (coordinator/logs). */
+  readonly logs = new FleetLogs();
   private broker: RunningBroker | undefined;
   private bus!: ClusterBus;
   federation!: Federation;
@@ -110,6 +113,7 @@ export class Coordinator {
         status: (id, msg) => this.known(id) && directory.live.status(id, msg.online),
         health: (id, msg) => this.known(id) && directory.live.health(id, msg),
         event: (id, msg) => this.known(id) && directory.live.event(id, msg),
+        log: (id, line) => this.known(id) && this.logs.intake(id, line),
         invalid: (id, topic, reason) => {
           metrics.invalid.inc({ source: 'device' });
           if (id && this.known(id)) directory.live.invalid(id);
@@ -177,6 +181,12 @@ export class Coordinator {
       onLabelled: (id) => directory.labelled(id),
       onRemoved: (id) => this.removeDevice(id),
     });
+    addLogRoutes(this.router, {
+      cluster: opts.cluster,
+      logs: this.logs,
+      isLocal: (id) => this.known(id),
+      droppedAtAgent: (id) => directory.live.get(id)?.health?.logsDropped ?? 0,
+    });
     addMetricsRoute(this.router, metrics);
 
     // Now the messages: one dispatch, then each part's subscriptions.
@@ -237,6 +247,7 @@ export class Coordinator {
    */
   private removeDevice(id: string): void {
     this.directory.removed(id);
+    this.logs.forget(id);
     this.broker?.disconnect(id);
     for (const kind of ['status', 'desired'] as const) {
       this.bus.client.publish(deviceTopic(id, kind), Buffer.alloc(0), { qos: 1, retain: true });
