@@ -1,6 +1,10 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../cli/api-client.js';
+import { LogCursor } from '../../cli/logs.js';
+import { FLOTILLA_MAIN } from '../../cli/processes.js';
 import { LOG_BURST, LOG_RATE_PER_S } from '../../agent/log-forwarder.js';
 import { DeviceLogs, LogLine } from '../../shared/logs.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
@@ -8,6 +12,7 @@ import { deviceTopic } from '../../shared/topics.js';
 import { wat } from '../runtime/harness.js';
 import { eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
 
+const run = promisify(execFile);
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 let api: ApiClient;
 const dir = tempDir();
@@ -23,6 +28,12 @@ beforeAll(async () => {
     expect(upload.status).toBeLessThan(300);
   }
 });
+/** Runs the built CLI to completion; its stdout. */
+async function flotilla(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [FLOTILLA_MAIN, ...args]);
+  return stdout;
+}
+
 afterAll(async () => {
   await cluster.stop();
   dir.cleanup();
@@ -57,6 +68,16 @@ describe('fleet logs', () => {
       expect(logs.lines[0]).toMatchObject({ level: 'error', step: 'root/bad', message: 'missing field' });
       // The agent's own error about the failed apply is there too, without a step.
       await eventually(async () => (await logsOf('l-1', '?level=error')).lines.some((l) => l.step === undefined && l.message.includes('desired revision 1 not applied')), 10_000, 'the agent line');
+
+      // The CLI: `flotilla logs` prints both; `flotilla devices` says why the device is degraded.
+      const printed = await flotilla('logs', 'l-1', '--api', cluster.api);
+      expect(printed).toMatch(/^\S+Z error root\/bad  missing field$/m);
+      expect(printed).toMatch(/^\S+Z error agent  desired revision 1 not applied: /m);
+      expect(await flotilla('logs', 'l-1', '--api', cluster.api, '--step', 'root/bad', '--json')).toMatch(/^\{"ts":\d+,"level":"error","step":"root\/bad","message":"missing field"\}\n$/);
+      expect(await flotilla('logs', 'l-1', '--api', cluster.api, '--since', '0s')).toBe('');
+      await eventually(() => cluster.coordinator.directory.live.get('l-1')?.health?.children[0]?.state === 'stopped', 10_000, 'tree stopped in health');
+      const table = await flotilla('devices', '--api', cluster.api);
+      expect(table).toMatch(/^l-1 .*degraded.*  desired revision 1: .*init returned 7: missing field$/m);
     } finally {
       await agent.stop();
     }
@@ -106,5 +127,18 @@ describe('fleet logs', () => {
       bus().off('message', count);
       await agent.stop();
     }
+  });
+
+  it('flotilla logs --follow prints each line once, also lines sharing a millisecond', () => {
+    const cursor = new LogCursor(undefined);
+    const a = { ts: 5, level: 'warn' as const, message: 'a' };
+    const b = { ts: 5, level: 'warn' as const, message: 'b' };
+    const c = { ts: 6, level: 'error' as const, message: 'c' };
+    expect(cursor.fresh([a])).toEqual([a]);
+    expect(cursor.since).toBe(4);
+    expect(cursor.fresh([a, b])).toEqual([b]);
+    expect(cursor.fresh([a, b, c])).toEqual([c]);
+    expect(cursor.fresh([c])).toEqual([]);
+    expect(new LogCursor(100).since).toBe(100);
   });
 });

@@ -91,10 +91,12 @@ export function DevicePage({ store, id }: { store: FleetStore; id: string }) {
   const d = detail;
   const h = d?.health;
   const state = summary?.state ?? d?.state ?? 'unknown';
+  const failure = summary?.lastFailure ?? d?.lastFailure;
   return html`<section aria-labelledby="page-title" class="device-page">
     <nav aria-label="Breadcrumb" class="crumbs"><a href="#/">Overview</a> › ${d ? html`<a href=${href.cluster(d.cluster)}>${d.cluster}</a> › ` : null}<span aria-current="page">${id}</span></nav>
     <h1 id="page-title" tabindex="-1">${id} <${StateBadge} state=${state} /></h1>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+    ${state === 'degraded' && failure ? html`<p class="failure" data-last-failure><strong>Last failure:</strong> <code>${failure}</code></p>` : null}
     ${!d && !error ? html`<p class="muted">Loading…</p>` : null}
     ${d
       ? html`

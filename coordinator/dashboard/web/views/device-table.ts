@@ -17,7 +17,7 @@ class Row extends Component<{ d: DeviceSummary }> {
     return html`<tr data-device=${d.id} data-state=${d.state}>
       <th scope="row"><a href=${href.device(d.id)}>${d.id}</a></th>
       <td><a href=${href.cluster(d.cluster)}>${d.cluster}</a></td>
-      <td><${StateBadge} state=${d.state} /></td>
+      <td title=${d.state === 'degraded' && d.lastFailure ? d.lastFailure : undefined}><${StateBadge} state=${d.state} /></td>
       <td>${d.arch ?? '–'}</td>
       <td class="hide-narrow">${d.target ?? '–'}</td>
       <td class="hide-narrow">${d.agentVersion ?? '–'}</td>
