@@ -20,7 +20,7 @@ import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
-import { FleetLogs, addLogRoutes } from './logs/index.js';
+import { FleetLogs, addLogRoutes, localLogs } from './logs/index.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -134,6 +134,7 @@ export class Coordinator {
       directory,
       remoteHistory: (id) => (directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
     });
+    const logReads = { logs: this.logs, droppedAtAgent: (id: string) => directory.live.get(id)?.health?.logsDropped ?? 0 };
     this.federation = new Federation(
       { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, bufferLimit: opts.bufferLimit ?? 10_000, log: opts.log.child('federation') },
       {
@@ -146,6 +147,7 @@ export class Coordinator {
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
         desiredOf: (id) => this.desired.get(id),
         historyOf: (id) => this.dashboard.history.get(id),
+        logsOf: (id, query) => localLogs(logReads, id, query),
       },
     );
     this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
@@ -182,10 +184,10 @@ export class Coordinator {
       onRemoved: (id) => this.removeDevice(id),
     });
     addLogRoutes(this.router, {
+      ...logReads,
       cluster: opts.cluster,
-      logs: this.logs,
       isLocal: (id) => this.known(id),
-      droppedAtAgent: (id) => directory.live.get(id)?.health?.logsDropped ?? 0,
+      remote: (id, query) => (directory.below.devices.has(id) ? this.federation.remoteLogs(id, query) : undefined),
     });
     addMetricsRoute(this.router, metrics);
 
