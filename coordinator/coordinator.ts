@@ -133,6 +133,7 @@ export class Coordinator {
       router: this.router,
       directory,
       remoteHistory: (id) => (directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
+      logs: this.logs,
     });
     const logReads = { logs: this.logs, droppedAtAgent: (id: string) => directory.live.get(id)?.health?.logsDropped ?? 0 };
     this.federation = new Federation(

@@ -48,11 +48,3 @@ export const LogQuery = z.object({
   limit: z.coerce.number().int().min(1).max(LOG_RING_LINES).default(LOG_RING_LINES),
 });
 export type LogQuery = z.infer<typeof LogQuery>;
-
-/** Does `line` match `query`? One definition for the ring, the live stream and the CLI. */
-export function matchesLogQuery(line: LogLine, query: Pick<LogQuery, 'step' | 'level' | 'since'>): boolean {
-  if (query.level === 'error' && line.level !== 'error') return false;
-  if (query.since !== undefined && line.ts <= query.since) return false;
-  if (query.step !== undefined && line.step !== query.step && !line.step?.startsWith(`${query.step}/`)) return false;
-  return true;
-}

@@ -1,4 +1,5 @@
-import { LOG_RING_LINES, matchesLogQuery, type LogLine, type LogQuery } from '../../shared/logs.js';
+import { matchesLogQuery } from '../../shared/log-match.js';
+import { LOG_RING_LINES, type LogLine, type LogQuery } from '../../shared/logs.js';
 import { KeyedBuckets } from '../../shared/token-bucket.js';
 
 /**

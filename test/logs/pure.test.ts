@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { LogForwarder } from '../../agent/log-forwarder.js';
 import { withLastLine } from '../../agent/supervisor/runner.js';
 import { LogRings } from '../../coordinator/logs/index.js';
-import { LogLine, matchesLogQuery, type LogQuery } from '../../shared/logs.js';
+import { matchesLogQuery } from '../../shared/log-match.js';
+import { LogLine, type LogQuery } from '../../shared/logs.js';
 import { KeyedBuckets, TokenBucket } from '../../shared/token-bucket.js';
 
 const line = (ts: number, level: 'warn' | 'error' = 'warn', step?: string): LogLine => ({ ts, level, message: `line ${ts}`, ...(step ? { step } : {}) });

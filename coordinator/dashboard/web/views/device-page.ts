@@ -8,6 +8,7 @@ import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
 import { Chart } from './chart.js';
 import { StateBadge, useNow, useStore } from './common.js';
+import { LogsPanel } from './logs-panel.js';
 import { ago, bytes, dateTime, duration, num } from './format.js';
 
 /** Events shown on the page, newest first (the coordinator keeps the last 100 per device). */
@@ -124,7 +125,7 @@ export function DevicePage({ store, id }: { store: FleetStore; id: string }) {
           <${Chart} title="Step messages per second" series=${[{ label: 'in', stroke: '#059669' }, { label: 'out', stroke: '#dc2626' }]} x=${hist.ts} ys=${[hist.stepsInPerS, hist.stepsOutPerS]} format=${(v: number) => v.toFixed(1)} />
         </div>`
       : html`<p class="muted">Loading history…</p>`}
-    ${d ? html`<${Tree} tree=${d.tree} /> <${Events} events=${events} /> <${Steps} steps=${d.steps} />` : null}
+    ${d ? html`<${Tree} tree=${d.tree} /> <${LogsPanel} id=${id} steps=${d.tree.filter((c) => c.kind === 'worker').map((c) => c.path)} /> <${Events} events=${events} /> <${Steps} steps=${d.steps} />` : null}
   </section>`;
 }
 
