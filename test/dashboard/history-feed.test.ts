@@ -20,6 +20,7 @@ const health = (ts: number, rss: number, intervalS = 10): HealthMessage => ({
   steps: [],
   rates: { in: 1, out: 2 },
   restartsTotal: 0,
+  logsDropped: 0,
 });
 
 describe('health history ring', () => {

@@ -36,7 +36,7 @@ async function devicePage(): Promise<Page> {
   page.on('pageerror', (err) => {
     throw err;
   });
-  await page.addInitScript((t) => sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
+  await page.addInitScript((t) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
   await page.goto(`${cluster.api}/#/device/dev-logs`);
   await page.locator('[data-logs][data-live="true"]').waitFor();
   return page;

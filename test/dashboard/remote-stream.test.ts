@@ -9,7 +9,7 @@ import { EMPTY_ROLLUP } from '../../shared/rollup.js';
 
 const sent = (id: string, restartsTotal: number): DeviceSummary => ({
   id, cluster: 'paris', online: true, state: 'ok', lastSeen: 1, arch: 'arm64', platform: 'linux', target: 't', agentVersion: '0.1.0',
-  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [], labels: {},
+  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [], labels: {}, lastFailure: null,
 });
 
 /** A live stream fed by a directory (no registry devices), served on a free port; `text` accumulates what arrived. */

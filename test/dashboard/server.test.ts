@@ -19,7 +19,7 @@ function health(seq: number): HealthMessage {
   return {
     ts: Date.now(), seq, intervalS: 1, agentVersion: '0.1.0', target: 't', arch: 'arm64', platform: 'linux', nodeVersion: '18',
     uptimeS: seq, memory: { rss: 1000 * seq, heapUsed: 10, heapTotal: 20 }, load: [0.25, 0, 0], diskFreeBytes: null, invalidMessages: 0,
-    children: [], steps: [{ ref: 'filter@1', sha256: 'b'.repeat(64), size: 9 }], rates: { in: 3, out: 1 }, restartsTotal: 0,
+    children: [], steps: [{ ref: 'filter@1', sha256: 'b'.repeat(64), size: 9 }], rates: { in: 3, out: 1 }, restartsTotal: 0, logsDropped: 0,
   };
 }
 

@@ -39,7 +39,7 @@ describe('README.md runs verbatim', () => {
     const [block] = shellBlocks(readme, '### Run a cluster by hand');
     const text = block.replaceAll(/\b1883\b/g, String(mqtt)).replaceAll(/\b8080\b/g, String(http)).replaceAll('./by-hand', join(dir.path, 'by-hand'));
     const env = { ...process.env, PATH: `${shimDir(join(dir.path, 'bin'), { flotilla: FLOTILLA_MAIN })}:${process.env.PATH}` };
-    for (const key of Object.keys(env)) if (key.startsWith('FLOTILLA_')) delete env[key];
+    for (const key of Object.keys(env)) if (key.startsWith('FLOTILLA_')) delete (env as NodeJS.ProcessEnv)[key];
     const lines = shellLines(text);
     expect(lines.length).toBeGreaterThanOrEqual(8);
 

@@ -7,7 +7,7 @@ function health(children: HealthMessage['children'] = []): HealthMessage {
   return {
     ts: 0, seq: 0, intervalS: 5, agentVersion: '0.1.0', target: 't', arch: 'x64', platform: 'linux', nodeVersion: '20',
     uptimeS: 1, memory: { rss: 1, heapUsed: 1, heapTotal: 1 }, load: [0, 0, 0], diskFreeBytes: null, invalidMessages: 0,
-    children, steps: [], rates: { in: 0, out: 0 }, restartsTotal: 0,
+    children, steps: [], rates: { in: 0, out: 0 }, restartsTotal: 0, logsDropped: 0,
   };
 }
 
@@ -24,7 +24,7 @@ function records(ids: string[]): DeviceRecords & { ids: Map<string, { facts?: ne
 
 const remote = (id: string, online: boolean): DeviceSummary => ({
   id, cluster: 'x', online, state: online ? 'ok' : 'offline', lastSeen: 1, arch: 'arm64', platform: 'linux', target: 't', agentVersion: '0.1.0',
-  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal: 0, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [], labels: {},
+  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal: 0, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [], labels: {}, lastFailure: null,
 });
 
 describe('device directory (pure, fake clock)', () => {

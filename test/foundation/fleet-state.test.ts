@@ -7,7 +7,7 @@ function health(intervalS: number, children: HealthMessage['children'] = []): He
   return {
     ts: 0, seq: 0, intervalS, agentVersion: '0.1.0', target: 't', arch: 'x64', platform: 'linux', nodeVersion: '20',
     uptimeS: 1, memory: { rss: 1, heapUsed: 1, heapTotal: 1 }, load: [0, 0, 0], diskFreeBytes: null, invalidMessages: 0,
-    children, steps: [], rates: { in: 0, out: 0 }, restartsTotal: 0,
+    children, steps: [], rates: { in: 0, out: 0 }, restartsTotal: 0, logsDropped: 0,
   };
 }
 

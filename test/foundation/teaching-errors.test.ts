@@ -50,7 +50,7 @@ describe('errors that teach: a wrong value names the allowed ones and what was g
         body: JSON.stringify({ target: { all: true }, spec: { id: 'root', children: [{ id: 'a', step: 'x@1', shutdown: 'brutal-kill' }] } }),
       });
       expect(res.status).toBe(400);
-      expect((await res.json()).error.message).toContain('children.0.shutdown: expected a number of ms, "brutal_kill" or "infinity", got "brutal-kill"');
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('children.0.shutdown: expected a number of ms, "brutal_kill" or "infinity", got "brutal-kill"');
     } finally {
       await cluster.stop();
     }

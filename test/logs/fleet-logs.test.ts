@@ -87,7 +87,7 @@ describe('fleet logs', () => {
     expect((await fetch(`${cluster.api}/api/v1/devices/nobody/logs`)).status).toBe(404);
     const bad = await fetch(`${cluster.api}/api/v1/devices/l-1/logs?level=loud`);
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.message).toMatch(/^invalid query: level: /);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^invalid query: level: /);
   });
 
   it('drops and counts a malformed log line from a device', async () => {
