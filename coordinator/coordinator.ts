@@ -15,7 +15,7 @@ import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
 import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
-import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
+import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 
@@ -40,10 +40,12 @@ export interface CoordinatorOptions {
   childTokens?: Record<string, string>;
   /** Minimum milliseconds between two summaries sent to the parent (default 1000). */
   summaryMs?: number;
-  /** Uplink messages buffered while the parent is unreachable (default 10000). */
+  /** Uplink messages spooled while the parent is unreachable (default 10000). */
   bufferLimit?: number;
   /** How the data dir's files are written (shared/durable): group commit, write path, observer. */
   store?: Omit<StoreOptions, 'log'>;
+  /** Uplink bytes spooled while the parent is unreachable (default 64 MiB). */
+  spoolBytes?: number;
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
@@ -136,12 +138,14 @@ export class Coordinator {
       },
     });
 
+    const spool = opts.parent ? await openUplinkSpool(opts.dataDir, { messages: opts.bufferLimit ?? 10_000, bytes: opts.spoolBytes }, opts.log.child('bridge')) : undefined;
     this.federation = new Federation(
-      { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, bufferLimit: opts.bufferLimit ?? 10_000, log: opts.log.child('federation') },
+      { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, log: opts.log.child('federation') },
       {
         client: this.bus.client,
         bus: this.bus,
         local: { ...local, clientId: '' },
+        spool,
         directory: this.directory,
         stats: this.stats,
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
@@ -204,8 +208,10 @@ export class Coordinator {
     this.http = http.server;
     this.httpPort = http.port;
     this.sweeper = setInterval(() => this.directory.live.sweep(), opts.sweepMs ?? 1000);
-    // Last: a resumed rollout may change desired states at once.
+    // A resumed rollout may change desired states at once.
     await this.rollouts.start();
+    // Last: devices and children connect once everything that consumes their messages is in place.
+    this.broker?.acceptClients();
   }
 
   /**

@@ -17,6 +17,8 @@ export interface SpoolOptions {
   log: Logger;
   /** Payload bytes kept at most; `admit` refuses a message beyond it. */
   maxBytes: number;
+  /** Messages kept at most (Mosquitto's max_queued_messages); unbounded if absent. */
+  maxMessages?: number;
   /** Topics of which only the latest message is worth sending after an outage (health): older ones are discarded. */
   latestOnly?(topic: string): boolean;
 }
@@ -65,7 +67,8 @@ export class Spool implements IStore {
 
   /** May a message of `bytes` be published now? A refusal is counted as dropped. */
   admit(bytes: number): boolean {
-    if (this.stats.bytes + bytes <= this.opts.maxBytes) return true;
+    const roomForOne = this.opts.maxMessages === undefined || this.stats.queued < this.opts.maxMessages;
+    if (roomForOne && this.stats.bytes + bytes <= this.opts.maxBytes) return true;
     this.stats.dropped++;
     return false;
   }

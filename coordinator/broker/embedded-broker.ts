@@ -41,6 +41,8 @@ export interface RunningBroker {
   delivery: DeliveryStats;
   /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
   disconnect(clientId: string): void;
+  /** Until called, only the coordinator's own clients may connect (the rest get CONNACK 3, server unavailable). */
+  acceptClients(): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export interface RunningBroker {
 export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const principals = new WeakMap<Client, Principal>();
   const delivery: DeliveryStats = { droppedQos0: 0, slowDisconnects: 0 };
+  let accepting = false;
   // Assigned before any client can connect (the listeners start below).
   let broker!: Aedes;
   /** The PUBLISH was dealt with here: aedes goes on to acknowledge it and publishes nothing. */
@@ -77,6 +80,12 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
         opts.log.warn(`refused CONNECT from client "${client.id}": unknown id or bad token`);
         const err = Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError;
         return done(err, false);
+      }
+      if (who.kind !== 'internal' && !accepting) {
+        // [MQTT-3.2.2.3] 0x03 server unavailable: the coordinator's own consumers are not subscribed yet, and what a
+        // device or child sent now (a session's spool replay) would reach no one. Clients retry with backoff.
+        opts.log.debug(`CONNECT from "${client.id}" before the coordinator is ready: server unavailable`);
+        return done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
       }
       principals.set(client, who);
       done(null, true);
@@ -147,6 +156,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     tlsPort,
     connectedClients: () => broker.connectedClients,
     delivery,
+    acceptClients: () => void (accepting = true),
     disconnect: (clientId) => {
       const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
       clients[clientId]?.close();

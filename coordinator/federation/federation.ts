@@ -20,6 +20,7 @@ import type { Logger } from '../../shared/log.js';
 import { decode, encode, type AckMessage, type EventMessage } from '../../shared/messages.js';
 import { CommandTimeoutError, type ClusterBus } from '../cluster-bus.js';
 import type { DeviceDirectory, DirectoryChange } from '../fleet/directory.js';
+import type { Spool } from '../../shared/spool.js';
 import { Bridge, type Endpoint } from './bridge.js';
 import { CHILD_USER_PREFIX } from './children.js';
 import { Collector } from './collector.js';
@@ -37,8 +38,6 @@ export interface FederationOptions {
   parent?: ParentLink;
   /** Minimum time between two summaries sent upward. */
   summaryMs: number;
-  /** Uplink messages kept while the parent is unreachable. */
-  bufferLimit: number;
   log: Logger;
 }
 
@@ -48,6 +47,8 @@ export interface FederationDeps {
   bus: ClusterBus;
   /** How the bridge reaches the cluster broker (internal credentials, or the external broker's). */
   local: Endpoint;
+  /** The bridge's on-disk uplink spool (openUplinkSpool); present when there is a parent. */
+  spool?: Spool;
   /** What this coordinator knows of devices, own and below; the uplink reads it, the intake writes its view below. */
   directory: DeviceDirectory;
   stats: { invalidMessages: number };
@@ -107,13 +108,14 @@ export class Federation {
     client.subscribe([`${UP}/#`, downTopic([], 'req')], { qos: 1 });
     this.unsubscribe = deps.directory.onChange((change) => this.changed(change));
     if (opts.parent) {
+      if (!deps.spool) throw new Error('a child coordinator needs an uplink spool');
       const name = opts.cluster;
       this.bridge = new Bridge({
         local: { ...deps.local, clientId: `$flotilla-bridge-${name}` },
         remote: { url: opts.parent.url, clientId: CHILD_USER_PREFIX + name, username: CHILD_USER_PREFIX + name, password: opts.parent.token },
         mappings: federationMappings(name),
         stateTopic: upTopic([name], UPLINK.bridgeState),
-        bufferLimit: opts.bufferLimit,
+        spool: deps.spool,
         check: (topic, payload) => this.checkUplink(topic, payload),
         log: opts.log.child('bridge'),
       });
