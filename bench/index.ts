@@ -21,6 +21,7 @@ const BENCHES = [
   'metering',
   'enrolment',
   'rollout',
+  'spool',
 ];
 
 const onlyAt = process.argv.indexOf('--only');

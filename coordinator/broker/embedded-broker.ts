@@ -59,8 +59,8 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     packet.retain = false;
   };
   const persistence = new DurablePersistence({ dir: join(opts.dataDir, 'broker'), log: opts.log.child('persistence') });
-  /** The last durable publish of each client, to chain the next one. */
-  const publishing = new WeakMap<Client, Promise<void>>();
+  /** Each client's last retained durable publish, which its next publishes wait for. */
+  const retainedInFlight = new WeakMap<Client, Promise<void>>();
   // aedes' publish(packet, client, done) (its typings omit the client, which stamps the publisher's id).
   const publishAs = (p: PublishPacket, c: Client, done: (err?: Error) => void) =>
     (broker.publish as unknown as (p: PublishPacket, c: Client, done: (err?: Error) => void) => void).call(broker, p, c, done);
@@ -104,10 +104,11 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       }
       // Acknowledged means durable: aedes writes PUBACK before it publishes, so a QoS 1 PUBLISH from the wire (it
       // has a message id; wills do not) is published, and its retained copy and session queues fsynced, first.
-      // One client's publishes are chained, so a retained one waiting for its fsync is not overtaken by the next.
+      // Publishes of one client run concurrently (their journal records share commits, in order) but wait for its
+      // retained one in flight, which takes an extra fsync: a detail is not overtaken by the event that follows it.
       if (client && packet.qos === 1 && packet.messageId !== undefined) {
-        const previous = publishing.get(client) ?? Promise.resolve();
-        const done = previous.then(() => new Promise<void>((resolve) => {
+        const gate = retainedInFlight.get(client) ?? Promise.resolve();
+        const done = gate.then(() => new Promise<void>((resolve) => {
           publishAs({ ...packet }, client, (err) => {
             if (err) callback(err);
             else {
@@ -117,7 +118,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
             resolve();
           });
         }));
-        publishing.set(client, done);
+        if (packet.retain) retainedInFlight.set(client, done);
         return;
       }
       callback(null);
