@@ -193,6 +193,7 @@ export class Agent {
   private subscribeNow(filters: string[]): void {
     this.client.subscribe(filters, { qos: 1 }, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (this.client.disconnecting) return; // stopping: nothing to report
       if (err || refused.length) this.opts.log.error(`subscription refused by the broker: ${refused.join(', ') || errorMessage(err)}`);
     });
   }
