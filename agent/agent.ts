@@ -6,7 +6,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { Command, encode, decode, type AckMessage, type CommandType, type EventMessage, type StatusMessage } from '../shared/messages.js';
 import { reconnectWithBackoff } from '../shared/reconnect.js';
-import { Spool } from '../shared/spool.js';
+import { Spool, publishStored } from '../shared/spool.js';
 import { CONTRACT, deviceTopic, type DeviceTopicKind } from '../shared/topics.js';
 import { collectHealth, everyPeriod, type HealthContribution } from './health.js';
 import { AgentState } from './state.js';
@@ -247,7 +247,7 @@ export class Agent {
       this.opts.log.warn(`spool full (${this.spool.stats.bytes} bytes): dropped a message to ${topic}`);
       return;
     }
-    this.client.publish(topic, payload, { qos, retain });
+    publishStored(this.client, topic, payload, { qos, retain });
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import { encode } from '../../shared/messages.js';
 import { reconnectWithBackoff } from '../../shared/reconnect.js';
 import { join } from 'node:path';
-import { Spool } from '../../shared/spool.js';
+import { Spool, publishStored } from '../../shared/spool.js';
 import type { BridgeStateMessage } from '../../shared/federation.js';
 import { EchoGuard, checkMappings, localFilter, mapIn, mapOut, remoteFilter, type TopicMapping } from './mapping.js';
 
@@ -198,12 +198,7 @@ export class Bridge {
     this.echoes?.sent(topic, payload);
     this.stats.up++;
     this.stats.bytesUp += payload.length;
-    return new Promise((resolve) => {
-      this.remote.publish(topic, payload, { qos, retain, cbStorePut: () => resolve() }, (err) => {
-        if (err) this.opts.log.warn(`bridge: ${topic} not sent: ${err.message}`);
-        resolve();
-      });
-    });
+    return new Promise((resolve) => publishStored(this.remote, topic, payload, { qos, retain }, resolve));
   }
 
   /** Forward a message from the parent down; resolves once the local broker has acknowledged it. */

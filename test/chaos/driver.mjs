@@ -5,6 +5,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { Agent } from '../../dist/agent/agent.js';
 import { createLogger } from '../../dist/shared/log.js';
+import { publishStored } from '../../dist/shared/spool.js';
 import { deviceTopic } from '../../dist/shared/topics.js';
 
 const [url, id, token, dataDir, counterFile, countArg, rateArg, kind] = process.argv.slice(2);
@@ -32,7 +33,7 @@ const timer = setInterval(() => {
   }
   const n = next++;
   const payload = kind === 'events' ? JSON.stringify({ ts: Date.now(), seq: n, type: 'chaos', data: { n } }) : JSON.stringify({ n, ts: Date.now() });
-  agent.client.publish(topic, payload, { qos: 1, cbStorePut: () => record(n) });
+  publishStored(agent.client, topic, payload, { qos: 1, retain: false }, () => record(n));
   if (n === count - 1) process.stdout.write(JSON.stringify({ event: 'all-published', last: n }) + '\n');
 }, 1000 / Number(rateArg));
 process.stdout.write(JSON.stringify({ event: 'started', from: next }) + '\n');
