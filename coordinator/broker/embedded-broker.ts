@@ -37,7 +37,7 @@ export interface RunningBroker {
   port: number;
   tlsPort: number | undefined;
   connectedClients(): number;
-  /** Messages dropped and clients disconnected by the per-client delivery bound. */
+  /** Messages dropped and clients disconnected by the per-client delivery bounds. */
   delivery: DeliveryStats;
   /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
   disconnect(clientId: string): void;
@@ -49,7 +49,7 @@ export interface RunningBroker {
 /** The cluster's embedded MQTT 3.1.1 broker (aedes) on TCP and optionally TLS, with Flotilla's auth and ACL. */
 export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const principals = new WeakMap<Client, Principal>();
-  const delivery: DeliveryStats = { droppedQos0: 0, slowDisconnects: 0 };
+  const delivery: DeliveryStats = { droppedQos0: 0, slowDisconnects: 0, queueFull: 0 };
   let accepting = false;
   // Assigned before any client can connect (the listeners start below).
   let broker!: Aedes;
@@ -58,7 +58,13 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     packet.topic = HANDLED;
     packet.retain = false;
   };
-  const persistence = new DurablePersistence({ dir: join(opts.dataDir, 'broker'), log: opts.log.child('persistence') });
+  const persistence = new DurablePersistence({
+    dir: join(opts.dataDir, 'broker'),
+    log: opts.log.child('persistence'),
+    onQueueFull: (clientId) => {
+      if (delivery.queueFull++ % 1000 === 0) opts.log.warn(`session queue of "${clientId}" is full: new QoS 1 messages for it are dropped (${delivery.queueFull} so far)`);
+    },
+  });
   /** Each client's last retained durable publish, which its next publishes wait for. */
   const retainedInFlight = new WeakMap<Client, Promise<void>>();
   // aedes' publish(packet, client, done) (its typings omit the client, which stamps the publisher's id).
