@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // A promise rejection nobody handled fails the test it surfaced in.
+    setupFiles: ['test/setup/unhandled-rejections.ts'],
   },
 });

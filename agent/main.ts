@@ -5,6 +5,7 @@ import { ConfigError, errorMessage } from '../shared/errors.js';
 import { DeviceId } from '../shared/ids.js';
 import { announce, createLogger } from '../shared/log.js';
 import { untilSignal } from '../shared/signals.js';
+import { watchUnhandledRejections } from '../shared/unhandled-rejections.js';
 import { Agent, SPOOL_BYTES } from './agent.js';
 import { attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
@@ -34,6 +35,7 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
   const token = v.token ?? (v['token-file'] ? readToken(v['token-file']) : undefined);
   if (!token) throw new ConfigError('--token or --token-file is required');
   const log = createLogger(`agent ${v.id}`, v['log-level']);
+  const unwatch = watchUnhandledRejections(log);
   const agent = await Agent.open({
     coordinatorUrl: v.coordinator,
     id: v.id,
@@ -52,6 +54,7 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
   log.info('shutting down');
   await workload.stop();
   await agent.stop();
+  unwatch();
   return 0;
 });
 

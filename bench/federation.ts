@@ -97,7 +97,7 @@ async function measure(what: string, top: Top): Promise<Measured> {
   const acked0 = top.fleets.reduce((n, f) => n + f.commandsAcked(), 0);
   for (let i = 0; i < FANOUTS; i++) {
     const t0 = performance.now();
-    const res = await fetch(`${top.api}/api/v1/commands`, { method: 'POST', body: JSON.stringify({ target: { all: true }, command: { type: 'ping' }, timeoutMs: 10_000 }) });
+    const res = await fetch(`${top.api}/api/v1/commands`, { method: 'POST', body: JSON.stringify({ target: { all: true }, command: { type: 'ping' }, timeoutMs: 60_000 }) });
     const result = FanoutResult.parse(await res.json());
     fanoutMs.push(performance.now() - t0);
     const acks = Object.values(result.acks).filter((a) => a.ok).length;

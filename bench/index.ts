@@ -21,6 +21,7 @@ const BENCHES = [
   'metering',
   'enrolment',
   'rollout',
+  'cluster-load',
   'spool',
 ];
 

@@ -26,6 +26,7 @@ const start = defineCommand(
       'max-restarts': { schema: z.coerce.number().int().nonnegative(), description: 'restarts a device may have during its soak (default 0)' },
       window: { schema: z.array(z.string()), multiple: true, description: "waves start only inside these windows: 'CRON DURATION [TZ]'" },
       'offline-timeout': { schema: opt.string, description: 'after this long offline a device counts as skipped (default 1h)' },
+      'apply-timeout': { schema: opt.string, description: 'how long after its soak a device may take to run the change with every child running (default 2m)' },
       'rollback-scope': { schema: z.enum(['failed', 'wave']), description: 'at a failed gate roll back the failed devices (default) or the whole wave' },
       json,
       ...apiOptions,
@@ -43,6 +44,7 @@ const start = defineCommand(
       ...(v['max-restarts'] !== undefined && { maxRestarts: v['max-restarts'] }),
       ...(v.window !== undefined && { windows: v.window }),
       ...(v['offline-timeout'] !== undefined && { offlineTimeout: v['offline-timeout'] }),
+      ...(v['apply-timeout'] !== undefined && { applyTimeout: v['apply-timeout'] }),
       ...(v['rollback-scope'] !== undefined && { rollbackScope: v['rollback-scope'] }),
     };
     const { id } = await new ApiClient(v.api, v['api-token']).startRollout(request);

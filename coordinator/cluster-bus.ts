@@ -3,7 +3,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { AckMessage, type Command, type CommandBody, EventMessage, HealthMessage, StatusMessage, decode, encode } from '../shared/messages.js';
-import { CONTRACT, allDevices, deviceTopic, parseDeviceTopic } from '../shared/topics.js';
+import { CONTRACT, allDevices, deviceTopic } from '../shared/topics.js';
+import type { Dispatch } from './mqtt/dispatch.js';
 
 export interface BusHandlers {
   status(id: string, msg: StatusMessage): void;
@@ -36,9 +37,7 @@ export class ClusterBus {
   private constructor(
     readonly client: MqttClient,
     private readonly opts: BusOptions,
-  ) {
-    client.on('message', (topic, payload) => this.dispatch(topic, payload));
-  }
+  ) {}
 
   static async connect(opts: BusOptions): Promise<ClusterBus> {
     const client = await mqtt.connectAsync(opts.url, {
@@ -48,22 +47,23 @@ export class ClusterBus {
       clean: true,
       reconnectPeriod: 1000,
     });
-    const bus = new ClusterBus(client, opts);
-    await client.subscribeAsync(
+    client.on('error', (err) => opts.log.warn(`cluster broker: ${err.message}`));
+    return new ClusterBus(client, opts);
+  }
+
+  /** Hear every device's status, health, events and acks, off the coordinator's one dispatch. */
+  async start(dispatch: Dispatch): Promise<void> {
+    dispatch.on('device', (route, payload, topic) => this.fromDevice(route.id, route.level, topic, payload));
+    await this.client.subscribeAsync(
       (['status', 'health', 'events', 'ack'] as const).map((kind) => allDevices(kind)),
       { qos: 1 },
     );
-    client.on('error', (err) => opts.log.warn(`cluster broker: ${err.message}`));
-    return bus;
   }
 
-  private dispatch(topic: string, payload: Buffer): void {
-    const parsed = parseDeviceTopic(topic);
-    if (!parsed) return;
-    const { deviceId: id, kind } = parsed;
+  private fromDevice(id: string, level: string, topic: string, payload: Buffer): void {
     const h = this.opts.handlers;
     try {
-      switch (kind) {
+      switch (level) {
         case 'status':
           // An empty retained payload clears the retained message ([MQTT-3.3.1-10]); nothing to record.
           if (payload.length > 0) h.status(id, decode(StatusMessage, payload, `status of ${id}`));

@@ -18,6 +18,8 @@ import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
+import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
+import { Dispatch } from './mqtt/dispatch.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -42,18 +44,22 @@ export interface CoordinatorOptions {
   summaryMs?: number;
   /** Uplink messages spooled while the parent is unreachable (default 10000). */
   bufferLimit?: number;
-  /** How the data dir's files are written (shared/durable): group commit, write path, observer. */
-  store?: Omit<StoreOptions, 'log'>;
   /** Uplink bytes spooled while the parent is unreachable (default 64 MiB). */
   spoolBytes?: number;
+  /** How the data dir's files are written (shared/durable): group commit, write path, observer. */
+  store?: Omit<StoreOptions, 'log'>;
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
 const INTERNAL_USER = '$flotilla-coordinator';
 
-/** A cluster coordinator: embedded broker, device registry, live fleet state and the HTTP API, wired together. */
+/**
+ * A cluster coordinator: embedded broker, device directory, federation and the HTTP API, wired together.
+ * Start-up order (`listen`): broker → the coordinator's client → every part built (no I/O) → the dispatch and each
+ * part's subscriptions → HTTP → resumed rollouts. Nothing that answers a message (a queued request on the bridge's persistent session,
+ * a device's report) is subscribed before everything it reads exists.
+ */
 export class Coordinator {
-  readonly stats = { invalidMessages: 0, deniedRequests: 0, httpErrors: 0 };
   readonly startedAt = Date.now();
   /** What this coordinator knows about devices, own and below, and its one change feed. */
   readonly directory: DeviceDirectory;
@@ -64,16 +70,17 @@ export class Coordinator {
   modules!: ModuleServer;
   steps!: StepRegistry;
   desired!: DesiredStates;
-  rollouts!: Rollouts;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
+  rollouts!: Rollouts;
   mqttPort = 0;
   mqttsPort: number | undefined;
   httpPort = 0;
 
   private constructor(
     readonly opts: CoordinatorOptions,
+    readonly metrics: CoordinatorMetrics,
     readonly registry: Registry,
     readonly children: Children,
   ) {
@@ -81,45 +88,20 @@ export class Coordinator {
   }
 
   static async start(opts: CoordinatorOptions): Promise<Coordinator> {
-    const registry = await Registry.open(opts.dataDir, storeOptions(opts));
+    // First, so that the store's commits are measured from the first one.
+    const metrics = new CoordinatorMetrics();
+    const registry = await Registry.open(opts.dataDir, storeOptions(opts, metrics));
     await Promise.all(Object.entries(opts.tokens ?? {}).map(([id, token]) => registry.setToken(id, token)));
-    const children = await Children.open(opts.dataDir, storeOptions(opts));
+    const children = await Children.open(opts.dataDir, storeOptions(opts, metrics));
     await Promise.all(Object.entries(opts.childTokens ?? {}).map(([name, token]) => children.enroll(name, token)));
-    const c = new Coordinator(opts, registry, children);
+    const c = new Coordinator(opts, metrics, registry, children);
     await c.listen();
     return c;
   }
 
   private async listen(): Promise<void> {
-    const { opts } = this;
-    const internalPassword = randomBytes(24).toString('base64url');
-    let local: { url: string; username?: string; password?: string };
-    if (opts.broker) {
-      local = opts.broker;
-      this.mqttPort = Number(new URL(opts.broker.url).port || 1883);
-    } else {
-      this.broker = await startEmbeddedBroker({
-        host: opts.host,
-        port: opts.mqttPort,
-        tls: opts.tls,
-        dataDir: opts.dataDir,
-        log: opts.log.child('broker'),
-        onDenied: () => this.stats.deniedRequests++,
-        authenticate: (clientId, username, password): Principal | undefined => {
-          if (username === INTERNAL_USER) return password === internalPassword ? { kind: 'internal' } : undefined;
-          if (password === undefined || username === undefined) return undefined;
-          const child = this.children.authenticate(clientId, username, password);
-          if (child) return { kind: 'child', name: child };
-          // A device's client id, username and token must agree: device A cannot connect as device B.
-          if (username !== clientId || !this.registry.authenticate(clientId, password)) return undefined;
-          return { kind: 'device', id: clientId };
-        },
-      });
-      this.mqttPort = this.broker.port;
-      this.mqttsPort = this.broker.tlsPort;
-      local = { url: `mqtt://127.0.0.1:${this.mqttPort}`, username: INTERNAL_USER, password: internalPassword };
-    }
-
+    const { opts, metrics, directory } = this;
+    const local = await this.startBroker();
     this.bus = await ClusterBus.connect({
       url: local.url,
       clientId: `${INTERNAL_USER}-${process.pid}`,
@@ -127,46 +109,54 @@ export class Coordinator {
       password: local.password ?? '',
       log: opts.log.child('bus'),
       handlers: {
-        status: (id, msg) => this.known(id) && this.directory.live.status(id, msg.online),
-        health: (id, msg) => this.known(id) && this.directory.live.health(id, msg),
-        event: (id, msg) => this.known(id) && this.directory.live.event(id, msg),
+        status: (id, msg) => this.known(id) && directory.live.status(id, msg.online),
+        health: (id, msg) => this.known(id) && directory.live.health(id, msg),
+        event: (id, msg) => this.known(id) && directory.live.event(id, msg),
         invalid: (id, topic, reason) => {
-          this.stats.invalidMessages++;
-          if (id && this.known(id)) this.directory.live.invalid(id);
+          metrics.invalid.inc({ source: 'device' });
+          if (id && this.known(id)) directory.live.invalid(id);
           opts.log.warn(`dropped invalid message on ${topic}: ${reason}`);
         },
       },
     });
+    const { client } = this.bus;
+    const dispatch = new Dispatch(client, { received: (kind) => metrics.messagesIn.inc({ kind }), sent: (kind) => metrics.messagesOut.inc({ kind }) });
 
+    // Every part, built without I/O, before anything can reach it.
+    this.desired = new DesiredStates(this.registry, client);
+    const store = new ContentStore(join(opts.dataDir, 'modules'));
+    this.steps = await StepRegistry.open(opts.dataDir, storeOptions(opts, metrics));
+    this.dashboard = mountDashboard({
+      cluster: opts.cluster,
+      router: this.router,
+      directory,
+      remoteHistory: (id) => (directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
+    });
     const spool = opts.parent ? await openUplinkSpool(opts.dataDir, { messages: opts.bufferLimit ?? 10_000, bytes: opts.spoolBytes }, opts.log.child('bridge')) : undefined;
     this.federation = new Federation(
       { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, log: opts.log.child('federation') },
       {
-        client: this.bus.client,
+        client,
+        dispatch,
         bus: this.bus,
         local: { ...local, clientId: '' },
         spool,
-        directory: this.directory,
-        stats: this.stats,
+        directory,
+        metrics,
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
         desiredOf: (id) => this.desired.get(id),
         historyOf: (id) => this.dashboard.history.get(id),
       },
     );
-    this.desired = new DesiredStates(this.registry, this.bus.client);
-    const republished = await this.desired.republishAll();
-    if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
-    // Federation routes first: they answer for the whole subtree, shadowing the single-cluster ones.
-    addFederationRoutes(this.router, this.federation, this.directory, opts.broker ? undefined : this.children);
-    const store = new ContentStore(join(opts.dataDir, 'modules'));
-    this.steps = await StepRegistry.open(opts.dataDir, storeOptions(opts));
-    this.modules = new ModuleServer(this.bus.client, store, opts.parent !== undefined, opts.log.child('modules'));
+    this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
+    metrics.watch({ directory, broker: this.broker });
+    addFederationRoutes(this.router, this.federation, directory, opts.broker ? undefined : this.children);
     addStepRoutes(this.router, this.steps, store);
-    addDesiredRoutes(this.router, { federation: this.federation, directory: this.directory, steps: this.steps, desired: this.desired });
+    addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
       dataDir: opts.dataDir,
       cluster: opts.cluster,
-      directory: this.directory,
+      directory,
       desiredOf: (id) => this.desired.get(id),
       applyDesired: async (id, spec, modules, guard) => {
         const { revisions, errors } = await this.desired.apply([id], spec, modules, guard);
@@ -175,43 +165,76 @@ export class Coordinator {
       },
       resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
       hasStep: (ref) => this.steps.resolve(ref) !== undefined,
-      store: storeOptions(opts),
+      store: storeOptions(opts, metrics),
       log: opts.log.child('rollouts'),
     });
     addRolloutRoutes(this.router, this.rollouts);
+    this.rollouts.watch((status) => this.dashboard.stream.rolloutChanged(status));
     addApiRoutes(this.router, {
       cluster: opts.cluster,
       version: FLOTILLA_VERSION,
       startedAt: this.startedAt,
       registry: this.registry,
-      directory: this.directory,
-      stats: this.stats,
-      onEnrolled: (id) => this.directory.enrolled(id),
-      onLabelled: (id) => this.directory.labelled(id),
+      directory,
+      counts: async () => ({ invalidMessages: await metrics.total(metrics.invalid), deniedRequests: await metrics.total(metrics.denied) }),
+      onEnrolled: (id) => directory.enrolled(id),
+      onLabelled: (id) => directory.labelled(id),
       onRemoved: (id) => this.removeDevice(id),
     });
-    this.dashboard = mountDashboard({
-      cluster: opts.cluster,
-      router: this.router,
-      directory: this.directory,
-      remoteHistory: (id) => (this.directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
-    });
-    this.rollouts.watch((status) => this.dashboard.stream.rolloutChanged(status));
+    addMetricsRoute(this.router, metrics);
+
+    // Now the messages: one dispatch, then each part's subscriptions.
+    dispatch.start();
+    const republished = await this.desired.republishAll();
+    if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
+    await this.bus.start(dispatch);
+    await this.modules.start(dispatch);
+    await this.federation.start();
     const http = await startHttpServer({
       host: opts.host,
       port: opts.httpPort,
       router: this.router,
       apiToken: opts.apiToken,
       log: opts.log.child('http'),
-      onError: () => this.stats.httpErrors++,
+      onError: (status) => metrics.httpErrors.inc({ status }),
     });
     this.http = http.server;
     this.httpPort = http.port;
-    this.sweeper = setInterval(() => this.directory.live.sweep(), opts.sweepMs ?? 1000);
-    // A resumed rollout may change desired states at once.
+    this.sweeper = setInterval(() => directory.live.sweep(), opts.sweepMs ?? 1000);
+    // Last: a resumed rollout may change desired states at once.
     await this.rollouts.start();
     // Last: devices and children connect once everything that consumes their messages is in place.
     this.broker?.acceptClients();
+  }
+
+  /** The embedded broker (unless an external one is configured); resolves with how the coordinator reaches it. */
+  private async startBroker(): Promise<{ url: string; username?: string; password?: string }> {
+    const { opts } = this;
+    if (opts.broker) {
+      this.mqttPort = Number(new URL(opts.broker.url).port || 1883);
+      return opts.broker;
+    }
+    const internalPassword = randomBytes(24).toString('base64url');
+    this.broker = await startEmbeddedBroker({
+      host: opts.host,
+      port: opts.mqttPort,
+      tls: opts.tls,
+      dataDir: opts.dataDir,
+      log: opts.log.child('broker'),
+      onDenied: (action) => this.metrics.denied.inc({ action }),
+      authenticate: (clientId, username, password): Principal | undefined => {
+        if (username === INTERNAL_USER) return password === internalPassword ? { kind: 'internal' } : undefined;
+        if (password === undefined || username === undefined) return undefined;
+        const child = this.children.authenticate(clientId, username, password);
+        if (child) return { kind: 'child', name: child };
+        // A device's client id, username and token must agree: device A cannot connect as device B.
+        if (username !== clientId || !this.registry.authenticate(clientId, password)) return undefined;
+        return { kind: 'device', id: clientId };
+      },
+    });
+    this.mqttPort = this.broker.port;
+    this.mqttsPort = this.broker.tlsPort;
+    return { url: `mqtt://127.0.0.1:${this.mqttPort}`, username: INTERNAL_USER, password: internalPassword };
   }
 
   /**
@@ -228,7 +251,7 @@ export class Coordinator {
 
   /** Messages from ids not in the registry (e.g. a device removed while connected) are ignored. */
   private known(id: string): boolean {
-    return this.registry.get(id) !== undefined;
+    return this.directory.isLocal(id);
   }
 
   async stop(): Promise<void> {
@@ -239,14 +262,25 @@ export class Coordinator {
     for (const d of this.directory.live.all()) if (d.online) this.registry.update(d.id, { lastSeen: d.lastSeen });
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
-    await this.federation.close();
+    await this.federation.stop();
     await this.bus.close();
     await this.broker?.close();
     await Promise.all([this.registry.close(), this.children.close(), this.steps.close()]);
   }
 }
 
-/** The options of every file in the data dir. */
-function storeOptions(opts: CoordinatorOptions): StoreOptions {
-  return { log: opts.log.child('store'), ...opts.store };
+/** The options of every file in the data dir; commits are timed into `flotilla_store_write_seconds`. */
+function storeOptions(opts: CoordinatorOptions, metrics: CoordinatorMetrics): StoreOptions {
+  const observer = opts.store?.observer;
+  return {
+    log: opts.log.child('store'),
+    ...opts.store,
+    observer: {
+      commit: (ms, bytes) => {
+        metrics.storeWrite.observe(ms / 1000);
+        observer?.commit?.(ms, bytes);
+      },
+      failure: (err) => observer?.failure?.(err),
+    },
+  };
 }

@@ -4,6 +4,7 @@ import { defineCommand } from '../shared/command.js';
 import { ConfigError } from '../shared/errors.js';
 import { announce, createLogger } from '../shared/log.js';
 import { untilSignal } from '../shared/signals.js';
+import { watchUnhandledRejections } from '../shared/unhandled-rejections.js';
 import { Coordinator } from './coordinator.js';
 import { readTokensFile } from './registry/registry.js';
 import { ClusterName } from '../shared/fleet-topics.js';
@@ -43,7 +44,9 @@ export const coordinatorCommand = defineCommand(coordinatorSpec, async (v) => {
   }
   if ((v.parent === undefined) !== (v.token === undefined)) throw new ConfigError('--parent and --token must be given together');
   const log = createLogger(`coordinator ${v.cluster}`, v['log-level']);
-  const coordinator = await Coordinator.start({
+  let coordinator: Coordinator | undefined;
+  const unwatch = watchUnhandledRejections(log, () => coordinator?.metrics.unhandledRejections.inc());
+  coordinator = await Coordinator.start({
     host: v.host,
     mqttPort: v['mqtt-port'],
     httpPort: v['http-port'],
@@ -65,6 +68,7 @@ export const coordinatorCommand = defineCommand(coordinatorSpec, async (v) => {
   await untilSignal();
   log.info('shutting down');
   await coordinator.stop();
+  unwatch();
   return 0;
 });
 

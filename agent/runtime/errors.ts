@@ -1,9 +1,7 @@
 import type { ExitReason } from '../../shared/step-abi.js';
 
-/** A module that must not run: not Wasm, wrong imports or exports, memory over the limit, sha256 mismatch. */
-export class StepLoadError extends Error {
-  override name = 'StepLoadError';
-}
+// Shared with the coordinator, which checks uploads against the same ABI rules (shared/wasm/).
+export { StepLoadError } from '../../shared/wasm/step-load-error.js';
 
 /** `init` failed, trapped or timed out, or the isolate could not start. `reason` is the `start_failed:...` exit reason. */
 export class StepStartError extends Error {

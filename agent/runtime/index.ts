@@ -31,8 +31,9 @@
  * StepHandle:
  * - `push(payload: Uint8Array): boolean` — queues one input message (copied at once; the caller may reuse the
  *   buffer). Queued messages go to the host in micro-batches: whatever is queued travels in one transfer, up to
- *   2048 messages / 1 MiB, with at most two batches in the host. Returns false (counted as dropped) when the
- *   queue is full (`maxQueued` messages or `maxQueuedBytes`, default 100,000 / 16 MiB), or the step is stopping
+ *   2048 messages / 1 MiB, with two batches in the host (more once it has not answered for 2 ms: it is busy with
+ *   another step). Returns false (counted as dropped) when the queue is full (`maxQueued` messages or
+ *   `maxQueuedBytes` waiting or in the host, default 100,000 / 16 MiB), or the step is stopping
  *   or has exited. Throws StepInputError for a message larger than the manifest's `maxInputBytes`; the step keeps
  *   running.
  * - `onOutput(payload: Uint8Array)` — each output message, in order of emission, delivered batch by batch.

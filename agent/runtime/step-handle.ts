@@ -72,10 +72,11 @@ const MAX_BATCH_BYTES = 1024 * 1024;
 const MAX_IN_FLIGHT = 2;
 /**
  * ... unless the oldest has been out this long: the host is busy with another step (a sibling spinning to its
- * budget), and what waits here would otherwise queue behind that sibling's restart and run a budget later.
+ * budget), and what waits here would otherwise queue behind that sibling's restart and run a budget later. What is
+ * in the host counts against `maxQueued`/`maxQueuedBytes`, so this stays bounded.
  */
 const STALLED_MS = 2;
-type InFlight = { kind: 'batch'; count: number; at: number } | { kind: 'swap'; step: LoadedStep; at: number; resolve(): void; reject(err: Error): void };
+type InFlight = { kind: 'batch'; count: number; bytes: number; at: number } | { kind: 'swap'; step: LoadedStep; at: number; resolve(): void; reject(err: Error): void };
 
 function encodeConfig(config: unknown): Uint8Array {
   if (config === undefined) return new Uint8Array(0);
@@ -103,6 +104,8 @@ export class StepInstance implements StepHandle, Guest {
   private sealed: Packed[] = [];
   private waiting = 0;
   private waitingBytes = 0;
+  /** Messages and bytes handed to the host and not answered yet: they count against the queue limits too. */
+  private inHost = { messages: 0, bytes: 0 };
   private readonly counts = { in: 0, out: 0, processed: 0, dropped: 0 };
   private flushScheduled = false;
   private starting = true;
@@ -146,7 +149,7 @@ export class StepInstance implements StepHandle, Guest {
     }
     const max = this.options.maxQueued ?? 100_000;
     const maxBytes = this.options.maxQueuedBytes ?? 16 * 1024 * 1024;
-    if (this.waiting >= max || this.waitingBytes + payload.length > maxBytes) return this.counts.dropped++, false;
+    if (this.waiting + this.inHost.messages >= max || this.waitingBytes + this.inHost.bytes + payload.length > maxBytes) return this.counts.dropped++, false;
     this.open.add(payload);
     this.waiting++;
     this.waitingBytes += payload.length;
@@ -191,8 +194,7 @@ export class StepInstance implements StepHandle, Guest {
   }
 
   stats(): StepStats {
-    const inHost = this.inFlight.reduce((n, f) => n + (f.kind === 'batch' ? f.count : 0), 0);
-    return { ...this.counts, queued: this.waiting + inHost };
+    return { ...this.counts, queued: this.waiting + this.inHost.messages };
   }
 
   onMessage(msg: FromHost): void {
@@ -215,6 +217,8 @@ export class StepInstance implements StepHandle, Guest {
     } else {
       if (!this.starting) {
         const entry = this.inFlight.shift() as Extract<InFlight, { kind: 'batch' }>;
+        this.inHost.messages -= entry.count;
+        this.inHost.bytes -= entry.bytes;
         this.counts.processed += msg.processed;
         if (msg.exit) this.counts.dropped += entry.count - msg.processed;
       }
@@ -242,9 +246,12 @@ export class StepInstance implements StepHandle, Guest {
     if (this.sealed.length === 0 && this.hasRoom()) this.seal();
     while (this.sealed.length > 0 && (all || this.hasRoom())) {
       const batch = this.sealed.shift()!;
+      const bytes = new Uint32Array(batch.lens!, 0, batch.count).reduce((a, b) => a + b, 0);
       this.waiting -= batch.count;
-      this.waitingBytes -= new Uint32Array(batch.lens!, 0, batch.count).reduce((a, b) => a + b, 0);
-      this.inFlight.push({ kind: 'batch', count: batch.count, at: performance.now() });
+      this.waitingBytes -= bytes;
+      this.inHost.messages += batch.count;
+      this.inHost.bytes += bytes;
+      this.inFlight.push({ kind: 'batch', count: batch.count, bytes, at: performance.now() });
       this.post({ t: 'batch', i: this.iid, ...batch }, [batch.lens!, batch.data!]);
       if (this.sealed.length === 0 && (all || this.hasRoom())) this.seal();
     }
@@ -294,6 +301,7 @@ export class StepInstance implements StepHandle, Guest {
     this.reason = reason;
     clearTimeout(this.stopTimer);
     this.dropWaiting();
+    this.inHost = { messages: 0, bytes: 0 };
     for (const entry of this.inFlight.splice(0)) {
       if (entry.kind === 'batch') this.counts.dropped += entry.count;
       else entry.reject(new Error(`step ${this.id} exited (${reason}) before the swap completed`));

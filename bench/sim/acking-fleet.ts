@@ -60,7 +60,8 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
     await Promise.all(
       ids.slice(i, i + 50).map(async (id) => {
         const offline: StatusMessage = { online: false, ts: 0 };
-        const c = await mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: tokens[id], reconnectPeriod: 1000, clean: false, will: { topic: deviceTopic(id, 'status'), payload: encode(offline), qos: 1, retain: true } });
+        // A loaded server may take long to accept 10,000 sessions: wait for it rather than fail the bench.
+        const c = await mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: tokens[id], reconnectPeriod: 1000, connectTimeout: 300_000, clean: false, will: { topic: deviceTopic(id, 'status'), payload: encode(offline), qos: 1, retain: true } });
         c.on('message', (_t, payload) => {
           const { id: cmd } = JSON.parse(payload.toString()) as { id: string };
           acked++;

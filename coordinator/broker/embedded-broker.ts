@@ -28,8 +28,8 @@ export interface BrokerOptions {
   outgoingLimitBytes?: number;
   /** Decides who a CONNECT is; undefined = rejected as bad username or password. */
   authenticate(clientId: string, username: string | undefined, password: string | undefined): Principal | undefined;
-  /** Called for every refused CONNECT, PUBLISH or SUBSCRIBE, for health counters. */
-  onDenied(what: string): void;
+  /** Called for every refused CONNECT (subject: the client id), PUBLISH or SUBSCRIBE (subject: the topic or filter). */
+  onDenied(action: 'connect' | 'publish' | 'subscribe', subject: string): void;
   log: Logger;
 }
 
@@ -39,6 +39,8 @@ export interface RunningBroker {
   connectedClients(): number;
   /** Messages dropped and clients disconnected by the per-client delivery bounds. */
   delivery: DeliveryStats;
+  /** Connected clients by principal kind (device, child, internal). */
+  clientsByKind(): Record<Principal['kind'], number>;
   /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
   disconnect(clientId: string): void;
   /** Until called, only the coordinator's own clients may connect (the rest get CONNACK 3, server unavailable). */
@@ -82,7 +84,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
         opts.log.error(`CONNECT from client "${client.id}": authentication failed with ${errorMessage(err)}`);
       }
       if (!who) {
-        opts.onDenied(`connect ${client.id}`);
+        opts.onDenied('connect', client.id);
         opts.log.warn(`refused CONNECT from client "${client.id}": unknown id or bad token`);
         const err = Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError;
         return done(err, false);
@@ -101,7 +103,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       const who = client ? principals.get(client) : ({ kind: 'internal' } as const);
       const verdict = who ? authorizePublish(who, packet.topic) : { ok: false as const, reason: 'unauthenticated' };
       if (!verdict.ok) {
-        opts.onDenied(`publish ${packet.topic}`);
+        opts.onDenied('publish', packet.topic);
         opts.log.warn(`refused PUBLISH from "${client?.id}": ${verdict.reason} (acknowledged and dropped)`);
         // Answered and dropped, connection kept: refusing by disconnecting made mqtt.js resend the same QoS 1
         // message on every reconnect, wedging the session for good (finding 5).
@@ -133,7 +135,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       const who = principals.get(client);
       const verdict = who ? authorizeSubscribe(who, sub.topic) : { ok: false as const, reason: 'unauthenticated' };
       if (verdict.ok) return callback(null, sub);
-      opts.onDenied(`subscribe ${sub.topic}`);
+      opts.onDenied('subscribe', sub.topic);
       opts.log.warn(`refused SUBSCRIBE from "${client.id}": ${verdict.reason}`);
       // [MQTT-3.9.3] a null subscription makes aedes answer this filter with SUBACK failure 0x80.
       callback(null, null);
@@ -164,10 +166,15 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     connectedClients: () => broker.connectedClients,
     delivery,
     acceptClients: () => void (accepting = true),
-    disconnect: (clientId) => {
-      const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
-      clients[clientId]?.close();
+    clientsByKind: () => {
+      const counts: Record<Principal['kind'], number> = { device: 0, child: 0, internal: 0 };
+      for (const client of Object.values(clientsOf(broker))) {
+        const who = client && principals.get(client);
+        if (who) counts[who.kind]++;
+      }
+      return counts;
     },
+    disconnect: (clientId) => clientsOf(broker)[clientId]?.close(),
     async close() {
       // Stop accepting first, then disconnect clients (aedes), then wait for the sockets to be gone.
       const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -187,4 +194,9 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
 function acceptAnyOrder(client: Client): void {
   const never = new Proxy(Object.create(null) as Record<string, number>, { get: () => 0, set: () => true });
   (client as unknown as { duplicates: Record<string, number> }).duplicates = never;
+}
+
+/** aedes keeps its connected clients by id in `clients` (not in its typings). */
+function clientsOf(broker: Aedes): Record<string, Client | undefined> {
+  return (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
 }

@@ -4,58 +4,118 @@ import { HISTORY_MAX_SAMPLES, type DeviceHistory } from '../../shared/stream.js'
 /** How much health history the dashboard keeps per device, in memory only (never on disk). */
 export const HISTORY_WINDOW_S = 3600;
 
+/** The last five minutes are kept at the report interval; older samples of the hour are folded into minute means. */
+export const HISTORY_RECENT_S = 300;
+const MINUTE_MS = 60_000;
+const COARSE_BUCKETS = Math.ceil((HISTORY_WINDOW_S - HISTORY_RECENT_S) / 60);
+
 const COLUMNS = ['rssBytes', 'heapUsedBytes', 'load1', 'stepsInPerS', 'stepsOutPerS'] as const;
 type Column = (typeof COLUMNS)[number];
+type Sample = { ts: number } & Record<Column, number>;
+type Columns = Omit<DeviceHistory, 'id' | 'intervalS' | 'capacity'>;
 
-/**
- * A fixed-capacity ring of health samples in typed arrays: 8 bytes for the timestamp plus 4 per value, so a device
- * reporting every 10 s costs 360 × 28 B ≈ 10 KB. Float32 is plenty for a chart (7 significant digits).
- */
-export class HealthRing {
+/** A fixed-capacity ring of samples in typed arrays: 8 bytes for the timestamp plus 4 per value (28 B a sample). */
+class SampleRing {
   private readonly ts: Float64Array;
   private readonly values: Record<Column, Float32Array>;
   private next = 0;
-  private size = 0;
+  size = 0;
 
-  constructor(
-    readonly intervalS: number,
-    readonly capacity = Math.min(HISTORY_MAX_SAMPLES, Math.ceil(HISTORY_WINDOW_S / intervalS)),
-  ) {
+  constructor(readonly capacity: number) {
     this.ts = new Float64Array(capacity);
     this.values = Object.fromEntries(COLUMNS.map((c) => [c, new Float32Array(capacity)])) as Record<Column, Float32Array>;
   }
 
-  push(h: HealthMessage): void {
+  /** Adds a sample; returns the one it overwrote when full (the oldest), so a caller can fold it elsewhere. */
+  push(sample: Sample, evicted?: Sample): Sample | undefined {
     const i = this.next;
-    this.ts[i] = h.ts;
-    this.values.rssBytes[i] = h.memory.rss;
-    this.values.heapUsedBytes[i] = h.memory.heapUsed;
-    this.values.load1[i] = h.load[0];
-    this.values.stepsInPerS[i] = h.rates.in;
-    this.values.stepsOutPerS[i] = h.rates.out;
+    let out: Sample | undefined;
+    if (this.size === this.capacity && evicted) {
+      evicted.ts = this.ts[i];
+      for (const c of COLUMNS) evicted[c] = this.values[c][i];
+      out = evicted;
+    }
+    this.ts[i] = sample.ts;
+    for (const c of COLUMNS) this.values[c][i] = sample[c];
     this.next = (i + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);
+    return out;
   }
 
-  /** Oldest first, as plain columns. */
-  columns(): Omit<DeviceHistory, 'id' | 'intervalS' | 'capacity'> {
+  /** Oldest first, appended to `into`. */
+  appendTo(into: Columns): void {
     const start = (this.next - this.size + this.capacity) % this.capacity;
-    const read = (arr: Float64Array | Float32Array) => {
-      // A float32 read back as a double prints ~17 digits (0.3 → 0.30000001192092896); 7 is all it holds, and
-      // the shorter JSON keeps an hour of history (also sent up the federation) around 200 KB.
-      const round = arr instanceof Float32Array ? (v: number) => Number(v.toPrecision(7)) : (v: number) => v;
-      const out = new Array<number>(this.size);
-      for (let k = 0; k < this.size; k++) out[k] = round(arr[(start + k) % this.capacity]);
-      return out;
-    };
-    return {
-      ts: read(this.ts),
-      rssBytes: read(this.values.rssBytes),
-      heapUsedBytes: read(this.values.heapUsedBytes),
-      load1: read(this.values.load1),
-      stepsInPerS: read(this.values.stepsInPerS),
-      stepsOutPerS: read(this.values.stepsOutPerS),
-    };
+    for (let k = 0; k < this.size; k++) {
+      const i = (start + k) % this.capacity;
+      into.ts.push(this.ts[i]);
+      // A float32 read back as a double prints ~17 digits (0.3 → 0.30000001192092896); 7 is all it holds.
+      for (const c of COLUMNS) into[c].push(Number(this.values[c][i].toPrecision(7)));
+    }
+  }
+}
+
+const emptySample = (): Sample => ({ ts: 0, rssBytes: 0, heapUsedBytes: 0, load1: 0, stepsInPerS: 0, stepsOutPerS: 0 });
+
+/**
+ * One hour of a device's health in two tiers: the last five minutes at the report interval, the rest as one mean per
+ * minute. A device reporting every second costs 300 + 55 samples ≈ 10 KB instead of 3,600 ≈ 100 KB, which is what
+ * lets one coordinator hold 10,000 devices (bench/cluster-load.ts); the chart keeps its detail where people look.
+ */
+export class HealthRing {
+  readonly capacity: number;
+  private readonly recent: SampleRing;
+  private readonly coarse = new SampleRing(COARSE_BUCKETS);
+  /** The minute being folded: sums of the samples that left the recent tier in it. */
+  private minute = -1;
+  private count = 0;
+  private readonly sums = emptySample();
+  private readonly evicted = emptySample();
+
+  constructor(readonly intervalS: number) {
+    const recent = Math.max(1, Math.min(HISTORY_MAX_SAMPLES - COARSE_BUCKETS, Math.ceil(HISTORY_RECENT_S / intervalS)));
+    this.recent = new SampleRing(recent);
+    this.capacity = recent + COARSE_BUCKETS;
+  }
+
+  push(h: HealthMessage): void {
+    const old = this.recent.push(
+      { ts: h.ts, rssBytes: h.memory.rss, heapUsedBytes: h.memory.heapUsed, load1: h.load[0], stepsInPerS: h.rates.in, stepsOutPerS: h.rates.out },
+      this.evicted,
+    );
+    if (old) this.fold(old);
+  }
+
+  private fold(sample: Sample): void {
+    const minute = Math.floor(sample.ts / MINUTE_MS);
+    if (minute !== this.minute) this.flushMinute();
+    this.minute = minute;
+    this.count++;
+    this.sums.ts = sample.ts; // a bucket is stamped with its newest sample
+    for (const c of COLUMNS) this.sums[c] += sample[c];
+  }
+
+  private flushMinute(): void {
+    if (this.count === 0) return;
+    const mean = emptySample();
+    mean.ts = this.sums.ts;
+    for (const c of COLUMNS) {
+      mean[c] = this.sums[c] / this.count;
+      this.sums[c] = 0;
+    }
+    this.coarse.push(mean);
+    this.count = 0;
+  }
+
+  /** Oldest first, as plain columns: minute means (the minute being folded included), then the recent samples. */
+  columns(): Columns {
+    const out: Columns = { ts: [], rssBytes: [], heapUsedBytes: [], load1: [], stepsInPerS: [], stepsOutPerS: [] };
+    this.coarse.appendTo(out);
+    if (this.count > 0) {
+      out.ts.push(this.sums.ts);
+      for (const c of COLUMNS) out[c].push(Number((this.sums[c] / this.count).toPrecision(7)));
+    }
+    this.recent.appendTo(out);
+    return out;
   }
 }
 

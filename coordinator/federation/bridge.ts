@@ -1,12 +1,13 @@
+import { join } from 'node:path';
 import mqtt, { UniqueMessageIdProvider, type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import { Backoff } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import { encode } from '../../shared/messages.js';
 import { reconnectWithBackoff } from '../../shared/reconnect.js';
-import { join } from 'node:path';
 import { Spool, publishStored } from '../../shared/spool.js';
 import type { BridgeStateMessage } from '../../shared/federation.js';
-import { EchoGuard, checkMappings, localFilter, mapIn, mapOut, remoteFilter, type TopicMapping } from './mapping.js';
+import type { CoordinatorMetrics } from '../metrics/metrics.js';
+import { checkMappings, localFilter, mapIn, mapOut, remoteFilter, type TopicMapping } from './mapping.js';
 
 export interface Endpoint {
   url: string;
@@ -31,20 +32,8 @@ export interface BridgeOptions {
   keepaliveS?: number;
   /** Checks an outgoing message before it crosses; a returned reason drops it (counted as rejected). */
   check?(localTopic: string, payload: Buffer): string | undefined;
+  metrics: Pick<CoordinatorMetrics, 'bridgeUp' | 'bridgeMessages' | 'bridgeBytes' | 'bridgeBuffered' | 'bridgeDropped' | 'bridgeRejected' | 'bridgeConnects'>;
   log: Logger;
-}
-
-export interface BridgeStats {
-  up: number;
-  down: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** Messages in the spool: sent and not yet acknowledged by the parent, or waiting for the link. */
-  readonly buffered: number;
-  /** Messages not forwarded because the spool was full. */
-  readonly dropped: number;
-  rejected: number;
-  connects: number;
 }
 
 /** Default byte bound of the uplink spool (the message bound is `--buffer-limit`). */
@@ -63,11 +52,10 @@ export function openUplinkSpool(dataDir: string, limits: { messages: number; byt
  * side has it durably (spooled, or PUBACKed by the local broker), so killing either process loses nothing acknowledged.
  */
 export class Bridge {
-  readonly stats: BridgeStats;
   state: 'up' | 'down' = 'down';
-  private readonly local: MqttClient;
-  private readonly remote: MqttClient;
-  private readonly stopReconnecting: () => void;
+  private local!: MqttClient;
+  private remote!: MqttClient;
+  private stopReconnecting: () => void = () => undefined;
   /** Per received packet, when it is safe to acknowledge it (mqtt.js sends PUBACK after `handleMessage`). */
   private readonly forwarded = new WeakMap<Packet, Promise<void>>();
   /** Latest retained message per remote topic, re-published when the parent has no session for us. */
@@ -76,27 +64,28 @@ export class Bridge {
   private readonly staleRetained = new Set<string>();
   /** Local retained topics that arrived live since our local connection (re)started; see fromLocal. */
   private readonly liveSinceConnect = new Set<string>();
-  /** Only `both` mappings can echo; without one, no message is hashed. */
-  private readonly echoes: EchoGuard | undefined;
   private readonly listeners = new Set<(state: 'up' | 'down') => void>();
 
   constructor(private readonly opts: BridgeOptions) {
     const problems = checkMappings(opts.mappings);
     if (problems.length) throw new Error(`bridge mappings: ${problems.join('; ')}`);
-    this.echoes = opts.mappings.some((m) => m.direction === 'both') ? new EchoGuard() : undefined;
-    const { spool } = opts;
-    const counts = { up: 0, down: 0, bytesUp: 0, bytesDown: 0, rejected: 0, connects: 0 };
-    // The spool owns what it holds and what it refused; these read it live.
-    this.stats = Object.defineProperties(counts, {
-      buffered: { get: () => spool.stats.queued, enumerable: true },
-      dropped: { get: () => spool.stats.dropped, enumerable: true },
-    }) as BridgeStats;
+    opts.metrics.bridgeUp.set(0);
+  }
+
+  /** Messages in the spool: sent and not yet acknowledged by the parent, or waiting for the link. */
+  get buffered(): number {
+    return this.opts.spool.stats.queued;
+  }
+
+  /** Connect both sides (the remote with backoff); the link comes and goes by itself until `close`. */
+  start(): void {
+    const { opts } = this;
     const session: IClientOptions = { clean: false, keepalive: opts.keepaliveS ?? 30, reconnectOnConnackError: true };
     this.local = mqtt.connect(opts.local.url, { ...session, clientId: opts.local.clientId, username: opts.local.username, password: opts.local.password, reconnectPeriod: 1000 });
     const down: BridgeStateMessage = { state: 'down', ts: Date.now() };
     // Ids of spooled messages from before a restart stay taken until mqtt.js has replayed them.
     const messageIdProvider = new UniqueMessageIdProvider();
-    for (const id of spool.ids()) messageIdProvider.register(id);
+    for (const id of opts.spool.ids()) messageIdProvider.register(id);
     this.remote = mqtt.connect(opts.remote.url, {
       ...session,
       clientId: opts.remote.clientId,
@@ -104,7 +93,7 @@ export class Bridge {
       password: opts.remote.password,
       // Reconnects are scheduled by reconnectWithBackoff.
       reconnectPeriod: 0,
-      outgoingStore: spool,
+      outgoingStore: opts.spool,
       messageIdProvider,
       will: { topic: opts.stateTopic, payload: encode(down), qos: 1, retain: true },
     });
@@ -112,6 +101,7 @@ export class Bridge {
     for (const client of [this.local, this.remote]) {
       client.handleMessage = (packet, done) => void (this.forwarded.get(packet) ?? Promise.resolve()).then(() => done());
     }
+    this.remote.on('packetreceive', (p) => p.cmd === 'puback' && opts.metrics.bridgeBuffered.set(this.buffered));
     this.wireLocal();
     this.wireRemote();
   }
@@ -124,6 +114,7 @@ export class Bridge {
   private setState(state: 'up' | 'down'): void {
     if (this.state === state) return;
     this.state = state;
+    this.opts.metrics.bridgeUp.set(state === 'up' ? 1 : 0);
     for (const l of this.listeners) l(state);
   }
 
@@ -140,7 +131,7 @@ export class Bridge {
     const { remote, opts } = this;
     const filters = opts.mappings.filter((m) => m.direction !== 'out').map(remoteFilter);
     remote.on('connect', (connack) => {
-      this.stats.connects++;
+      opts.metrics.bridgeConnects.inc();
       opts.log.info(`bridge up to ${opts.remote.url} (session ${connack.sessionPresent ? 'resumed' : 'new'})`);
       const up: BridgeStateMessage = { state: 'up', ts: Date.now() };
       remote.publish(opts.stateTopic, encode(up), { qos: 1, retain: true });
@@ -162,7 +153,6 @@ export class Bridge {
   /** Forward a local message up; resolves when it may be acknowledged locally. */
   private async fromLocal(topic: string, payload: Buffer, storedCopy: boolean): Promise<void> {
     const { opts } = this;
-    if (this.echoes?.isEcho(topic, payload)) return;
     const mapped = mapOut(opts.mappings, topic);
     if (!mapped) return;
     if (mapped.retain) {
@@ -173,7 +163,7 @@ export class Bridge {
     }
     const problem = opts.check?.(topic, payload);
     if (problem) {
-      this.stats.rejected++;
+      opts.metrics.bridgeRejected.inc();
       opts.log.warn(`bridge: not forwarding ${topic}: ${problem}`);
       return;
     }
@@ -187,29 +177,32 @@ export class Bridge {
       return;
     }
     if (mapped.qos === 1 && !opts.spool.admit(payload.length)) {
+      opts.metrics.bridgeDropped.inc();
       opts.log.warn(`bridge: spool full, dropped ${topic}`);
       return;
     }
     return this.send(mapped.topic, payload, mapped.qos, mapped.retain);
   }
 
-  /** Publish up (QoS 1 through the spool); resolves once the message is spooled, or sent for QoS 0. */
+  /** Publish up (QoS 1 through the spool); resolves once the message is spooled (at once for QoS 0). */
   private send(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): Promise<void> {
-    this.echoes?.sent(topic, payload);
-    this.stats.up++;
-    this.stats.bytesUp += payload.length;
-    return new Promise((resolve) => publishStored(this.remote, topic, payload, { qos, retain }, resolve));
+    this.opts.metrics.bridgeMessages.inc({ direction: 'up' });
+    this.opts.metrics.bridgeBytes.inc({ direction: 'up' }, payload.length);
+    return new Promise((resolve) =>
+      publishStored(this.remote, topic, payload, { qos, retain }, () => {
+        this.opts.metrics.bridgeBuffered.set(this.buffered);
+        resolve();
+      }),
+    );
   }
 
   /** Forward a message from the parent down; resolves once the local broker has acknowledged it. */
   private async fromRemote(topic: string, payload: Buffer): Promise<void> {
     if (topic === this.opts.stateTopic) return;
-    if (this.echoes?.isEcho(topic, payload)) return;
     const mapped = mapIn(this.opts.mappings, topic);
     if (!mapped) return;
-    this.stats.down++;
-    this.stats.bytesDown += payload.length;
-    this.echoes?.sent(mapped.topic, payload);
+    this.opts.metrics.bridgeMessages.inc({ direction: 'down' });
+    this.opts.metrics.bridgeBytes.inc({ direction: 'down' }, payload.length);
     await this.local.publishAsync(mapped.topic, payload, { qos: mapped.qos, retain: mapped.retain }).catch((err: Error) => {
       this.opts.log.warn(`bridge: ${mapped.topic} not delivered locally: ${err.message}`);
     });
@@ -225,6 +218,7 @@ export class Bridge {
 
   /** A clean stop says `down` itself (the will covers crashes). */
   async close(): Promise<void> {
+    if (!this.remote) return;
     this.stopReconnecting();
     if (this.remote.connected) {
       const down: BridgeStateMessage = { state: 'down', ts: Date.now() };

@@ -10,7 +10,8 @@ import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
  * knowledge of the tree below. Pure.
  */
 export class Collector {
-  readonly result: FanoutResult = { acks: {}, errors: {}, unreachable: [] };
+  /** Keyed by qualified ids from replies: null-prototype maps. */
+  readonly result: FanoutResult = { acks: Object.create(null), errors: Object.create(null), unreachable: [] };
   detail: DeviceDetail | undefined;
   desired: DesiredMessage | undefined;
   history: DeviceHistory | undefined;

@@ -24,7 +24,7 @@ type HealthFacts = Pick<HealthMessage, 'arch' | 'platform' | 'target' | 'agentVe
  * The one owner of what a coordinator knows about devices: its own (the registry joined with the live fleet state)
  * and those below it (the federation's subtree view), with list/summary/detail/rollup and one change feed that the
  * HTTP API, the federation uplink and the dashboard stream all read. Pure apart from the registry it is handed:
- * time is injected, nothing polls. (Per-device labels will live here too.)
+ * time is injected, nothing polls. Per-device labels come with the records and are part of every summary.
  */
 export class DeviceDirectory {
   readonly live: FleetState;

@@ -15,7 +15,8 @@ export interface ApiDeps {
   startedAt: number;
   registry: Registry;
   directory: DeviceDirectory;
-  stats: { invalidMessages: number; deniedRequests: number };
+  /** Messages rejected as invalid and requests the broker refused, since start (coordinator/metrics). */
+  counts(): Promise<{ invalidMessages: number; deniedRequests: number }>;
   /** A device was enrolled or removed, or its labels changed. */
   onEnrolled(id: string): void;
   onLabelled(id: string): void;
@@ -68,7 +69,8 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
     return { status: 200, body: { id: params.id, removed: true } };
   });
 
-  router.add('GET', '/api/v1/cluster', (): { body: ClusterSummary } => {
+  router.add('GET', '/api/v1/cluster', async (): Promise<{ body: ClusterSummary }> => {
+    const { invalidMessages, deniedRequests } = await deps.counts();
     const own = deps.directory.ownRollup();
     const byArch: Record<string, number> = {};
     for (const s of deps.directory.ownSummaries()) byArch[s.arch ?? 'unknown'] = (byArch[s.arch ?? 'unknown'] ?? 0) + 1;
@@ -80,8 +82,8 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
         devices: own.devices,
         byArch,
         restartsTotal: own.restartsTotal,
-        invalidMessages: deps.stats.invalidMessages,
-        deniedRequests: deps.stats.deniedRequests,
+        invalidMessages,
+        deniedRequests,
       },
     };
   });

@@ -15,7 +15,8 @@ export interface HttpOptions {
   /** When set, every `/api/` request needs `Authorization: Bearer <token>`. */
   apiToken?: string;
   log: Logger;
-  onError(): void;
+  /** A request was answered with an error status. */
+  onError(status: number): void;
   /** How long a client may take to send its request headers (default HEADERS_TIMEOUT_MS). */
   headersTimeoutMs?: number;
 }
@@ -44,7 +45,7 @@ export async function startHttpServer(opts: HttpOptions): Promise<{ server: Serv
 async function handle(opts: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   try {
-    if (url.pathname.startsWith('/api/') && opts.apiToken && !authorized(req, url, opts.apiToken)) {
+    if ((url.pathname.startsWith('/api/') || url.pathname === '/metrics') && opts.apiToken && !authorized(req, url, opts.apiToken)) {
       throw new HttpError(401, 'missing or wrong API token: send "Authorization: Bearer <token>"');
     }
     const match = opts.router.match(req.method ?? 'GET', url.pathname);
@@ -59,7 +60,7 @@ async function handle(opts: HttpOptions, req: IncomingMessage, res: ServerRespon
     // A change that could not be made durable: 507 Insufficient Storage, naming the cause (disk full, read-only).
     const err = caught instanceof StoreWriteError ? new HttpError(507, caught.message) : caught;
     if (!(err instanceof HttpError)) throw err;
-    opts.onError();
+    opts.onError(err.status);
     if (err.status >= 500) opts.log.error(`HTTP ${req.method} ${url.pathname}: ${err.message}`);
     else opts.log.debug(`HTTP ${req.method} ${url.pathname} → ${err.status}: ${err.message}`);
     for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);

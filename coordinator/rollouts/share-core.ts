@@ -182,10 +182,15 @@ export class ShareCore {
   private revert(order: ShareOrder, out: Decision[]): void {
     const { failed, wave, all } = order.revert;
     for (const d of this.devices) {
-      if (d.wave === undefined || d.reverted || d.state === 'rolled_back' || d.state === 'skipped') continue;
-      const inScope = all || d.wave === wave || (failed && d.state === 'failed');
+      if (d.wave === undefined || d.reverted || d.state === 'skipped') continue;
+      const inScope = all || d.wave === wave || (failed && (d.state === 'failed' || d.state === 'rolled_back'));
       if (!inScope) continue;
       d.reverted = true;
+      if (d.state === 'rolled_back') {
+        // It went back by itself: its desired state here goes back too, so the two agree again.
+        out.push({ type: 'revert', device: d.id });
+        continue;
+      }
       if (d.state === 'pending') {
         this.set(d, 'skipped', 'rolled back before the change reached it');
         continue;

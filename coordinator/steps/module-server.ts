@@ -2,20 +2,11 @@ import type { MqttClient } from 'mqtt';
 import { errorMessage } from '../../shared/errors.js';
 import { LINK, linkTopic } from '../../shared/fleet-topics.js';
 import type { Logger } from '../../shared/log.js';
-import { decodeFetchRequest, deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
+import { decodeFetchRequest, deviceBase, fetchModule, fetchTopic, moduleTopic, type FetchClient } from '../../shared/module-fetch.js';
+import type { CoordinatorMetrics } from '../metrics/metrics.js';
+import type { Dispatch } from '../mqtt/dispatch.js';
 import { ROOT } from '../../shared/topics.js';
 import type { ContentStore } from '../../shared/durable/index.js';
-
-export interface ModuleServerStats {
-  /** Modules sent to agents and to child coordinators. */
-  servedDevices: number;
-  servedChildren: number;
-  /** Modules fetched from the parent (each digest at most once while it is cached). */
-  fetchedUpstream: number;
-  bytesUpstream: number;
-  notFound: number;
-  invalidRequests: number;
-}
 
 /**
  * Serves step modules over MQTT (shared/module-fetch.ts) to the cluster's agents (`flotilla/d/<id>/fetch`) and to
@@ -24,23 +15,37 @@ export interface ModuleServerStats {
  * most once per version.
  */
 export class ModuleServer {
-  readonly stats: ModuleServerStats = { servedDevices: 0, servedChildren: 0, fetchedUpstream: 0, bytesUpstream: 0, notFound: 0, invalidRequests: 0 };
   private readonly inflight = new Map<string, Promise<Uint8Array | undefined>>();
+  /** Listeners of the upstream fetches in flight (shared/module-fetch.ts), fed by the dispatch's `module_reply` row. */
+  private readonly replyListeners = new Set<(topic: string, payload: Buffer) => void>();
+  private readonly upstream: FetchClient;
 
   constructor(
     private readonly client: MqttClient,
     private readonly store: ContentStore,
     private readonly hasParent: boolean,
+    private readonly metrics: CoordinatorMetrics,
     private readonly log: Logger,
     private readonly upstreamTimeoutMs = 30_000,
   ) {
-    client.subscribe([fetchTopic(`${ROOT}/d/+`), fetchTopic(`${LINK}/+`)], { qos: 1 });
-    client.on('message', (topic, payload) => {
-      const levels = topic.split('/');
-      if (levels.length !== 4 || levels[3] !== 'fetch') return;
-      if (levels[1] === 'd') void this.serve(deviceBase(levels[2]), payload, 'device');
-      else if (levels[1] === 'link') void this.serve(linkTopic(levels[2]), payload, 'child');
+    const replies = this.replyListeners;
+    this.upstream = {
+      subscribeAsync: (topic, opts) => client.subscribeAsync(topic, opts),
+      unsubscribeAsync: (topic) => client.unsubscribeAsync(topic),
+      publishAsync: (topic, payload, opts) => client.publishAsync(topic, payload, opts),
+      on: (_event, listener) => replies.add(listener),
+      removeListener: (_event, listener) => replies.delete(listener),
+    };
+  }
+
+  /** Take fetch requests from devices and children, and replies from the parent, off the coordinator's dispatch. */
+  async start(dispatch: Dispatch): Promise<void> {
+    dispatch.on('device_fetch', (route, payload) => void this.serve(deviceBase(route.id), payload, 'device'));
+    dispatch.on('child_fetch', (route, payload) => void this.serve(linkTopic(route.child), payload, 'child'));
+    dispatch.on('module_reply', (_route, payload, topic) => {
+      for (const listener of this.replyListeners) listener(topic, payload);
     });
+    await this.client.subscribeAsync([fetchTopic(`${ROOT}/d/+`), fetchTopic(`${LINK}/+`)], { qos: 1 });
   }
 
   private async serve(base: string, payload: Buffer, who: 'device' | 'child'): Promise<void> {
@@ -48,14 +53,13 @@ export class ModuleServer {
     try {
       sha256 = decodeFetchRequest(payload, `fetch request on ${base}`).sha256;
     } catch (err) {
-      this.stats.invalidRequests++;
+      this.metrics.invalid.inc({ source: 'fetch' });
       this.log.warn(errorMessage(err));
       return;
     }
     const bytes = await this.module(sha256);
-    if (!bytes) this.stats.notFound++;
-    else if (who === 'device') this.stats.servedDevices++;
-    else this.stats.servedChildren++;
+    if (!bytes) this.metrics.modulesNotFound.inc();
+    else this.metrics.modulesServed.inc({ to: who });
     // An empty payload says "not available" (the fetcher fails fast instead of timing out).
     this.client.publish(moduleTopic(base, sha256), Buffer.from(bytes ?? new Uint8Array()), { qos: 1 });
   }
@@ -68,9 +72,9 @@ export class ModuleServer {
       const cached = await this.cached(sha256);
       if (cached || !this.hasParent) return cached;
       try {
-        const bytes = await fetchModule(this.client, fetchTopic(LINK), moduleTopic(LINK, sha256), sha256, this.upstreamTimeoutMs);
-        this.stats.fetchedUpstream++;
-        this.stats.bytesUpstream += bytes.length;
+        const bytes = await fetchModule(this.upstream, fetchTopic(LINK), moduleTopic(LINK, sha256), sha256, this.upstreamTimeoutMs);
+        this.metrics.modulesUpstream.inc();
+        this.metrics.modulesUpstreamBytes.inc(bytes.length);
         await this.store.put(bytes);
         return bytes;
       } catch (err) {

@@ -1,12 +1,29 @@
 import type { z } from 'zod';
 import { StepUpload, type StepInfo, type StepList } from '../../shared/modules.js';
+import { DEFAULT_LIMITS } from '../../shared/step-abi.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
+import { checkAbi } from '../../shared/wasm/abi-check.js';
+import { inspectModule } from '../../shared/wasm/binary.js';
+import { StepLoadError } from '../../shared/wasm/step-load-error.js';
 import { HttpError, type Router } from '../http/router.js';
 import { MAX_BODY_BYTES, readJson } from '../http/server.js';
 import type { StepRegistry } from './step-registry.js';
 import type { ContentStore } from '../../shared/durable/index.js';
 
-const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+/**
+ * What an agent would refuse at load is refused at upload (issue 11, finding 6): the module must compile and meet
+ * ABI 1 — only the ABI's imports, the required exports with their signatures, one memory whose initial size fits the
+ * manifest's limit. Same checks as the agent's (shared/wasm/), so an accepted module cannot fail there for these.
+ */
+async function checkModule(bytes: Uint8Array, maxMemoryPages: number): Promise<void> {
+  try {
+    checkAbi(inspectModule(bytes), maxMemoryPages);
+    await WebAssembly.compile(bytes);
+  } catch (err) {
+    if (err instanceof StepLoadError || err instanceof WebAssembly.CompileError) throw new HttpError(400, `invalid request body: module: ${err.message}`);
+    throw err;
+  }
+}
 
 /** `POST /api/v1/steps` (upload module + manifest) and `GET /api/v1/steps` (docs/api.md, "Steps"). */
 export function addStepRoutes(router: Router, steps: StepRegistry, store: ContentStore): void {
@@ -16,7 +33,7 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Conten
     // The module travels as one base64 string: the body may be as large as a module, its string too.
     const upload = await readJson(req, StepUpload, { maxBytes: MAX_BODY_BYTES, maxString: MAX_BODY_BYTES });
     const bytes = Buffer.from(upload.module, 'base64');
-    if (bytes.length < 8 || !WASM_MAGIC.every((b, i) => bytes[i] === b)) throw new HttpError(400, 'invalid request body: module: not a WebAssembly binary (no \\0asm header)');
+    await checkModule(bytes, upload.limits?.maxMemoryPages ?? DEFAULT_LIMITS.maxMemoryPages);
     const sha256 = sha256Hex(bytes);
     if (upload.sha256 && upload.sha256 !== sha256) throw new HttpError(400, `invalid request body: sha256: the module hashes to ${sha256}, not ${upload.sha256}`);
     const ref = `${upload.name}@${upload.version}`;

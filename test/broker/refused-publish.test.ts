@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../../shared/topics.js';
 import { connectDevice, eventually, startCoordinator } from '../helpers/cluster.js';
+import { metric } from '../helpers/metrics.js';
 
 const tokens = { wrong: 'tok-wrong' };
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
@@ -14,13 +15,13 @@ afterAll(async () => {
 
 describe('refused publishes', () => {
   it('a refused QoS 1 PUBLISH is acknowledged and dropped; the session stays up and later messages flow (finding 5)', async () => {
-    const denied = cluster.coordinator.stats.deniedRequests;
+    const denied = await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'publish' });
     const wrong = await connectDevice(cluster.mqttUrl, 'wrong', tokens.wrong, { clean: false });
     let closed = 0;
     wrong.on('close', () => closed++);
     // Before: aedes dropped the connection and mqtt.js resent this message on every reconnect.
     await wrong.publishAsync('flotilla/oops', 'refused', { qos: 1 });
-    expect(cluster.coordinator.stats.deniedRequests).toBe(denied + 1);
+    expect(await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'publish' })).toBe(denied + 1);
     await wrong.publishAsync(deviceTopic('wrong', 'health'), JSON.stringify(health(1)), { qos: 1 });
     await eventually(() => cluster.coordinator.directory.live.get('wrong')?.lastSeen, 5000, 'health after the refusal');
     expect({ closed, connected: wrong.connected }).toEqual({ closed: 0, connected: true });

@@ -3,6 +3,7 @@ import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../../shared/topics.js';
 import { connectDevice, eventually, startCoordinator } from '../helpers/cluster.js';
+import { metric } from '../helpers/metrics.js';
 
 // Finding 2: an enrolled device subscribed to every device's outputs stops reading its socket. The broker cuts it
 // off at its per-client bound (coordinator/broker/fair-delivery.ts); everyone else must see no delay beyond 1 s.

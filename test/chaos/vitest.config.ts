@@ -9,5 +9,6 @@ export default defineConfig({
     pool: 'forks',
     // One at a time: these tests measure delays and kill processes; running them side by side would blur both.
     fileParallelism: false,
+    setupFiles: ['test/setup/unhandled-rejections.ts'],
   },
 });

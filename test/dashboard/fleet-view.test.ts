@@ -22,6 +22,7 @@ const device = (id: string, cluster: string, state: DeviceSummary['state'], extr
   invalidMessages: 0,
   stepRefs: [],
   ...extra,
+  labels: extra.labels ?? {},
 });
 
 const fleet = [

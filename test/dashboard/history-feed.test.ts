@@ -23,17 +23,32 @@ const health = (ts: number, rss: number, intervalS = 10): HealthMessage => ({
 });
 
 describe('health history ring', () => {
-  it('holds one hour at the report interval and drops the oldest sample first', () => {
-    expect(new HealthRing(10).capacity).toBe(360);
-    expect(new HealthRing(1).capacity).toBe(3600);
-    expect(new HealthRing(0.1).capacity).toBe(3600); // capped: never more than 3600 samples per device
-    const ring = new HealthRing(1200); // 3 samples
-    for (let i = 1; i <= 5; i++) ring.push(health(i, i * 1000));
+  it('holds five minutes at the report interval and the rest of the hour as minute means', () => {
+    expect(new HealthRing(10).capacity).toBe(30 + 55);
+    expect(new HealthRing(1).capacity).toBe(300 + 55);
+    expect(new HealthRing(0.01).capacity).toBe(3600); // capped: never more than 3600 samples per device
+    expect(new HealthRing(1200).capacity).toBe(1 + 55);
+    const ring = new HealthRing(100); // 3 recent samples, then minute means
+    const minute = 60_000;
+    // Samples 10 s apart: the first 3 are pushed out of the recent tier by the next 3, and fold into their minutes.
+    for (const [i, ts] of [0, 10_000, 70_000, 80_000, 90_000, 130_000].entries()) ring.push(health(ts, (i + 1) * 1000));
     const cols = ring.columns();
-    expect(cols.ts).toEqual([3, 4, 5]);
-    expect(cols.rssBytes).toEqual([3000, 4000, 5000]);
-    expect(cols.load1).toEqual([0.5, 0.5, 0.5]);
-    expect(cols.stepsOutPerS).toEqual([2, 2, 2]);
+    expect(cols.ts).toEqual([10_000, 70_000, 80_000, 90_000, 130_000]);
+    expect(cols.rssBytes).toEqual([1500, 3000, 4000, 5000, 6000]); // minute 0: mean of 1000 and 2000; minute 1 folding: 3000
+    expect(cols.ts[0]).toBeLessThan(minute);
+    expect(cols.load1.every((v) => v === 0.5)).toBe(true);
+    expect(cols.stepsOutPerS).toHaveLength(5);
+  });
+
+  it('a device reporting every second keeps the hour in 355 samples, oldest first', () => {
+    const ring = new HealthRing(1);
+    for (let s = 0; s < 3_600; s++) ring.push(health(s * 1000, s));
+    const { ts, rssBytes } = ring.columns();
+    expect(ts.length).toBeLessThanOrEqual(355 + 1);
+    expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    expect(ts.at(-1)).toBe(3_599_000);
+    expect(rssBytes.slice(-300)).toEqual(Array.from({ length: 300 }, (_, k) => 3_300 + k));
+    expect(rssBytes[0]).toBeCloseTo(((ts[0] / 1000) * 2 - 59) / 2, 0); // the mean of its minute's 60 samples
   });
 
   it('starts over when the interval changes and forgets removed devices when new ones appear', () => {
@@ -42,7 +57,7 @@ describe('health history ring', () => {
     history.record('a', health(1, 1, 10));
     history.record('a', health(2, 2, 10));
     history.record('a', health(3, 3, 5));
-    expect(history.get('a')).toMatchObject({ intervalS: 5, capacity: 720, ts: [3] });
+    expect(history.get('a')).toMatchObject({ intervalS: 5, capacity: 60 + 55, ts: [3] });
     expect(history.get('unknown')).toMatchObject({ intervalS: null, capacity: 0, ts: [] });
     alive.delete('a');
     history.record('b', health(4, 4));

@@ -9,7 +9,7 @@ import { EMPTY_ROLLUP } from '../../shared/rollup.js';
 
 const sent = (id: string, restartsTotal: number): DeviceSummary => ({
   id, cluster: 'paris', online: true, state: 'ok', lastSeen: 1, arch: 'arm64', platform: 'linux', target: 't', agentVersion: '0.1.0',
-  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [],
+  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [], labels: {},
 });
 
 /** A live stream fed by a directory (no registry devices), served on a free port; `text` accumulates what arrived. */
@@ -44,9 +44,10 @@ describe('live stream, child-cluster devices', () => {
     dir.below.detail(['paris'], sent('p-1', 1));
     await until(() => s.text.includes('"id":"paris/p-1"') && s.text.includes('"restartsTotal":1'));
     const length = s.text.length;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(s.text.length).toBe(length); // no change: nothing sent
+    dir.below.detail(['paris'], sent('p-1', 1)); // the same detail again: no change, nothing to send
     dir.below.detail(['paris'], sent('p-1', 2));
+    await until(() => s.text.includes('"restartsTotal":2'));
+    expect(s.text.slice(length)).not.toContain('"restartsTotal":1');
     dir.below.event(['paris'], 'p-1', { ts: 1, seq: 7, type: 'child_terminated', data: { reason: 'trap:x' } });
     await until(() => s.text.includes('"restartsTotal":2') && s.text.includes('"seq":7'));
     dir.below.remove(['paris'], 'p-1');
@@ -60,13 +61,16 @@ describe('live stream, cluster tree', () => {
     const dir = new DeviceDirectory('root', noRecords);
     const { s, until, close } = await streamOf(dir);
     const count = () => s.text.split('event: clusters').length - 1;
-    await new Promise((r) => setTimeout(r, 100));
+    const summary = (cluster: string) => ({ ts: 1, cluster, coordinatorVersion: '0', own: EMPTY_ROLLUP, subtree: EMPTY_ROLLUP });
     expect(count()).toBe(0);
-    dir.below.summary(['paris'], { ts: 1, cluster: 'paris', coordinatorVersion: '0', own: EMPTY_ROLLUP, subtree: EMPTY_ROLLUP });
+    dir.below.summary(['paris'], summary('paris'));
     await until(() => count() === 1);
     expect(s.text).toContain('event: clusters\ndata: {"revision":1}');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(count()).toBe(1);
+    // The same tree again changes nothing; a new cluster does: exactly one more `clusters`, revision 2.
+    dir.below.summary(['paris'], summary('paris'));
+    dir.below.summary(['berlin'], summary('berlin'));
+    await until(() => s.text.includes('data: {"revision":2}'));
+    expect(count()).toBe(2);
     close();
   });
 });

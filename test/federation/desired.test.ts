@@ -7,8 +7,9 @@ import { ApiClient } from '../../cli/api-client.js';
 import { FLOTILLA_MAIN, type FlotillaProcess } from '../../cli/processes.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
 import { wat } from '../runtime/harness.js';
-import { eventually, spawnAgent } from '../helpers/cluster.js';
+import { jsonBody, eventually, spawnAgent } from '../helpers/cluster.js';
 import { startNode, tempDir, type Node } from './tree.js';
+import { scrape } from '../helpers/metrics.js';
 
 const run = promisify(execFile);
 /** The built CLI as a child process (asynchronously: the coordinators of this test live in this process). */
@@ -35,7 +36,7 @@ const agents = new Map<string, FlotillaProcess & { lines: string[] }>();
 const tokens = new Map<string, string>();
 
 const siteOptions = () => ({ dataDir: join(dir.path, 'site') });
-const detail = async (id: string) => (await fetch(`${root.api}/api/v1/devices/${encodeURIComponent(id)}`)).json();
+const detail = (id: string) => jsonBody(fetch(`${root.api}/api/v1/devices/${encodeURIComponent(id)}`));
 const post = (api: string, body: unknown) => fetch(`${api}/api/v1/desired`, { method: 'POST', body: JSON.stringify(body) });
 
 function startAgent(id: string, dataDir = join(dir.path, id)) {
@@ -80,8 +81,12 @@ describe('desired state from the root to agents in a site cluster', () => {
       await eventually(async () => (await detail(id)).events?.some((e: { type: string; data: { child?: string } }) => e.type === 'child_started' && e.data.child === 'echo'), 15_000, `child_started of ${id} at the root`);
     }
     // The module crossed the root→site link once, then site served both agents from its cache.
-    expect(root.coordinator.modules.stats).toMatchObject({ servedChildren: 1, fetchedUpstream: 0 });
-    expect(site.coordinator.modules.stats).toMatchObject({ fetchedUpstream: 1, servedDevices: 2, bytesUpstream: crashy.length });
+    const [atRoot, atSite] = [await scrape(root.api), await scrape(site.api)];
+    expect(atRoot.value('flotilla_modules_served_total', { to: 'child' })).toBe(1);
+    expect(atRoot.value('flotilla_modules_fetched_upstream_total')).toBe(0);
+    expect(atSite.value('flotilla_modules_fetched_upstream_total')).toBe(1);
+    expect(atSite.value('flotilla_modules_served_total', { to: 'device' })).toBe(2);
+    expect(atSite.value('flotilla_modules_upstream_bytes_total')).toBe(crashy.length);
 
     const stored = await new ApiClient(root.api).desired('site/s1');
     expect(stored).toMatchObject({ revision, spec, modules: { 'crashy@1': { sha256: sha256Hex(crashy), size: crashy.length } } });
@@ -101,17 +106,17 @@ describe('desired state from the root to agents in a site cluster', () => {
     // s1 kept its tree across the coordinator restart: it never applied the re-published (same) revision again.
     await eventually(async () => (await new ApiClient(site.api).devices()).devices.find((d) => d.id === 's1')?.online, 20_000, 's1 back online');
     expect(agents.get('s1')!.lines.filter((l) => l.includes('running desired revision')).length).toBe(1);
-    const s1 = await (await fetch(`${site.api}/api/v1/devices/s1`)).json();
+    const s1 = await jsonBody(fetch(`${site.api}/api/v1/devices/s1`));
     expect(s1.tree).toEqual([expect.objectContaining({ path: 'root/echo', state: 'running', restarts: 0 })]);
 
     // The next change gets a higher revision than the stored one.
-    const next = await (await post(root.api, { target: { device: 'site/s1' }, spec: { ...spec, intensity: 3 } })).json();
+    const next = await jsonBody(post(root.api, { target: { device: 'site/s1' }, spec: { ...spec, intensity: 3 } }));
     expect(next.acks['site/s1'].result.revision).toBeGreaterThan(revision);
     await eventually(() => agents.get('s1')!.lines.some((l) => l.includes(`running desired revision ${next.acks['site/s1'].result.revision} `)), 15_000, 's1 applies the next revision');
   }, 60_000);
 
   it('bad inputs: unknown step, invalid spec, unknown device or cluster', async () => {
-    const error = async (res: Response) => [res.status, (await res.json()).error.message];
+    const error = async (res: Response) => [res.status, (await jsonBody(res)).error.message];
     expect(await error(await post(root.api, { target: { all: true }, spec: { id: 'root', children: [{ id: 'x', step: 'ghost@1' }, { id: 'y', step: 'crashy@1' }] } }))).toEqual([
       400,
       expect.stringContaining('unknown step reference ghost@1'),

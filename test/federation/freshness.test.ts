@@ -63,16 +63,18 @@ describe('a device two clusters below, seen from the root', () => {
     expect((await get(root, `/api/v1/devices/${encodeURIComponent('eu/site1/ghost')}/history`)).status).toBe(404);
   });
 
-  it('its last-seen stays within a few report intervals of now, and its uptime grows', async () => {
-    const first = (await rootView())!;
-    // Reporting long enough that a last-seen frozen at the first detail would be far behind.
-    await eventually(() => reports >= 12, 10_000, 'twelve reports');
+  it('its last-seen and uptime move forward at the root as it keeps reporting', async () => {
+    // A last-seen frozen at the first detail (the bug this guards) would never pass the one seen before.
+    let previous = (await rootView())!;
     for (let i = 0; i < 3; i++) {
-      const d = (await rootView())!;
+      const after = reports + 3;
+      await eventually(() => reports >= after, 30_000, 'three more reports');
+      const d = await eventually(async () => {
+        const v = (await rootView())!;
+        return v.lastSeen! > previous.lastSeen! && v.uptimeS! > previous.uptimeS! && v;
+      }, 30_000, 'a newer last-seen and uptime at the root');
       expect(d.online).toBe(true);
-      expect(Date.now() - d.lastSeen!).toBeLessThan(5 * INTERVAL_MS);
-      expect(d.uptimeS!).toBeGreaterThan(first.uptimeS! + 1);
-      await eventually(() => reports >= 12 + 3 * (i + 1), 5_000, 'three more reports');
+      previous = d;
     }
-  });
+  }, 120_000);
 });

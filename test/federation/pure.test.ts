@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { authorizePublish, authorizeSubscribe } from '../../coordinator/broker/acl.js';
 import { Collector } from '../../coordinator/federation/collector.js';
 import { federationMappings } from '../../coordinator/federation/federation.js';
-import { EchoGuard, checkMappings, filtersOverlap, mapIn, mapOut, parseMappingLine } from '../../coordinator/federation/mapping.js';
+import { checkMappings, filtersOverlap, mapIn, mapOut, type TopicMapping } from '../../coordinator/federation/mapping.js';
+import { ParseOnce } from '../../coordinator/federation/parse-once.js';
 import { combine, rollupDevices } from '../../shared/rollup.js';
 import { SubtreeView, freshen } from '../../coordinator/fleet/subtree-view.js';
 import { ClusterName, parseFleetTopic, UP } from '../../shared/fleet-topics.js';
@@ -31,9 +32,9 @@ describe('bridge topic mappings', () => {
 
   it('loop prevention: the federation mappings are accepted, overlapping out/in mappings are refused', () => {
     expect(checkMappings(m)).toEqual([]);
-    const looping = [parseMappingLine('sensors/# out 1'), parseMappingLine('sensors/+/x in 1')];
-    expect(checkMappings(looping)[0]).toMatch(/overlap on the remote broker/);
-    expect(checkMappings([parseMappingLine('a/# out 0 "" x/'), parseMappingLine('a/# in 0 "" y/')])[0]).toMatch(/overlap on the local broker/);
+    const map = (pattern: string, direction: 'in' | 'out', localPrefix = '', remotePrefix = ''): TopicMapping => ({ pattern, direction, qos: 1, localPrefix, remotePrefix });
+    expect(checkMappings([map('sensors/#', 'out'), map('sensors/+/x', 'in')])[0]).toMatch(/overlap on the remote broker/);
+    expect(checkMappings([map('a/#', 'out', '', 'x/'), map('a/#', 'in', '', 'y/')])[0]).toMatch(/overlap on the local broker/);
   });
 
   it('filter overlap follows MQTT wildcard rules', () => {
@@ -41,21 +42,6 @@ describe('bridge topic mappings', () => {
     expect(filtersOverlap('a/+/c', 'a/b/+')).toBe(true);
     expect(filtersOverlap('a/+', 'a/b/c')).toBe(false);
     expect(filtersOverlap('flotilla/up/#', 'flotilla/down/#')).toBe(false);
-  });
-
-  it('parses Mosquitto-style lines and rejects bad ones', () => {
-    expect(parseMappingLine('sensors/# both 1 local/ remote/')).toEqual({ pattern: 'sensors/#', direction: 'both', qos: 1, localPrefix: 'local/', remotePrefix: 'remote/' });
-    expect(parseMappingLine('x')).toMatchObject({ direction: 'out', qos: 0, localPrefix: '', remotePrefix: '' });
-    expect(() => parseMappingLine('x sideways')).toThrow(/direction/);
-    expect(() => parseMappingLine('x out 2')).toThrow(/qos/);
-  });
-
-  it('an echo guard drops exactly the copies of what was sent', () => {
-    const g = new EchoGuard(2);
-    g.sent('t', Buffer.from('a'));
-    expect(g.isEcho('t', Buffer.from('b'))).toBe(false);
-    expect(g.isEcho('t', Buffer.from('a'))).toBe(true);
-    expect(g.isEcho('t', Buffer.from('a'))).toBe(false);
   });
 });
 
@@ -120,9 +106,9 @@ describe('replies collected down the tree', () => {
 
 describe('aggregation', () => {
   it('counts by state and keeps the worst', () => {
-    const online = { ...summarize('a', 'c', { id: 'a', online: true, lastSeen: 1, health: undefined, events: [], invalidMessages: 0 }) };
-    const offline = { ...summarize('b', 'c', { id: 'b', online: false, lastSeen: 1, health: undefined, events: [], invalidMessages: 2 }) };
-    const neverSeen = summarize('n', 'c', undefined);
+    const online = { ...summarize('a', 'c', { id: 'a', online: true, lastSeen: 1, health: undefined, events: [], invalidMessages: 0 }, {}) };
+    const offline = { ...summarize('b', 'c', { id: 'b', online: false, lastSeen: 1, health: undefined, events: [], invalidMessages: 2 }, {}) };
+    const neverSeen = summarize('n', 'c', undefined, {});
     const r = rollupDevices([online, offline, neverSeen]);
     // A never-seen device is `unknown`, not `offline`: each device counts in exactly one of online/offline/unknown.
     expect(r.devices).toEqual({ total: 3, online: 1, offline: 1, degraded: 0, unknown: 1 });
@@ -133,7 +119,7 @@ describe('aggregation', () => {
 });
 
 describe('remote last-seen from the cluster alive message', () => {
-  const sent = { ...summarize('x', 'root/eu', { id: 'x', online: true, lastSeen: 1_000, health: undefined, events: [], invalidMessages: 0 }), uptimeS: 10 };
+  const sent = { ...summarize('x', 'root/eu', { id: 'x', online: true, lastSeen: 1_000, health: undefined, events: [], invalidMessages: 0 }, {}), uptimeS: 10 };
 
   it('an online device is brought forward to the time its cluster last heard all its online devices, uptime with it', () => {
     const view = new SubtreeView('root', () => 0);
@@ -154,5 +140,49 @@ describe('remote last-seen from the cluster alive message', () => {
     view.detail(['eu'], sent);
     view.alive(['eu'], { ts: 9_500, heardAt: null });
     expect(view.devices.get('eu/x')!.summary.lastSeen).toBe(1_000);
+  });
+});
+
+describe('parse once (an intermediate coordinator reads each message from below on two clients)', () => {
+  it('parses a message once for both readers, its error included, and keeps nothing with one reader', () => {
+    const once = new ParseOnce(2);
+    let parses = 0;
+    const parse = (payload: Buffer) => () => {
+      parses++;
+      const value = JSON.parse(payload.toString());
+      if (value.bad) throw new Error('bad');
+      return value;
+    };
+    const a = Buffer.from('{"n":1}');
+    expect(once.parse('t', a, parse(a))).toEqual({ n: 1 });
+    // The other reader's copy: equal bytes in another buffer.
+    expect(once.parse('t', Buffer.from(a), parse(a))).toEqual({ n: 1 });
+    expect(parses).toBe(1);
+    // Taken by both readers: a third delivery (a new message with the same bytes) is parsed again.
+    once.parse('t', a, parse(a));
+    expect(parses).toBe(2);
+    const bad = Buffer.from('{"bad":true}');
+    expect(() => once.parse('t', bad, parse(bad))).toThrow('bad');
+    expect(() => once.parse('t', Buffer.from(bad), parse(bad))).toThrow('bad');
+    expect(parses).toBe(3);
+    // Other bytes on the same topic are another message.
+    const b = Buffer.from('{"n":2}');
+    expect(once.parse('t', b, parse(b))).toEqual({ n: 2 });
+    expect(parses).toBe(4);
+
+    const single = new ParseOnce(1);
+    single.parse('t', a, parse(a));
+    single.parse('t', a, parse(a));
+    expect(parses).toBe(6);
+  });
+
+  it('forgets the oldest waiting results beyond its bound', () => {
+    const once = new ParseOnce(2);
+    let parses = 0;
+    const parse = () => ++parses;
+    for (let i = 0; i <= 1024; i++) once.parse(`t${i}`, Buffer.from('x'), parse);
+    once.parse('t0', Buffer.from('x'), parse); // dropped: parsed again
+    once.parse('t1024', Buffer.from('x'), parse); // still waiting: not parsed
+    expect(parses).toBe(1026);
   });
 });

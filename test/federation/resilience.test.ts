@@ -10,6 +10,7 @@ import { ClusterTree } from '../../shared/api.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
 import { device, enrollCluster, startNode, type Node } from './tree.js';
+import { metric } from '../helpers/metrics.js';
 
 const dirs = tempDir();
 afterAll(() => dirs.cleanup());
@@ -38,7 +39,7 @@ describe('a parent that goes away and comes back', () => {
     for (let seq = 20; seq < 40; seq++) await x.publishAsync(deviceTopic('x', 'events'), event(seq), { qos: 1 });
     await eventually(() => site.coordinator.directory.live.get('x')?.events.length === 40, 5000, 'site got all events');
     // The spool holds the 20 events, and any message still unacknowledged when the link went.
-    await eventually(() => bridge.stats.buffered >= 20, 5000, 'spooled while down');
+    await eventually(async () => (await metric(site.api, 'flotilla_bridge_buffered_messages')) >= 20, 5000, 'spooled while down');
 
     // Restart the parent on the same port from the same data dir (tokens, child credentials survive on disk).
     root = await startNode('root', undefined, { dataDir: rootDir, mqttPort: rootPort });
@@ -47,7 +48,7 @@ describe('a parent that goes away and comes back', () => {
     await eventually(() => rootEvents(root, 'site1/x').length === 30, 5000, 'buffered and new events at the restarted root');
     expect(rootEvents(root, 'site1/x')).toEqual(Array.from({ length: 30 }, (_, i) => 20 + i));
     expect(states).toEqual(['down', 'up']);
-    expect(bridge.stats.dropped).toBe(0);
+    expect(await metric(site.api, 'flotilla_bridge_dropped_total')).toBe(0);
     // The restarted root rebuilt its view from what the child re-published (its retained copies were in memory).
     const tree = await eventually(async () => {
       const t = ClusterTree.parse(await (await fetch(`${root.api}/api/v1/clusters`)).json());

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectHealth } from '../../agent/health.js';
 import { FanoutResult, DeviceList, ClusterTree } from '../../shared/api.js';
 import { deviceTopic } from '../../shared/topics.js';
-import { connectDevice, eventually } from '../helpers/cluster.js';
+import { connectDevice, eventually, jsonBody } from '../helpers/cluster.js';
 import { device, enrollCluster, startNode, tempDir, type Node } from './tree.js';
+import { metric } from '../helpers/metrics.js';
 
 /** root → eu → {site1, site2}; devices: w@root, z@eu, x,y@site1, x@site2 (same id as in site1). */
 let root: Node, eu: Node, site1: Node, site2: Node;
@@ -31,7 +32,7 @@ async function ackingDevice(node: Node, id: string): Promise<MqttClient> {
 
 const post = async (api: string, path: string, body: unknown) => {
   const res = await fetch(`${api}${path}`, { method: 'POST', body: JSON.stringify(body) });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await jsonBody(res) };
 };
 const devicesAt = async (n: Node) => DeviceList.parse(await (await fetch(`${n.api}/api/v1/devices`)).json()).devices;
 
@@ -88,7 +89,7 @@ describe('three levels: root → eu → site → devices', () => {
     const c = clients[2];
     await c.publishAsync(deviceTopic('x', 'events'), JSON.stringify({ ts: Date.now(), seq: 7, type: 'hello', data: { n: 1 } }), { qos: 1 });
     await eventually(() => root.coordinator.directory.below.devices.get('eu/site1/x')?.events.some((e) => e.seq === 7), 5000, 'event at root');
-    const detail = await (await fetch(`${root.api}/api/v1/devices/${encodeURIComponent('eu/site1/x')}`)).json();
+    const detail = await jsonBody(fetch(`${root.api}/api/v1/devices/${encodeURIComponent('eu/site1/x')}`));
     expect(detail).toMatchObject({ id: 'eu/site1/x', cluster: 'root/eu/site1', health: { intervalS: 60 } });
     expect(detail.events.some((e: { seq: number }) => e.seq === 7)).toBe(true);
   });
@@ -119,10 +120,10 @@ describe('a child coordinator is confined to its subtree', () => {
     const token = await enrollCluster(eu.api, 'rogue');
     const rogue = await connectDevice(eu.mqttUrl, 'child:rogue', token, { username: 'child:rogue' });
     await expect(rogue.subscribeAsync('flotilla/down/site1/#', { qos: 1 })).rejects.toThrow(/Subscribe error/);
-    const denied = eu.coordinator.stats.deniedRequests;
+    const denied = await metric(eu.api, 'flotilla_denied_requests_total', { action: 'publish' });
     // QoS 0: aedes closes a client whose QoS 1 publish is refused.
     rogue.publish('flotilla/up/site1/d/x/detail', JSON.stringify({ forged: true }), { qos: 0 });
-    await eventually(() => eu.coordinator.stats.deniedRequests > denied, 5000, 'the refusal');
+    await eventually(async () => (await metric(eu.api, 'flotilla_denied_requests_total', { action: 'publish' })) > denied, 5000, 'the refusal');
     expect((await devicesAt(root)).find((d) => d.id === 'eu/site1/x')?.online).toBe(true);
     await rogue.endAsync();
   });
@@ -130,13 +131,14 @@ describe('a child coordinator is confined to its subtree', () => {
   it('a malformed message from a child is rejected, counted, and not forwarded further up', async () => {
     const token = await enrollCluster(eu.api, 'sloppy');
     const sloppy = await connectDevice(eu.mqttUrl, 'child:sloppy', token, { username: 'child:sloppy' });
-    const invalid = eu.coordinator.federation.stats.invalidUplink;
-    const rejected = eu.coordinator.federation.bridge!.stats.rejected;
+    const invalidAt = (node: { api: string }) => metric(node.api, 'flotilla_invalid_messages_total', { source: 'uplink' });
+    const rejectedAt = (node: { api: string }) => metric(node.api, 'flotilla_bridge_rejected_total');
+    const [invalid, rejected] = [await invalidAt(eu), await rejectedAt(eu)];
     await sloppy.publishAsync('flotilla/up/sloppy/summary', '{"ts":"never"}', { qos: 1 });
     await sloppy.publishAsync('flotilla/up/sloppy/d/q/detail', 'not json', { qos: 1 });
-    await eventually(() => eu.coordinator.federation.stats.invalidUplink === invalid + 2, 5000, 'both counted');
-    await eventually(() => eu.coordinator.federation.bridge!.stats.rejected === rejected + 2, 5000, 'neither forwarded');
-    expect(root.coordinator.federation.stats.invalidUplink).toBe(0);
+    await eventually(async () => (await invalidAt(eu)) === invalid + 2, 5000, 'both counted');
+    await eventually(async () => (await rejectedAt(eu)) === rejected + 2, 5000, 'neither forwarded');
+    expect(await invalidAt(root)).toBe(0);
     expect(root.coordinator.directory.below.devices.has('eu/sloppy/q')).toBe(false);
     await sloppy.endAsync();
   });

@@ -5,6 +5,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bridge, openUplinkSpool } from '../../coordinator/federation/bridge.js';
 import { eventually, memoryLogger, tempDir } from '../helpers/cluster.js';
+import { CoordinatorMetrics } from '../../coordinator/metrics/index.js';
 
 const spoolDir = tempDir();
 afterAll(() => spoolDir.cleanup());
@@ -67,8 +68,10 @@ describe('bridge and retained state', () => {
       mappings: [{ pattern: '#', direction: 'out', qos: 1, localPrefix: 'flotilla/up/', remotePrefix: 'flotilla/up/c1/', retainKinds: ['detail'] }],
       stateTopic: 'flotilla/up/c1/bridge/state',
       spool: await openUplinkSpool(spoolDir.path, { messages: 100 }, memoryLogger()),
+      metrics: new CoordinatorMetrics(),
       log: memoryLogger(),
     });
+    bridge.start();
     stops.push(() => bridge.close());
     await bridge.whenUp();
     await eventually(() => snapshots > 0, 5000, 'the bridge subscribed and the store was read');

@@ -29,7 +29,7 @@ beforeAll(async () => {
     port: 0,
     dataDir: dir.path,
     authenticate: (clientId) => principals.get(clientId),
-    onDenied: (what) => denied.push(what),
+    onDenied: (action, subject) => denied.push(`${action} ${subject}`),
     log: memoryLogger(),
   });
   broker.acceptClients();

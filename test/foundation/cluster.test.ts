@@ -4,6 +4,7 @@ import type { MqttClient } from 'mqtt';
 import { ApiClient } from '../../cli/api-client.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { connectDevice, eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { metric } from '../helpers/metrics.js';
 
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 let api: ApiClient;
@@ -29,7 +30,7 @@ describe('joining', () => {
     await api.enroll('join-2');
     await expect(connectDevice(cluster.mqttUrl, 'join-2', token)).rejects.toThrow(/Bad username or password/);
     await expect(connectDevice(cluster.mqttUrl, 'join-2', token, { username: 'join-1' })).rejects.toThrow(/Bad username or password/);
-    expect(cluster.coordinator.stats.deniedRequests).toBeGreaterThanOrEqual(4);
+    expect(await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'connect' })).toBeGreaterThanOrEqual(4);
   });
 
   it('an agent process joins, reports health, and shows in the API', async () => {
@@ -75,10 +76,10 @@ describe('ACL confinement between two devices', () => {
     await watcher.subscribeAsync('flotilla/d/+/out/#', { qos: 1 });
     const received: string[] = [];
     watcher.on('message', (topic) => received.push(topic));
-    const denied = cluster.coordinator.stats.deniedRequests;
+    const denied = await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'publish' });
     // aedes closes the connection of a client whose QoS 1 publish is refused; use QoS 0 to keep the session.
     a.publish(deviceTopic('acl-b', 'out') + '/x', 'forged', { qos: 0 });
-    await eventually(() => cluster.coordinator.stats.deniedRequests > denied, 5000, 'the refusal');
+    await eventually(async () => (await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'publish' })) > denied, 5000, 'the refusal');
     await b.publishAsync(deviceTopic('acl-b', 'out') + '/x', 'genuine', { qos: 1 });
     await eventually(() => received.length > 0, 5000, 'the genuine message');
     expect(received).toEqual(['flotilla/d/acl-b/out/x']);
@@ -116,7 +117,8 @@ describe('malformed messages on every topic the coordinator subscribes to', () =
   it('are dropped, logged with the reason, counted, and the coordinator keeps serving', async () => {
     const { token } = await api.enroll('bad-1');
     const client = await connectDevice(cluster.mqttUrl, 'bad-1', token);
-    const before = cluster.coordinator.stats.invalidMessages;
+    const invalid = () => metric(cluster.api, 'flotilla_invalid_messages_total', { source: 'device' });
+    const before = await invalid();
     const bad: [string, string][] = [
       ['status', 'not json'],
       ['status', '{"online":"yes","ts":1}'],
@@ -126,7 +128,7 @@ describe('malformed messages on every topic the coordinator subscribes to', () =
       ['ack', '{"id":42}'],
     ];
     for (const [kind, payload] of bad) await client.publishAsync(deviceTopic('bad-1', kind as 'status'), payload, { qos: 1 });
-    await eventually(() => cluster.coordinator.stats.invalidMessages === before + bad.length, 5000, 'all counted');
+    await eventually(async () => (await invalid()) === before + bad.length, 5000, 'all counted');
     expect(cluster.lines.some((l) => l.includes('dropped invalid message on flotilla/d/bad-1/health: health of bad-1: seq: '))).toBe(true);
     expect(cluster.lines.some((l) => l.includes('status of bad-1: payload is not valid JSON'))).toBe(true);
     const device = (await api.devices()).devices.find((d) => d.id === 'bad-1')!;

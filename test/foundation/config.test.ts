@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { coordinatorSpec } from '../../coordinator/main.js';
 import { agentSpec } from '../../agent/main.js';
 import { loadConfig, opt } from '../../shared/config.js';
@@ -75,6 +76,13 @@ describe('configuration: flag > env > file > default', () => {
     expect(() => loadConfig(spec, [], {})).toThrow('expected exactly one FILE');
     expect(() => loadConfig(spec, ['a', 'b'], {})).toThrow('expected exactly one FILE');
     expect(loadConfig(spec, ['--help'], {}).info).toBe('help');
+  });
+
+  it('a repeatable option collects every flag (env: comma-separated); trailing arguments need at least one', () => {
+    const spec = { command: 'x', summary: 's', argument: 'ID', rest: 'K=V', options: { label: { schema: z.array(z.string()), multiple: true, description: 'd' } } } as const;
+    expect(loadConfig(spec, ['d', 'a=1', '--label', 'x=1', '--label', 'y=2'], {})).toMatchObject({ argument: 'd', rest: ['a=1'], values: { label: ['x=1', 'y=2'] } });
+    expect(loadConfig(spec, ['d', 'a=1', 'b-'], { FLOTILLA_LABEL: 'x=1,y=2' })).toMatchObject({ rest: ['a=1', 'b-'], values: { label: ['x=1', 'y=2'] } });
+    expect(() => loadConfig(spec, ['d'], {})).toThrow('expected ID and at least one K=V');
   });
 
   it('the version constant matches package.json', () => {

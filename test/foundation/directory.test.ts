@@ -24,7 +24,7 @@ function records(ids: string[]): DeviceRecords & { ids: Map<string, { facts?: ne
 
 const remote = (id: string, online: boolean): DeviceSummary => ({
   id, cluster: 'x', online, state: online ? 'ok' : 'offline', lastSeen: 1, arch: 'arm64', platform: 'linux', target: 't', agentVersion: '0.1.0',
-  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal: 0, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [],
+  uptimeS: 1, rssBytes: 1, load1: 0, restartsTotal: 0, children: { running: 0, total: 0 }, invalidMessages: 0, stepRefs: [], labels: {},
 });
 
 describe('device directory (pure, fake clock)', () => {

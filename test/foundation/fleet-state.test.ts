@@ -39,7 +39,7 @@ describe('FleetState (pure, fake clock)', () => {
       { path: 'root/a', kind: 'worker', state: 'running', restarts: 2 },
       { path: 'root/b', kind: 'worker', state: 'restarting', restarts: 1 },
     ]));
-    const s = summarize('d1', 'c', fleet.get('d1'));
+    const s = summarize('d1', 'c', fleet.get('d1'), {});
     expect(s.state).toBe('degraded');
     expect(s.children).toEqual({ running: 1, total: 2 });
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnFlotilla } from '../../cli/processes.js';
-import { startCoordinator } from '../helpers/cluster.js';
+import { jsonBody, startCoordinator } from '../helpers/cluster.js';
 
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 const TOKEN = 'api-token-for-tests';
@@ -13,7 +13,7 @@ afterAll(() => cluster.stop());
 
 async function call(method: string, path: string, body?: string, headers: Record<string, string> = auth) {
   const res = await fetch(cluster.api + path, { method, headers, body });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await jsonBody(res) };
 }
 
 describe('HTTP API errors are JSON with a message', () => {

@@ -5,8 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
 
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
-// Read-only is covered through the store's injected write path (test/durable): a running coordinator keeps its broker
-// journal open for writing, so its data dir cannot be remounted read-only under it.
 const dir = tempDir();
 const mountPoint = join(dir.path, 'data');
 const brokerDir = join(mountPoint, 'broker');
@@ -22,6 +20,7 @@ try {
   mountProblem = (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
 }
 const filler = join(mountPoint, 'filler');
+const remount = (mode: 'ro' | 'rw') => execFileSync('mount', ['-o', `remount,${mode}`, mountPoint]);
 
 function fillDisk(): void {
   try {
@@ -45,7 +44,7 @@ afterAll(async () => {
   rmSync(dir.path, { recursive: true, force: true });
 });
 
-describe.skipIf(mountProblem !== undefined)(`a full data dir (tmpfs of 64 KiB${mountProblem ? `; skipped: mount failed: ${mountProblem}` : ''})`, () => {
+describe.skipIf(mountProblem !== undefined)(`a full or read-only data dir (tmpfs of 64 KiB${mountProblem ? `; skipped: mount failed: ${mountProblem}` : ''})`, () => {
   it('a full disk: writes answer 507 naming the cause, a device coming online crashes nothing, and the next write after freeing space retries', async () => {
     expect((await post('/api/v1/devices', { id: 'd-1' })).status).toBe(201);
     const { token } = (await (await post('/api/v1/devices', { id: 'd-1' })).json()) as { token: string };
@@ -69,5 +68,18 @@ describe.skipIf(mountProblem !== undefined)(`a full data dir (tmpfs of 64 KiB${m
     expect((await post('/api/v1/devices', { id: 'd-3' })).status).toBe(201);
     // d-2's enrolment was refused (507) but kept in memory; the retry wrote it together with d-3.
     expect(registryOnDisk()).toEqual(['d-1', 'd-2', 'd-3']);
+  });
+
+  it('a read-only data dir: 507 naming EROFS, and writes resume once it is writable again', async () => {
+    remount('ro');
+    try {
+      const refused = await post('/api/v1/devices', { id: 'd-4' });
+      expect(refused.status).toBe(507);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/EROFS: read-only file system/);
+    } finally {
+      remount('rw');
+    }
+    expect((await post('/api/v1/devices', { id: 'd-5' })).status).toBe(201);
+    expect(registryOnDisk()).toEqual(['d-1', 'd-2', 'd-3', 'd-4', 'd-5']);
   });
 });

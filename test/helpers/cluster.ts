@@ -48,6 +48,10 @@ export function connectDevice(url: string, id: string, token: string, extra: mqt
   return mqtt.connectAsync(url, { clientId: id, username: id, password: token, reconnectPeriod: 0, ...extra });
 }
 
+/** A JSON body a test asserts on with `expect` (shape checks are the assertions themselves). */
+export type Body = any;
+export const jsonBody = async (res: Response | Promise<Response>): Promise<Body> => (await res).json();
+
 /** Resolve with the first truthy value of `read`, re-checked every 25 ms (state observed through an API or a file). */
 export async function eventually<T>(read: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -59,8 +63,8 @@ export async function eventually<T>(read: () => T | undefined | false | Promise<
   }
 }
 
-/** Start `flotilla agent` as a child process against a coordinator. */
-export function spawnAgent(mqttUrl: string, id: string, token: string, dataDir: string, extra: string[] = []): FlotillaProcess {
+/** Start `flotilla agent` as a child process against a coordinator; `lines` collects its stderr log. */
+export function spawnAgent(mqttUrl: string, id: string, token: string, dataDir: string, extra: string[] = []): FlotillaProcess & { lines: string[] } {
   const lines: string[] = [];
   return Object.assign(
     spawnFlotilla(['agent', '--coordinator', mqttUrl, '--id', id, `--token=${token}`, '--data-dir', dataDir, '--health-interval', '1', ...extra], {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatExitReason, isNormalExit, parseExitReason, DEFAULT_LIMITS, type ExitReason } from '../../shared/step-abi.js';
 import { parseStepManifest, sha256Hex } from '../../shared/step-manifest.js';
-import { capMemory, inspectModule } from '../../agent/runtime/wasm-binary.js';
+import { capMemory, inspectModule } from '../../shared/wasm/binary.js';
 import { wat } from './harness.js';
 
 describe('exit reasons (ABI: one documented string form)', () => {

@@ -99,6 +99,21 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
+  it('messages handed to a busy host count against the queue limit: its input stays bounded', async () => {
+    const runtime = new StepRuntime();
+    const s = await startRecorded(runtime, await loadWat(runtime, 'loop', { timeBudgetMs: 60_000 }), { maxQueued: 10 });
+    s.handle.push(bytes('L'));
+    // Spread over time, so the stalled host is handed more than the usual two batches.
+    let accepted = 0;
+    for (let i = 0; i < 30; i++) {
+      if (s.handle.push(bytes('x'))) accepted++;
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    expect(accepted).toBe(9);
+    expect(s.handle.stats()).toMatchObject({ in: 10, processed: 0, queued: 10, dropped: 21 });
+    await runtime.stop();
+  });
+
   it('backstop: a host stuck in a call that never ticks is terminated; the stuck step exits timeout, the others killed', async () => {
     const runtime = new StepRuntime();
     // A loop the metering missed (as if the rewriter had a hole): the module is taken for metered, never ticks.

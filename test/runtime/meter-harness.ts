@@ -3,7 +3,7 @@
  * emits, logs, other import calls, return codes and traps. Comparing the transcripts of a module and its metered
  * version checks that metering changed nothing a step can observe.
  */
-import { capMemory, inspectModule } from '../../agent/runtime/wasm-binary.js';
+import { capMemory, inspectModule } from '../../shared/wasm/binary.js';
 import { meter, METER_FUEL, METER_TICK } from '../../agent/runtime/metering/index.js';
 
 /**

@@ -10,5 +10,6 @@ export default defineConfig({
     hookTimeout: 600_000,
     pool: 'forks',
     fileParallelism: false,
+    setupFiles: ['test/setup/unhandled-rejections.ts'],
   },
 });

@@ -1,11 +1,14 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ApiClient } from '../../cli/api-client.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { wat } from '../runtime/harness.js';
-import { connectDevice, eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { jsonBody, connectDevice, eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
 
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 let api: ApiClient;
@@ -64,7 +67,7 @@ describe('an agent runs its desired supervision tree', () => {
       await publishDesired('w-1', 1);
       await eventually(() => events('w-1').filter((e) => e.type === 'child_started').length >= 2, 10_000, 'both children started');
       const device = await eventually(async () => {
-        const d = await (await fetch(`${cluster.api}/api/v1/devices/w-1`)).json();
+        const d = await jsonBody(fetch(`${cluster.api}/api/v1/devices/w-1`));
         return d.steps?.length === 1 && d.tree.some((c: { path: string; state: string }) => c.path === 'root/relay' && c.state === 'running') && d;
       }, 10_000, 'tree in health');
       expect(device.steps[0]).toEqual({ ref: 'crashy@1', sha256, size: crashy.length });
@@ -85,14 +88,40 @@ describe('an agent runs its desired supervision tree', () => {
       await agent.stop();
     }
 
-    // Reboot with no network: the agent runs its last desired tree from local state and its step store.
+    // Reboot with no network: the agent starts its last desired tree from local state and its step store.
     const offline = spawnAgent('mqtt://127.0.0.1:1', 'w-1', token, agentDir);
     try {
       await eventually(() => offline.lines.some((l) => l.includes('running desired revision 1 (1 step module(s))')), 10_000, 'tree started offline');
     } finally {
       await offline.stop();
     }
-  });
+
+    // Reboot without its coordinator: a bare broker (no auth, nobody to send a desired state or a module). The tree
+    // from local state must move data: in → echo → relay → out, through steps started from the local store only.
+    const bare = await Aedes.createBroker();
+    const server = createServer(bare.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const bareUrl = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const local = await mqtt.connectAsync(bareUrl, { clientId: 'local-watcher', reconnectPeriod: 0 });
+    const seen: string[] = [];
+    local.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));
+    await local.subscribeAsync('plant/#', { qos: 1 });
+    const rebooted = spawnAgent(bareUrl, 'w-1', token, agentDir);
+    try {
+      await eventually(() => rebooted.lines.some((l) => l.includes('running desired revision 1 (1 step module(s))')), 10_000, 'tree started from local state');
+      await rebooted.waitFor('joined');
+      // The agent subscribes to its inputs once connected; publish until the relayed copy comes out.
+      await eventually(async () => {
+        await local.publishAsync('sensors/w/in', 'after reboot', { qos: 1 });
+        return seen.includes('plant/relayed after reboot');
+      }, 20_000, 'data through the tree started from local state');
+    } finally {
+      await rebooted.stop();
+      await local.endAsync();
+      await new Promise<void>((resolve) => bare.close(() => resolve()));
+      server.close();
+    }
+  }, 90_000);
 
   it('rejects a malformed desired spec with a clear reason and keeps running', async () => {
     const { token } = await api.enroll('w-2');

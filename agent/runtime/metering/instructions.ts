@@ -5,7 +5,7 @@
  * rewriter needs: where each instruction ends, which ones open and close blocks, and where a function index sits.
  * Typing is the engine's job. Pure; unknown opcodes throw MeteringError naming the opcode and byte offset.
  */
-import type { Reader } from '../wasm-binary.js';
+import type { Reader } from '../../../shared/wasm/binary.js';
 import { MeteringError } from './errors.js';
 
 /** Immediate shapes. */

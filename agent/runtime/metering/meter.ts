@@ -4,7 +4,7 @@
  * can preempt a step inside a shared thread. Pure: bytes in, bytes out.
  */
 import { StepLoadError } from '../errors.js';
-import { ByteWriter, Reader, sectionReader, sections, type Section } from '../wasm-binary.js';
+import { ByteWriter, Reader, sectionReader, sections, type Section } from '../../../shared/wasm/binary.js';
 import { MeteringError } from './errors.js';
 import { scanExpression, uncheckedWeights, type Region, type Scan } from './regions.js';
 

@@ -3,7 +3,7 @@
  * loop headers, and which functions can go without an entry check. Pure.
  */
 import { StepLoadError } from '../errors.js';
-import type { Reader } from '../wasm-binary.js';
+import type { Reader } from '../../../shared/wasm/binary.js';
 import { MeteringError } from './errors.js';
 import { closesBlock, decodeInstruction, OP_CALL_INDIRECT, OP_LOOP, OP_REF_FUNC, OP_RETURN_CALL_INDIRECT, opensBlock, type Instruction } from './instructions.js';
 

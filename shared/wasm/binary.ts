@@ -3,7 +3,7 @@
  * walk, and what the host checks before compiling (type, import, function, memory and export sections). Instructions
  * are decoded on top of this Reader by metering/instructions.ts. Pure; throws StepLoadError on bad bytes.
  */
-import { StepLoadError } from './errors.js';
+import { StepLoadError } from './step-load-error.js';
 
 export interface FuncType {
   params: string[];

@@ -1,0 +1,21 @@
+/**
+ * The baseline of bench/cluster-load.ts: aedes alone, no auth, relaying every device's health to one in-process
+ * subscriber (as the coordinator's own client subscribes to all health), with default options. Prints its port.
+ */
+import { createServer } from 'node:net';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
+
+const broker = await Aedes.createBroker();
+const server = createServer(broker.handle);
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const port = (server.address() as { port: number }).port;
+const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'relay', clean: false });
+let received = 0;
+sub.on('message', () => received++);
+await sub.subscribeAsync('flotilla/d/+/health', { qos: 1 });
+console.log(JSON.stringify({ port }));
+process.on('SIGTERM', () => {
+  console.error(`relayed ${received}`);
+  process.exit(0);
+});
