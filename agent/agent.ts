@@ -4,6 +4,7 @@ import mqtt, { UniqueMessageIdProvider, type MqttClient } from 'mqtt';
 import { Backoff } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import type { LogLine } from '../shared/logs.js';
 import { Command, encode, decode, type AckMessage, type CommandType, type EventMessage, type StatusMessage } from '../shared/messages.js';
 import { reconnectWithBackoff } from '../shared/reconnect.js';
 import { Spool, publishStored } from '../shared/spool.js';
@@ -53,6 +54,7 @@ export class Agent {
   private readonly stopReconnecting: () => void;
   private stopHealthPeriod: (() => void) | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
 
   private constructor(
     readonly opts: AgentOptions,
@@ -126,7 +128,8 @@ export class Agent {
       this.publish('status', { online: true, ts: Date.now() } satisfies StatusMessage);
       this.reportHealth();
     });
-    client.on('error', (err) => log.warn(`coordinator link: ${err.message}`));
+    // Once stopping, a failed reconnect is expected, not news.
+    client.on('error', (err) => this.stopping || log.warn(`coordinator link: ${err.message}`));
     client.on('message', (topic, payload) => this.dispatch(topic, payload));
     // Subscriptions are queued by mqtt.js until connected, and kept by the persistent session afterwards.
     this.subscribe([deviceTopic(opts.id, 'cmd'), deviceTopic(opts.id, 'desired')]);
@@ -250,8 +253,21 @@ export class Agent {
     publishStored(this.client, topic, payload, { qos, retain });
   }
 
+  /** Sends one log line now if the link is up (lines are not queued while offline); false if not sent. */
+  sendLog(line: LogLine): boolean {
+    if (!this.client.connected || this.stopping) return false;
+    // Not spooled: log lines are lossy by design (docs/protocol.md "Logs"), and never worth a disk write each.
+    this.client.publish(deviceTopic(this.opts.id, 'logs'), encode(line), { qos: CONTRACT.logs.qos, retain: CONTRACT.logs.retain });
+    return true;
+  }
+
+  /** From now on link errors are expected (the agent is shutting down): they are no longer logged. */
+  beginStop(): void {
+    this.stopping = true;
+  }
+
   async stop(): Promise<void> {
-    this.stopReconnecting();
+    this.beginStop();
     this.stopHealthPeriod?.();
     clearTimeout(this.healthTimer);
     // A clean stop says so itself; the last will covers crashes and lost links.

@@ -7,6 +7,7 @@ import { announce, createLogger } from '../shared/log.js';
 import { untilSignal } from '../shared/signals.js';
 import { watchUnhandledRejections } from '../shared/unhandled-rejections.js';
 import { Agent, SPOOL_BYTES } from './agent.js';
+import { LogForwarder } from './log-forwarder.js';
 import { attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
 
@@ -34,9 +35,12 @@ export const agentSpec = {
 export const agentCommand = defineCommand(agentSpec, async (v) => {
   const token = v.token ?? (v['token-file'] ? readToken(v['token-file']) : undefined);
   if (!token) throw new ConfigError('--token or --token-file is required');
-  const log = createLogger(`agent ${v.id}`, v['log-level']);
+  // Warn and error lines (the agent's and its steps') also go to the coordinator, once the link exists.
+  let agent: Agent | undefined;
+  const logs = new LogForwarder({ send: (line) => agent?.sendLog(line) ?? false });
+  const log = createLogger(`agent ${v.id}`, v['log-level'], undefined, (record) => logs.record(record));
   const unwatch = watchUnhandledRejections(log);
-  const agent = await Agent.open({
+  agent = await Agent.open({
     coordinatorUrl: v.coordinator,
     id: v.id,
     token,
@@ -47,11 +51,13 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
     target: targetName(),
     log,
   });
+  agent.addHealthSource(() => ({ logsDropped: logs.dropped }));
   const workload = await attachWorkload(agent);
   await agent.joined;
   announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
   await untilSignal();
   log.info('shutting down');
+  agent.beginStop();
   await workload.stop();
   await agent.stop();
   unwatch();

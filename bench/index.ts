@@ -23,6 +23,7 @@ const BENCHES = [
   'rollout',
   'cluster-load',
   'spool',
+  'logs',
 ];
 
 const onlyAt = process.argv.indexOf('--only');

@@ -5,6 +5,7 @@ import { RolloutList, RolloutStatus, type RolloutRequest } from '../shared/rollo
 import { DesiredMessage } from '../shared/desired.js';
 import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
+import { DeviceLogs } from '../shared/logs.js';
 
 /** A small client of the coordinator's HTTP API (docs/api.md), validating every response it gets. */
 export class ApiClient {
@@ -75,6 +76,14 @@ export class ApiClient {
 
   rolloutCommand(id: string, command: 'pause' | 'resume' | 'abort' | 'rollback') {
     return this.request('POST', `/api/v1/rollouts/${encodeURIComponent(id)}/${command}`, RolloutStatus);
+  }
+
+  /** A device's recent warn/error lines (GET /api/v1/devices/:id/logs). */
+  logs(id: string, query: { step?: string; level?: string; since?: number; limit?: number } = {}) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.size ? `?${params}` : '';
+    return this.request('GET', `/api/v1/devices/${encodeURIComponent(id)}/logs${qs}`, DeviceLogs);
   }
 
   desired(id: string) {

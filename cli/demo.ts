@@ -65,6 +65,7 @@ export const demoCommand = defineCommand(
           `  API token: ${apiToken}`,
           `  HTTP API:  ${api}/api/v1/devices`,
           `  Devices:   npx flotilla devices --api ${api} --api-token ${apiToken}`,
+          `  Try:       npx flotilla logs ${devices[0]} --follow --api ${api} --api-token ${apiToken}   (its steps' warnings and errors)`,
           '',
           'Press Ctrl-C to stop.',
         ].join('\n'),

@@ -40,11 +40,15 @@ const COLUMNS: [string, (d: DeviceSummary, now: number) => string][] = [
   ['LABELS', (d) => formatLabels(d.labels) || '-'],
 ];
 
-/** A plain-text table, columns padded to their widest cell. */
+/** Why a degraded device is degraded, in its step's own words when it logged any. */
+const failureOf = (d: DeviceSummary) => (d.state === 'degraded' && d.lastFailure ? d.lastFailure : '');
+
+/** A plain-text table, columns padded to their widest cell; a LAST FAILURE column when some device has one. */
 export function formatDevices(devices: DeviceSummary[], now: number): string {
   if (devices.length === 0) return 'no devices';
-  const rows = [COLUMNS.map(([h]) => h), ...devices.map((d) => COLUMNS.map(([, f]) => f(d, now)))];
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const columns: typeof COLUMNS = devices.some(failureOf) ? [...COLUMNS, ['LAST FAILURE', failureOf]] : COLUMNS;
+  const rows = [columns.map(([h]) => h), ...devices.map((d) => columns.map(([, f]) => f(d, now)))];
+  const widths = columns.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 

@@ -7,6 +7,7 @@ import { devicesCommand } from './devices.js';
 import { enrollCommand } from './enroll.js';
 import { labelCommand } from './label.js';
 import { rolloutCommand } from './rollout.js';
+import { logsCommand } from './logs.js';
 import { applyCommand } from './apply.js';
 
 /** A command loaded only when it runs, so each process loads only its own side. */
@@ -21,6 +22,7 @@ const commands: Command[] = [
   devicesCommand,
   enrollCommand,
   labelCommand,
+  logsCommand,
   lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
   applyCommand,
   rolloutCommand,

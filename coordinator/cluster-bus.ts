@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { LogLine } from '../shared/logs.js';
 import { AckMessage, type Command, type CommandBody, EventMessage, HealthMessage, StatusMessage, decode, encode } from '../shared/messages.js';
 import { CONTRACT, allDevices, deviceTopic } from '../shared/topics.js';
 import type { Dispatch } from './mqtt/dispatch.js';
@@ -10,6 +11,7 @@ export interface BusHandlers {
   status(id: string, msg: StatusMessage): void;
   health(id: string, msg: HealthMessage): void;
   event(id: string, msg: EventMessage): void;
+  log(id: string, line: LogLine): void;
   /** A message on a device topic failed validation: it was dropped; `id` is the device it claimed to come from. */
   invalid(id: string | undefined, topic: string, reason: string): void;
 }
@@ -55,7 +57,7 @@ export class ClusterBus {
   async start(dispatch: Dispatch): Promise<void> {
     dispatch.on('device', (route, payload, topic) => this.fromDevice(route.id, route.level, topic, payload));
     await this.client.subscribeAsync(
-      (['status', 'health', 'events', 'ack'] as const).map((kind) => allDevices(kind)),
+      (['status', 'health', 'events', 'logs', 'ack'] as const).map((kind) => allDevices(kind)),
       { qos: 1 },
     );
   }
@@ -73,6 +75,9 @@ export class ClusterBus {
           break;
         case 'events':
           h.event(id, decode(EventMessage, payload, `event of ${id}`));
+          break;
+        case 'logs':
+          h.log(id, decode(LogLine, payload, `log line of ${id}`));
           break;
         case 'ack': {
           const ack = decode(AckMessage, payload, `ack of ${id}`);

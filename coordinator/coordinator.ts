@@ -20,6 +20,7 @@ import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
+import { FleetLogs, addLogRoutes, localLogs } from './logs/index.js';
 
 export interface CoordinatorOptions {
   host: string;
@@ -64,6 +65,8 @@ export class Coordinator {
   /** What this coordinator knows about devices, own and below, and its one change feed. */
   readonly directory: DeviceDirectory;
   readonly router = new Router();
+  /** The recent log lines of this cluster's own devices (coordinator/logs). */
+  readonly logs = new FleetLogs();
   private broker: RunningBroker | undefined;
   private bus!: ClusterBus;
   federation!: Federation;
@@ -112,6 +115,7 @@ export class Coordinator {
         status: (id, msg) => this.known(id) && directory.live.status(id, msg.online),
         health: (id, msg) => this.known(id) && directory.live.health(id, msg),
         event: (id, msg) => this.known(id) && directory.live.event(id, msg),
+        log: (id, line) => this.known(id) && this.logs.intake(id, line),
         invalid: (id, topic, reason) => {
           metrics.invalid.inc({ source: 'device' });
           if (id && this.known(id)) directory.live.invalid(id);
@@ -131,8 +135,10 @@ export class Coordinator {
       router: this.router,
       directory,
       remoteHistory: (id) => (directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
+      logs: this.logs,
     });
     const spool = opts.parent ? await openUplinkSpool(opts.dataDir, { messages: opts.bufferLimit ?? 10_000, bytes: opts.spoolBytes }, opts.log.child('bridge')) : undefined;
+    const logReads = { logs: this.logs, droppedAtAgent: (id: string) => directory.live.get(id)?.health?.logsDropped ?? 0 };
     this.federation = new Federation(
       { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, log: opts.log.child('federation') },
       {
@@ -146,6 +152,7 @@ export class Coordinator {
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
         desiredOf: (id) => this.desired.get(id),
         historyOf: (id) => this.dashboard.history.get(id),
+        logsOf: (id, query) => localLogs(logReads, id, query),
       },
     );
     this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
@@ -180,6 +187,12 @@ export class Coordinator {
       onEnrolled: (id) => directory.enrolled(id),
       onLabelled: (id) => directory.labelled(id),
       onRemoved: (id) => this.removeDevice(id),
+    });
+    addLogRoutes(this.router, {
+      ...logReads,
+      cluster: opts.cluster,
+      isLocal: (id) => this.known(id),
+      remote: (id, query) => (directory.below.devices.has(id) ? this.federation.remoteLogs(id, query) : undefined),
     });
     addMetricsRoute(this.router, metrics);
 
@@ -243,6 +256,7 @@ export class Coordinator {
    */
   private removeDevice(id: string): void {
     this.directory.removed(id);
+    this.logs.forget(id);
     this.broker?.disconnect(id);
     for (const kind of ['status', 'desired'] as const) {
       this.bus.client.publish(deviceTopic(id, kind), Buffer.alloc(0), { qos: 1, retain: true });

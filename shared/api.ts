@@ -30,6 +30,8 @@ export const DeviceSummary = z.object({
   stepRefs: z.array(z.string()),
   /** Set at the device's own coordinator and carried up (shared/labels.ts); absent from older coordinators. */
   labels: LabelsSchema.prefault({}),
+  /** The most recent abnormal exit or failed apply, `root/avg: start_failed:init returned 2: <line>` (lastFailure). */
+  lastFailure: z.string().nullable().default(null),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummary>;
 

@@ -109,7 +109,9 @@ export function loadConfig<O extends Options>(spec: CommandSpec<O>, argv: string
     const result = option.schema.safeParse(raw);
     if (!result.success) {
       const where = source === 'flag' ? `--${name}` : source === 'env' ? envName(name) : source === 'file' ? `"${name}" in ${configPath}` : `default of --${name}`;
-      throw new ConfigError(`${where}: ${result.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+      // Teaching messages (shared/errors.ts) already say what was given; a schema's own message gets it appended.
+      const message = result.error.issues[0]?.message ?? 'invalid';
+      throw new ConfigError(`${where}: ${/, got /.test(message) ? message : `${message} (got ${JSON.stringify(raw)})`}`);
     }
     values[name] = result.data;
     sources[name] = source;

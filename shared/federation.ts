@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DeviceLogs, LogQuery } from './logs.js';
 import { DeviceDetail, DeviceSummary, Rollup } from './api.js';
 import { DesiredMessage, ModuleRef } from './desired.js';
 import { AckMessage, CommandBody, EventMessage } from './messages.js';
@@ -61,6 +62,8 @@ export const RequestOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('get_desired') }),
   /** The device's health history ring, kept by its own coordinator (`GET /api/v1/devices/:id/history`). */
   z.object({ type: z.literal('history') }),
+  /** The device's recent log lines, kept by its own coordinator (`GET /api/v1/devices/:id/logs`). */
+  z.object({ type: z.literal('logs'), query: LogQuery }),
 ]);
 export type RequestOp = z.infer<typeof RequestOp>;
 
@@ -88,5 +91,7 @@ export const ReplyMessage = z.object({
   desired: DesiredMessage.optional(),
   /** At most HISTORY_MAX_SAMPLES per column (~200 KB of JSON): MQTT allows 256 MB, aedes and mqtt.js set no lower cap. */
   history: DeviceHistory.optional(),
+  /** At most LOG_RING_LINES lines of ≤ 1 KB. */
+  logs: DeviceLogs.optional(),
 });
 export type ReplyMessage = z.infer<typeof ReplyMessage>;

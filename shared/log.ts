@@ -8,19 +8,35 @@ export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
-  child(scope: string): Logger;
+  /** A logger for a part of this one; `step` marks the lines of a running step (its path in the tree). */
+  child(scope: string, fields?: { step?: string }): Logger;
 }
 
-export function createLogger(scope: string, level: LogLevel = 'info', sink: (line: string) => void = writeStderr): Logger {
+/** Every line logged, whatever the level filter, as data: the agent forwards its warn/error lines with it. */
+export interface LogRecord {
+  level: LogLevel;
+  scope: string;
+  message: string;
+  step?: string;
+}
+
+export function createLogger(
+  scope: string,
+  level: LogLevel = 'info',
+  sink: (line: string) => void = writeStderr,
+  tap?: (record: LogRecord) => void,
+  step?: string,
+): Logger {
   const write = (at: LogLevel, msg: string) => {
     if (ORDER[at] >= ORDER[level]) sink(`${new Date().toISOString()} ${at.padEnd(5)} [${scope}] ${msg}`);
+    tap?.({ level: at, scope, message: msg, step });
   };
   return {
     debug: (m) => write('debug', m),
     info: (m) => write('info', m),
     warn: (m) => write('warn', m),
     error: (m) => write('error', m),
-    child: (sub) => createLogger(`${scope}/${sub}`, level, sink),
+    child: (sub, fields) => createLogger(`${scope}/${sub}`, level, sink, tap, fields?.step ?? step),
   };
 }
 

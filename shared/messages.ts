@@ -71,6 +71,8 @@ export const HealthMessage = z.object({
   revision: z.number().int().nonnegative().optional(),
   /** The last revision the agent rolled back by itself (docs/rollouts.md); in every report, so it is never lost. */
   rolledBack: z.number().int().nonnegative().optional(),
+  /** Warn/error lines the agent did not forward since it started (over a step's rate limit, or while offline). */
+  logsDropped: z.number().int().nonnegative().default(0),
 });
 export type HealthMessage = z.infer<typeof HealthMessage>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RolloutStatus } from './rollout.js';
 import { DeviceSummary } from './api.js';
+import { LogLine } from './logs.js';
 import { EventMessage } from './messages.js';
 
 /**
@@ -39,6 +40,10 @@ export type StreamClusters = z.infer<typeof StreamClusters>;
 /** `event: rollout`: the latest status of each rollout that changed since the previous batch (docs/rollouts.md). */
 export const StreamRollouts = z.object({ rollouts: z.array(RolloutStatus) });
 export type StreamRollouts = z.infer<typeof StreamRollouts>;
+
+/** Log lines of the one device this client asked for (`GET /api/v1/stream?logs=ID`), as its coordinator keeps them. */
+export const StreamLogs = z.object({ id: z.string(), lines: z.array(LogLine) });
+export type StreamLogs = z.infer<typeof StreamLogs>;
 
 export const StreamHeartbeat = z.object({ serverTime: z.number(), clients: z.number().int().nonnegative(), rates: StreamRates });
 export type StreamHeartbeat = z.infer<typeof StreamHeartbeat>;

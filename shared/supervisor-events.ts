@@ -9,13 +9,13 @@ import { z } from 'zod';
 
 /**
  * Why a child stopped, as in the step ABI. `normal`, `shutdown` and `shutdown:<detail>` (OTP's `{shutdown, Term}`)
- * are clean; everything else is abnormal.
+ * are clean; everything else is abnormal, and may end with `: <the step's last warn or error line>`.
  */
 export const ExitReason = z
   .string()
   .regex(
-    /^(normal|shutdown|shutdown:.*|killed|timeout|output_limit|exit:-?\d+|trap:.*|start_failed:.*)$/s,
-    'must be normal, shutdown[:<detail>], killed, timeout, output_limit, exit:<code>, trap:<message> or start_failed:<message>',
+    /^(normal|shutdown|shutdown:.*|(killed|timeout|output_limit|exit:-?\d+)(: .*)?|trap:.*|start_failed:.*)$/s,
+    'must be normal, shutdown[:<detail>], killed, timeout, output_limit, exit:<code>, trap:<message> or start_failed:<message> (abnormal ones optionally followed by ": <last log line>")',
   );
 export type ExitReason = z.infer<typeof ExitReason>;
 

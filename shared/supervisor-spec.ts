@@ -26,7 +26,7 @@ export type AutoShutdown = z.infer<typeof AutoShutdown>;
 export const HostName = z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
 
 /** Milliseconds to wait after asking a child to stop before killing it, or `brutal_kill` / `infinity`. */
-export const Shutdown = z.union([z.number().int().nonnegative(), z.literal('brutal_kill'), z.literal('infinity')]);
+export const Shutdown = z.union([z.number().int().nonnegative().describe('a number of ms'), z.literal('brutal_kill'), z.literal('infinity')]);
 export type Shutdown = z.infer<typeof Shutdown>;
 
 /** Step reference `name@version`, resolved against the coordinator's step registry. */
@@ -37,9 +37,9 @@ export type StepRef = z.infer<typeof StepRef>;
 
 /** Where a worker's messages come from: an MQTT topic filter, a sibling's output, or a timed tick. */
 export const ChildInput = z.union([
-  z.string().refine(isValidFilter, 'must be a valid MQTT topic filter'),
-  z.strictObject({ from: childId }),
-  z.strictObject({ cron: z.string().min(1) }),
+  z.string().refine(isValidFilter, 'must be a valid MQTT topic filter').describe('an MQTT topic filter'),
+  z.strictObject({ from: childId }).describe('{"from": "<sibling id>"}'),
+  z.strictObject({ cron: z.string().min(1) }).describe('{"cron": "<expression>"}'),
 ]);
 export type ChildInput = z.infer<typeof ChildInput>;
 

@@ -5,10 +5,10 @@
  */
 export const ROOT = 'flotilla';
 
-export type DeviceTopicKind = 'status' | 'health' | 'events' | 'ack' | 'cmd' | 'desired' | 'out';
+export type DeviceTopicKind = 'status' | 'health' | 'events' | 'logs' | 'ack' | 'cmd' | 'desired' | 'out';
 
 /** Topics a device publishes (its own subtree only; enforced by the broker's ACL). */
-export const DEVICE_PUBLISHES: readonly DeviceTopicKind[] = ['status', 'health', 'events', 'ack', 'out'];
+export const DEVICE_PUBLISHES: readonly DeviceTopicKind[] = ['status', 'health', 'events', 'logs', 'ack', 'out'];
 /** Topics a device subscribes to in its own subtree. */
 export const DEVICE_SUBSCRIBES: readonly DeviceTopicKind[] = ['cmd', 'desired'];
 
@@ -21,6 +21,7 @@ export const CONTRACT: Record<DeviceTopicKind, TopicContract> = {
   status: { qos: 1, retain: true },
   health: { qos: 1, retain: false },
   events: { qos: 1, retain: false },
+  logs: { qos: 1, retain: false },
   ack: { qos: 1, retain: false },
   cmd: { qos: 1, retain: false },
   desired: { qos: 1, retain: true },

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../cli/api-client.js';
 import { spawnFlotilla, type FlotillaProcess } from '../cli/processes.js';
 import { eventually } from './helpers/cluster.js';
+import { runLine, shellLines } from './docs/shell-blocks.js';
 
 let demo: FlotillaProcess | undefined;
 const stderr: string[] = [];
@@ -45,6 +48,16 @@ describe('flotilla demo', () => {
       }, 20_000, `messages through the pipeline of ${id}`);
     }
     expect((await api.desired('paris/paris-1')).spec).toMatchObject({ id: 'pipeline', strategy: 'rest_for_one' });
+
+    // README.md's "While it runs" commands, as written but for their PORT and TOKEN placeholders.
+    const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+    const block = /While it runs, use the commands it prints, e\.g\.\n\n```sh\n([\s\S]*?)```/.exec(readme)![1];
+    const lines = shellLines(block.replaceAll('http://127.0.0.1:PORT', ready.api).replaceAll('TOKEN', ready.apiToken));
+    expect(lines.map((l) => l.command.split(' ').slice(0, 3).join(' '))).toEqual(['npx flotilla devices', 'npx flotilla logs']);
+    for (const { command } of lines) {
+      const line = runLine(command, { cwd: join(import.meta.dirname, '..'), env: process.env });
+      expect(await line.exited, `${command}: ${line.stderr.join('\n')}`).toBe(0);
+    }
 
     demo.child.kill('SIGINT');
     expect(await demo.exited).toBe(0);

@@ -1,5 +1,6 @@
 import type { ChildHealth } from '../../shared/messages.js';
-import type { SupervisorEvent } from '../../shared/supervisor-events.js';
+import type { StepLogLevel } from '../../shared/step-abi.js';
+import { isCleanExit, type SupervisorEvent } from '../../shared/supervisor-events.js';
 import type { StartChildCommand, SupervisorSpec, TerminateChildCommand, WorkerChild } from '../../shared/supervisor-spec.js';
 import { topicMatches } from '../../shared/topics.js';
 import { StepInputError, StepStartError, type LoadedStep, type StepHandle, type StepRuntime } from '../runtime/index.js';
@@ -23,6 +24,8 @@ export interface RunnerOptions {
   onOutput?(path: string, topic: string, payload: Uint8Array): void;
   /** Every supervisor event, as it is logged. */
   onEvent?(entry: LoggedEvent): void;
+  /** A worker's `flotilla.log` line (its last warn or error line also ends up in its abnormal exit reason). */
+  onLog?(path: string, level: StepLogLevel, message: string): void;
   /** Messages kept per child while it (re)starts. Default 1000. */
   restartBufferSize?: number;
   /** Recent events kept. Default 1000. */
@@ -36,6 +39,19 @@ export interface RunnerOptions {
 /** One incarnation of a worker: a start in flight, then its handle. Callbacks of a replaced slot are ignored. */
 interface Slot {
   handle?: StepHandle;
+  /** This incarnation's last warn or error line: why it failed, in its own words. */
+  problem?: string;
+}
+
+/** How much of a step's last warn/error line an exit reason carries. */
+const REASON_LINE_MAX_CHARS = 300;
+
+/** An abnormal exit reason with the step's last warn/error line appended (`start_failed:init returned 2: <line>`). */
+export function withLastLine(reason: string, line: string | undefined): string {
+  if (line === undefined || isCleanExit(reason)) return reason;
+  const flat = line.replace(/\s+/g, ' ').trim();
+  if (!flat) return reason;
+  return `${reason}: ${flat.length > REASON_LINE_MAX_CHARS ? `${flat.slice(0, REASON_LINE_MAX_CHARS - 1)}…` : flat}`;
 }
 
 interface Counters {
@@ -270,11 +286,16 @@ export class SupervisorRunner {
         initial,
         host: child.host,
         onOutput: (payload) => current() && this.output(path, payload),
+        onLog: (level, message) => {
+          if (!current()) return;
+          if (level === 'warn' || level === 'error') slot.problem = message;
+          this.options.onLog?.(path, level, message);
+        },
         onExit: (reason) => {
           if (!current()) return;
           this.slots.delete(path);
           if (handle) this.retire(path, handle);
-          this.feed(() => this.core.exited(path, reason));
+          this.feed(() => this.core.exited(path, withLastLine(reason, slot.problem)));
         },
       });
     } catch (err) {
@@ -286,7 +307,7 @@ export class SupervisorRunner {
       if (!current()) return;
       this.slots.delete(path);
       const reason = err instanceof StepStartError ? err.reason : `start_failed:${err instanceof Error ? err.message : String(err)}`;
-      this.feed(() => this.core.startFailed(path, reason));
+      this.feed(() => this.core.startFailed(path, withLastLine(reason, slot.problem)));
       return;
     }
     if (!current()) {

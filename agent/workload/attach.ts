@@ -48,6 +48,8 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
         void rollBack(workload.revision, 'its root supervisor gave up (reached_max_restart_intensity)');
       }
     },
+    // The agent's log, scoped by the child's path; its logger forwards warn and error lines to the coordinator.
+    onLog: (path, level, message) => log.child(path, { step: path })[level](message),
     onStateChange: () => agent.reportHealth(),
     persist: (desired, installedSteps) => state.update({ desired, installedSteps }),
     log,

@@ -5,6 +5,7 @@ import type { InstalledStep } from '../../shared/messages.js';
 import type { DesiredState, ModuleRef } from '../../shared/desired.js';
 import { stepRefs } from '../../shared/desired.js';
 import { manifestFor } from '../../shared/step-manifest.js';
+import type { StepLogLevel } from '../../shared/step-abi.js';
 import type { StartChildCommand, TerminateChildCommand } from '../../shared/supervisor-spec.js';
 import { StepCorruptError, StepNotFoundError, type LoadedStep, type StepRuntime, type StepStore } from '../runtime/index.js';
 import { SupervisorRunner, type LoggedEvent } from '../supervisor/index.js';
@@ -23,6 +24,8 @@ export interface WorkloadDeps {
   subscribe(filters: string[]): void;
   unsubscribe(filters: string[]): void;
   onEvent(entry: LoggedEvent): void;
+  /** A step's `flotilla.log` line, with the child's path. */
+  onLog(path: string, level: StepLogLevel, message: string): void;
   /** The desired state changed or finished applying (health should be reported now). */
   onStateChange(): void;
   /** Persists the desired state that is now running (for a reboot without network). */
@@ -86,6 +89,7 @@ export class Workload {
           this.deps.onEvent(entry);
           this.deps.onStateChange();
         },
+        onLog: (path, level, message) => this.deps.onLog(path, level, message),
         restartBufferSize: this.deps.restartBufferSize,
       });
       this.current = desired;

@@ -48,6 +48,7 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
     steps: [{ ref: 'ingest@1', sha256: 'a'.repeat(64), size: 1024 }],
     rates: { in: 5, out: 5 },
     restartsTotal: 0,
+    logsDropped: 0,
   });
   const report = (id: string) => {
     const c = clients.get(id);

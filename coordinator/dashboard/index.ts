@@ -1,3 +1,4 @@
+import type { LogLine } from '../../shared/logs.js';
 import type { DeviceHistory } from '../../shared/stream.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import { HttpError, type RouteContext, type Router } from '../http/router.js';
@@ -19,6 +20,8 @@ export interface DashboardDeps {
    * not such a device; the promise gives undefined when that cluster did not answer.
    */
   remoteHistory?(id: string): Promise<DeviceHistory | undefined> | undefined;
+  /** Log lines as this cluster keeps them (coordinator/logs), for the device pages that ask (`?logs=ID`). */
+  logs?: { onLine(listener: (id: string, line: LogLine) => void): () => void };
   /** Where the built page lives (default: dist/dashboard). */
   assetsDir?: string;
   flushMs?: number;
@@ -45,9 +48,10 @@ export function mountDashboard(deps: DashboardDeps): Dashboard {
     if (change.kind === 'health') history.record(change.id, change.health);
     stream.change(change);
   });
+  const unsubscribeLogs = deps.logs?.onLine((id, line) => stream.logLine(id, line));
 
-  deps.router.add('GET', '/api/v1/stream', ({ req, res }) => {
-    stream.open(req, res);
+  deps.router.add('GET', '/api/v1/stream', ({ req, res, url }) => {
+    stream.open(req, res, url.searchParams.get('logs') ?? undefined);
     return undefined;
   });
   deps.router.add('GET', '/api/v1/devices/:id/history', async ({ params }): Promise<{ body: DeviceHistory }> => {
@@ -75,6 +79,7 @@ export function mountDashboard(deps: DashboardDeps): Dashboard {
     servesPage: assets !== undefined,
     close() {
       unsubscribe();
+      unsubscribeLogs?.();
       stream.close();
     },
   };

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceSummary } from '../../shared/api.js';
+import type { LogLine } from '../../shared/logs.js';
 import type { RolloutStatus } from '../../shared/rollout.js';
-import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello, StreamRollouts } from '../../shared/stream.js';
+import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello, StreamLogs, StreamRollouts } from '../../shared/stream.js';
 import type { DirectoryChange } from '../fleet/directory.js';
 import { LiveFeed } from './live-feed.js';
 
@@ -24,7 +25,8 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
  * every `hello` tells the page to refetch its snapshot, so nothing missed while disconnected stays stale.
  */
 export class LiveStream {
-  private readonly clients = new Set<ServerResponse>();
+  /** Each client, with the device whose log lines it asked for (`?logs=ID`), if any. */
+  private readonly clients = new Map<ServerResponse, string | undefined>();
   private readonly feed = new LiveFeed();
   /** Rollouts whose status changed since the last batch, the latest status of each. */
   private readonly rollouts = new Map<string, RolloutStatus>();
@@ -58,7 +60,18 @@ export class LiveStream {
     this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
-  open(req: IncomingMessage, res: ServerResponse): void {
+  /** A log line kept for one of this cluster's devices: sent at once to the clients that asked for that device. */
+  logLine(id: string, line: LogLine): void {
+    let text: string | undefined;
+    for (const [res, watched] of this.clients) {
+      if (watched !== id) continue;
+      text ??= frame('logs', { id, lines: [line] } satisfies StreamLogs);
+      this.write(res, text);
+    }
+  }
+
+  /** `logs`: the device this client wants log lines of (a device page's Logs panel). */
+  open(req: IncomingMessage, res: ServerResponse, logs?: string): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -67,7 +80,7 @@ export class LiveStream {
       'x-accel-buffering': 'no',
     });
     req.socket.setNoDelay(true);
-    this.clients.add(res);
+    this.clients.set(res, logs);
     res.on('close', () => this.clients.delete(res));
     const hello: StreamHello = { cluster: this.opts.cluster, serverTime: Date.now(), heartbeatMs: this.heartbeatMs };
     res.write(`retry: 2000\n\n${frame('hello', hello)}`);
@@ -103,19 +116,18 @@ export class LiveStream {
   }
 
   private broadcast(text: string): void {
-    for (const res of this.clients) {
-      if (res.writableLength > MAX_BUFFERED_BYTES) {
-        res.destroy();
-        continue;
-      }
-      res.write(text);
-    }
+    for (const res of this.clients.keys()) this.write(res, text);
+  }
+
+  private write(res: ServerResponse, text: string): void {
+    if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
+    else res.write(text);
   }
 
   close(): void {
     clearInterval(this.heartbeat);
     clearTimeout(this.flushTimer);
-    for (const res of this.clients) res.end();
+    for (const res of this.clients.keys()) res.end();
     this.clients.clear();
   }
 }

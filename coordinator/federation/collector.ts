@@ -2,6 +2,7 @@ import type { DeviceDetail, FanoutResult } from '../../shared/api.js';
 import type { DesiredMessage } from '../../shared/desired.js';
 import type { ReplyMessage } from '../../shared/federation.js';
 import type { DeviceHistory } from '../../shared/stream.js';
+import type { DeviceLogs } from '../../shared/logs.js';
 import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
 
 /**
@@ -15,6 +16,7 @@ export class Collector {
   detail: DeviceDetail | undefined;
   desired: DesiredMessage | undefined;
   history: DeviceHistory | undefined;
+  logs: DeviceLogs | undefined;
   private readonly waiting = new Set<string>();
 
   constructor(first: ClusterPath) {
@@ -35,6 +37,7 @@ export class Collector {
     this.detail ??= reply.detail;
     this.desired ??= reply.desired;
     this.history ??= reply.history;
+    this.logs ??= reply.logs;
     return true;
   }
 

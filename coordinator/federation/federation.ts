@@ -4,6 +4,7 @@ import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, 
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { DeviceHistory } from '../../shared/stream.js';
+import type { DeviceLogs, LogQuery } from '../../shared/logs.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import type { CoordinatorMetrics } from '../metrics/metrics.js';
 import type { Dispatch } from '../mqtt/dispatch.js';
@@ -110,6 +111,10 @@ export class Federation {
 
   remoteHistory(qid: string, timeoutMs?: number): Promise<DeviceHistory | undefined> {
     return this.requester.remoteHistory(qid, timeoutMs);
+  }
+
+  remoteLogs(qid: string, query: LogQuery, timeoutMs?: number): Promise<DeviceLogs | undefined> {
+    return this.requester.remoteLogs(qid, query, timeoutMs);
   }
 
   static single = Requester.single;

@@ -8,6 +8,7 @@ import { UPLINK, downTopic, splitQualifiedId, upTopic, type ClusterPath } from '
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, type AckMessage } from '../../shared/messages.js';
 import type { DeviceHistory } from '../../shared/stream.js';
+import type { DeviceLogs, LogQuery } from '../../shared/logs.js';
 import type { CoordinatorMetrics } from '../metrics/metrics.js';
 import { Collector } from './collector.js';
 import { handleLocally, type RequestDeps } from './requests/index.js';
@@ -21,6 +22,7 @@ export interface RequestAnswer {
   detail?: DeviceDetail;
   desired?: DesiredMessage;
   history?: DeviceHistory;
+  logs?: DeviceLogs;
 }
 
 /**
@@ -87,7 +89,7 @@ export class Requester {
       const finish = () => {
         clearTimeout(timer);
         this.collectors.delete(req.id);
-        resolve({ result: collector.expire(), detail: collector.detail, desired: collector.desired, history: collector.history });
+        resolve({ result: collector.expire(), detail: collector.detail, desired: collector.desired, history: collector.history, logs: collector.logs });
       };
       // Locally the devices get the whole budget; the margin lets our own reply land before we give up.
       const timer = setTimeout(finish, path.length === 0 ? timeoutMs + HOP_MARGIN_MS : timeoutMs);
@@ -102,6 +104,13 @@ export class Requester {
     const { path, id } = splitQualifiedId(qid);
     const { history } = await this.request(path, { scope: 'device', device: id }, { type: 'history' }, timeoutMs);
     return history && { ...history, id: qid };
+  }
+
+  /** The log lines of a device below (qualified id), from its own coordinator; undefined if it did not answer. */
+  async remoteLogs(qid: string, query: LogQuery, timeoutMs = 3000): Promise<DeviceLogs | undefined> {
+    const { path, id } = splitQualifiedId(qid);
+    const { logs } = await this.request(path, { scope: 'device', device: id }, { type: 'logs', query }, timeoutMs);
+    return logs && { ...logs, id: qid };
   }
 
   /** A reply came up from `path` (the intake parsed it). */

@@ -1,6 +1,7 @@
 import type { DeviceSummary, HealthState } from '../../shared/api.js';
 import type { Labels } from '../../shared/labels.js';
 import type { EventMessage, HealthMessage } from '../../shared/messages.js';
+import { isCleanExit } from '../../shared/supervisor-events.js';
 
 /** How many recent events the coordinator keeps per device (in memory; the agent keeps its own ring too). */
 export const EVENTS_PER_DEVICE = 100;
@@ -143,5 +144,20 @@ export function summarize(id: string, cluster: string, d: LiveDevice | undefined
     invalidMessages: (d?.invalidMessages ?? 0) + (h?.invalidMessages ?? 0),
     stepRefs: (h?.steps ?? []).map((s) => s.ref),
     labels,
+    lastFailure: lastFailure(d?.events ?? []),
   };
+}
+
+/**
+ * Why the device last failed, from its recent events: the newest abnormal child exit (with the child's path) or
+ * failed desired state. Its reason carries the step's own last warn/error line (docs/supervision.md).
+ */
+export function lastFailure(events: EventMessage[]): string | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const { type, data } = events[i];
+    if (typeof data.reason !== 'string') continue;
+    if (type === 'desired_failed') return `desired revision ${String(data.revision)}: ${data.reason}`;
+    if (type === 'child_terminated' && !isCleanExit(data.reason)) return `${String(data.supervisor)}/${String(data.child)}: ${data.reason}`;
+  }
+  return null;
 }

@@ -3,7 +3,7 @@ import { ROOT } from '../../shared/topics.js';
 
 /**
  * What one topic on the cluster broker is, parsed once (coordinator/mqtt/dispatch.ts routes by `kind`):
- * - `device`: `flotilla/d/<id>/<level>[/…]`, what agents send (status, health, events, ack) and what is sent to them;
+ * - `device`: `flotilla/d/<id>/<level>[/…]`, what agents send (status, health, events, logs, ack) and what is sent to them;
  * - `device_fetch`: `flotilla/d/<id>/fetch`, an agent asking for a module;
  * - `up`: `flotilla/up/<path>/<kind…>`, the uplink of a cluster below (path non-empty) or our own (path empty);
  * - `request`: `flotilla/down/req`, a request from the parent (or from ourselves for our own cluster);
@@ -21,7 +21,7 @@ export type TopicRoute =
 
 export type RouteKind = TopicRoute['kind'];
 
-const DEVICE_LEVELS = new Set(['status', 'health', 'events', 'ack', 'cmd', 'desired', 'out', 'fetch', 'module']);
+const DEVICE_LEVELS = new Set(['status', 'health', 'events', 'logs', 'ack', 'cmd', 'desired', 'out', 'fetch', 'module']);
 
 export function routeTopic(topic: string): TopicRoute | undefined {
   const levels = topic.split('/');

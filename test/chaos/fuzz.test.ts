@@ -60,7 +60,7 @@ describe('fuzz: malformed input on every consumed topic and route', () => {
   it('device topics: every payload refused by its schema is counted, and the coordinator lives', async () => {
     const enrolled = (await (await api('/api/v1/devices', { method: 'POST', body: JSON.stringify({ id: 'fz-1' }) })).json()) as { token: string };
     const device = await connectDevice(cluster.mqttUrl, 'fz-1', enrolled.token);
-    const kinds: DeviceTopicKind[] = ['status', 'health', 'events', 'ack'];
+    const kinds: DeviceTopicKind[] = ['status', 'health', 'events', 'logs', 'ack'];
     try {
       for (const kind of kinds) {
         await fc.assert(

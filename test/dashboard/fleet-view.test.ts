@@ -23,6 +23,7 @@ const device = (id: string, cluster: string, state: DeviceSummary['state'], extr
   stepRefs: [],
   ...extra,
   labels: extra.labels ?? {},
+  lastFailure: extra.lastFailure ?? null,
 });
 
 const fleet = [

@@ -123,7 +123,7 @@ describe('live stream and history', () => {
     expect((await fetch(`${cluster.api}/api/v1/devices/sse-1/history`)).status).toBe(401);
     const res = await fetch(`${cluster.api}/api/v1/devices/sse-1/history`, { headers: auth });
     const body = (await res.json()) as { ts: number[]; rssBytes: number[]; load1: number[]; intervalS: number; capacity: number };
-    expect(body).toMatchObject({ id: 'sse-1', intervalS: 1, capacity: 3600, rssBytes: [1000, 2000, 3000], load1: [0.25, 0.25, 0.25] });
+    expect(body).toMatchObject({ id: 'sse-1', intervalS: 1, capacity: 300 + 55, rssBytes: [1000, 2000, 3000], load1: [0.25, 0.25, 0.25] });
     expect(body.ts).toEqual([...body.ts].sort());
     expect((await fetch(`${cluster.api}/api/v1/devices/nobody/history`, { headers: auth })).status).toBe(404);
   });

@@ -47,8 +47,8 @@ describe('topics', () => {
 
   it('the contract: status and desired are retained, everything QoS 1; devices publish and subscribe disjoint kinds', () => {
     expect(Object.entries(CONTRACT).filter(([, c]) => c.retain).map(([k]) => k)).toEqual(['status', 'desired']);
-    expect(Object.values(CONTRACT).map((c) => c.qos)).toEqual([1, 1, 1, 1, 1, 1, 1]);
-    expect([...DEVICE_PUBLISHES]).toEqual(['status', 'health', 'events', 'ack', 'out']);
+    expect(Object.values(CONTRACT).map((c) => c.qos)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect([...DEVICE_PUBLISHES]).toEqual(['status', 'health', 'events', 'logs', 'ack', 'out']);
     expect([...DEVICE_SUBSCRIBES]).toEqual(['cmd', 'desired']);
     expect(allDevices('health')).toBe('flotilla/d/+/health');
   });

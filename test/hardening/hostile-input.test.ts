@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Router } from '../../coordinator/http/router.js';
 import { MAX_BODY_BYTES, readBody, startHttpServer } from '../../coordinator/http/server.js';
+import { deviceBase, fetchTopic } from '../../shared/module-fetch.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { connectDevice, eventually, memoryLogger, startCoordinator } from '../helpers/cluster.js';
 
@@ -68,6 +69,20 @@ describe('hostile input at a coordinator', () => {
       await eventually(async () => (await invalidCount()) === before + 1, 10_000, 'the report counted invalid');
       expect(cluster.coordinator.directory.live.get('long-1')?.health).toBeUndefined();
       expect(JSON.stringify(cluster.coordinator.registry.get('long-1') ?? {})).not.toContain('vvvvvvvvvv');
+    } finally {
+      await device.endAsync();
+    }
+  });
+});
+
+describe('module fetch requests', () => {
+  it('a malformed fetch request is counted in invalidMessages (finding 9)', async () => {
+    const { token } = (await post('/api/v1/devices', '{"id":"fetch-1"}')).body as unknown as { token: string };
+    const device = await connectDevice(cluster.mqttUrl, 'fetch-1', token);
+    try {
+      const before = await invalidCount();
+      await device.publishAsync(fetchTopic(deviceBase('fetch-1')), '{"sha256":"not a digest"}', { qos: 1 });
+      await eventually(async () => (await invalidCount()) === before + 1, 10_000, 'the fetch request counted invalid');
     } finally {
       await device.endAsync();
     }

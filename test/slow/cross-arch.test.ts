@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,8 @@ function startArtifact(t: TargetDescriptor, args: string[], lines: string[]): Fl
   return spawnFlotilla(args, { command: launchCommand(t, OUT_ROOT, arch(), []), stderr: (l) => lines.push(l) });
 }
 
+const EMULATED_BUDGET_MS = 20_000;
+
 describe('firmware artifacts under emulation', () => {
   const dir = tempDir('flotilla-cross-arch-');
   let coordinator: FlotillaProcess;
@@ -64,7 +66,12 @@ describe('firmware artifacts under emulation', () => {
     const listening = await coordinator.waitFor('listening');
     mqttUrl = `mqtt://127.0.0.1:${listening.mqtt}`;
     api = new ApiClient(`http://127.0.0.1:${listening.http}`);
-    step = await buildStep('examples/steps/moving-average', `${dir.path}/step`);
+    const built = await buildStep('examples/steps/moving-average', `${dir.path}/step`);
+    // Under qemu-user a step runs 10-50x slower than natively (five emulated agents share two cores here): the
+    // budget below is the emulator's, not the step's. The manifest's digest covers the module, not its limits.
+    const manifest = { ...built.manifest, limits: { ...built.manifest.limits, timeBudgetMs: EMULATED_BUDGET_MS } };
+    writeFileSync(built.manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+    step = { ...built, manifest };
   });
 
   afterAll(async () => {
@@ -115,7 +122,7 @@ describe('firmware artifacts under emulation', () => {
 
   it('the joined agents run the step deployed through the coordinator on the same MQTT input, byte-identical', async () => {
     const { manifest } = step;
-    await api.pushStep({ name: manifest.name, version: manifest.version, module: readFileSync(step.wasmPath).toString('base64') });
+    await api.pushStep({ name: manifest.name, version: manifest.version, limits: manifest.limits, module: readFileSync(step.wasmPath).toString('base64') });
     const spec = { id: 'xarch', children: [{ id: 'avg', step: `${manifest.name}@${manifest.version}`, config, input: 'xarch/in', output: 'avg' }] };
     await api.applyDesired({ all: true }, spec);
     // The feeder is a device of its own (enrolled after the apply, so it runs nothing): devices may publish user

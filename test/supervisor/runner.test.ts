@@ -215,7 +215,7 @@ describe('SupervisorRunner with real Wasm steps', () => {
     await o.event(/reached_max_restart_intensity root/, before);
     expect(o.lines().slice(before)).toEqual([
       expect.stringMatching(/^child_terminated root a start_failed:swap to broken@1 failed: .*init returned 7/),
-      'child_terminated root a start_failed:init returned 7', // the restart with the new step, counted
+      'child_terminated root a start_failed:init returned 7: missing field', // the restart with the new step, counted; its last line says why
       'reached_max_restart_intensity root',
       expect.stringMatching(/^supervisor_shutdown root/),
     ]);

@@ -144,8 +144,8 @@ describe('supervisor events', () => {
   });
 
   it('reasons follow the step ABI', () => {
-    for (const ok of ['normal', 'killed', 'exit:-1', 'trap:out of bounds\nat f', 'start_failed:no module']) expect(ExitReason.safeParse(ok).success).toBe(true);
-    for (const bad of ['crash', 'exit:x', '']) expect(ExitReason.safeParse(bad).success).toBe(false);
+    for (const ok of ['normal', 'killed', 'exit:-1', 'exit:2: config must be an object', 'timeout: slow disk', 'trap:out of bounds\nat f', 'start_failed:no module']) expect(ExitReason.safeParse(ok).success).toBe(true);
+    for (const bad of ['crash', 'exit:x', '', 'exit:2 no colon-space', 'normal: fine'])  expect(ExitReason.safeParse(bad).success).toBe(false);
   });
 
   it('one schema per event type', () => {

@@ -144,16 +144,16 @@ describe('an agent runs its desired supervision tree', () => {
   });
 
   it('applies a later desired tree after its first one failed to start', async () => {
-    const { token } = await api.enroll('w-3');
-    const agent = spawnAgent(cluster.mqttUrl, 'w-3', token, join(dir.path, 'w-3'));
+    const { token } = await api.enroll('w-first-fails');
+    const agent = spawnAgent(cluster.mqttUrl, 'w-first-fails', token, join(dir.path, 'w-first-fails'));
     try {
       await agent.waitFor('joined');
       const failing = { revision: 1, ts: 1, spec: { id: 'root', children: [{ id: 'bad', step: 'broken@1' }] }, modules: { 'broken@1': { sha256: sha256Hex(broken), size: broken.length } } };
-      await cluster.coordinator['bus'].client.publishAsync(deviceTopic('w-3', 'desired'), JSON.stringify(failing), { qos: 1, retain: true });
-      const failed = await eventually(() => events('w-3').find((e) => e.type === 'desired_failed'), 10_000, 'desired_failed for revision 1');
+      await cluster.coordinator['bus'].client.publishAsync(deviceTopic('w-first-fails', 'desired'), JSON.stringify(failing), { qos: 1, retain: true });
+      const failed = await eventually(() => events('w-first-fails').find((e) => e.type === 'desired_failed'), 10_000, 'desired_failed for revision 1');
       expect(failed.data).toMatchObject({ revision: 1, reason: expect.stringContaining('init returned 7') });
-      await publishDesired('w-3', 2, { ...spec, children: [spec.children[0]] });
-      await eventually(() => cluster.coordinator.directory.live.get('w-3')?.health?.children.find((c) => c.path === 'root/echo')?.state === 'running', 10_000, 'revision 2 running');
+      await publishDesired('w-first-fails', 2, { ...spec, children: [spec.children[0]] });
+      await eventually(() => cluster.coordinator.directory.live.get('w-first-fails')?.health?.children.find((c) => c.path === 'root/echo')?.state === 'running', 10_000, 'revision 2 running');
     } finally {
       await agent.stop();
     }

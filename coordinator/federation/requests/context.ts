@@ -1,5 +1,6 @@
 import type { DesiredMessage } from '../../../shared/desired.js';
 import type { ReplyMessage, RequestMessage, RequestOp } from '../../../shared/federation.js';
+import type { DeviceLogs, LogQuery } from '../../../shared/logs.js';
 import type { DeviceHistory } from '../../../shared/stream.js';
 import type { ClusterBus } from '../../cluster-bus.js';
 import type { DeviceDirectory } from '../../fleet/directory.js';
@@ -15,6 +16,8 @@ export interface RequestDeps {
   desiredOf(id: string): DesiredMessage | undefined;
   /** The health history ring of one of this cluster's own devices (coordinator/dashboard). */
   historyOf(id: string): DeviceHistory;
+  /** The recent log lines of one of this cluster's own devices (coordinator/logs). */
+  logsOf(id: string, query: LogQuery): DeviceLogs;
 }
 
 /** One request for this cluster's own devices: `known` are the addressed ids it has; the handler fills `reply`. */

@@ -2,7 +2,7 @@ import type { ReplyMessage, RequestMessage, RequestOp } from '../../../shared/fe
 import { command } from './command.js';
 import type { OpHandler, RequestDeps } from './context.js';
 import { desired } from './desired.js';
-import { detail, getDesired, history } from './device-reads.js';
+import { detail, getDesired, history, logs } from './device-reads.js';
 
 export type { RequestDeps } from './context.js';
 
@@ -13,6 +13,7 @@ const OPS: { [T in RequestOp['type']]: OpHandler<T> } = {
   desired,
   get_desired: getDesired,
   history,
+  logs,
 };
 
 /** Carry out a request for this cluster's own devices (children are the router's business). */

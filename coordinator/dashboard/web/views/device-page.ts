@@ -8,6 +8,7 @@ import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
 import { Chart } from './chart.js';
 import { StateBadge, useNow, useStore } from './common.js';
+import { LogsPanel } from './logs-panel.js';
 import { ago, bytes, dateTime, duration, num } from './format.js';
 
 /** Events shown on the page, newest first (the coordinator keeps the last 100 per device). */
@@ -91,10 +92,12 @@ export function DevicePage({ store, id }: { store: FleetStore; id: string }) {
   const d = detail;
   const h = d?.health;
   const state = summary?.state ?? d?.state ?? 'unknown';
+  const failure = summary?.lastFailure ?? d?.lastFailure;
   return html`<section aria-labelledby="page-title" class="device-page">
     <nav aria-label="Breadcrumb" class="crumbs"><a href="#/">Overview</a> › ${d ? html`<a href=${href.cluster(d.cluster)}>${d.cluster}</a> › ` : null}<span aria-current="page">${id}</span></nav>
     <h1 id="page-title" tabindex="-1">${id} <${StateBadge} state=${state} /></h1>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+    ${state === 'degraded' && failure ? html`<p class="failure" data-last-failure><strong>Last failure:</strong> <code>${failure}</code></p>` : null}
     ${!d && !error ? html`<p class="muted">Loading…</p>` : null}
     ${d
       ? html`
@@ -122,7 +125,7 @@ export function DevicePage({ store, id }: { store: FleetStore; id: string }) {
           <${Chart} title="Step messages per second" series=${[{ label: 'in', stroke: '#059669' }, { label: 'out', stroke: '#dc2626' }]} x=${hist.ts} ys=${[hist.stepsInPerS, hist.stepsOutPerS]} format=${(v: number) => v.toFixed(1)} />
         </div>`
       : html`<p class="muted">Loading history…</p>`}
-    ${d ? html`<${Tree} tree=${d.tree} /> <${Events} events=${events} /> <${Steps} steps=${d.steps} />` : null}
+    ${d ? html`<${Tree} tree=${d.tree} /> <${LogsPanel} id=${id} steps=${d.tree.filter((c) => c.kind === 'worker').map((c) => c.path)} /> <${Events} events=${events} /> <${Steps} steps=${d.steps} />` : null}
   </section>`;
 }
 

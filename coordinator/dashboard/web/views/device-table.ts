@@ -14,10 +14,12 @@ class Row extends Component<{ d: DeviceSummary }> {
 
   override render() {
     const { d } = this.props;
+    // Why a degraded device is degraded, on hover (and for tests).
+    const failure = d.state === 'degraded' && d.lastFailure ? d.lastFailure : undefined;
     return html`<tr data-device=${d.id} data-state=${d.state}>
       <th scope="row"><a href=${href.device(d.id)}>${d.id}</a></th>
       <td><a href=${href.cluster(d.cluster)}>${d.cluster}</a></td>
-      <td><${StateBadge} state=${d.state} /></td>
+      <td data-last-failure=${failure} title=${failure}><${StateBadge} state=${d.state} /></td>
       <td>${d.arch ?? '–'}</td>
       <td class="hide-narrow">${d.target ?? '–'}</td>
       <td class="hide-narrow">${d.agentVersion ?? '–'}</td>
