@@ -105,7 +105,7 @@ export class Tally {
   summary(name: string, count: number, kills: number): { lost: number; duplicates: number; line: string } {
     const missing = Array.from({ length: count }, (_, i) => i).filter((n) => !this.seen.has(n));
     const duplicates = this.received - this.seen.size;
-    const which = missing.length ? ` (missing: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''})` : '';
+    const which = missing.length ? ` (missing: ${ranges(missing)})` : '';
     return { lost: missing.length, duplicates, line: `chaos ${name}: ${count} messages sent, ${kills} SIGKILLs, ${missing.length} lost${which}, ${duplicates} duplicates` };
   }
 }
@@ -115,4 +115,16 @@ export function killTimes(n: number, fromMs: number, toMs: number): number[] {
   const times = Array.from({ length: n }, () => fromMs + Math.random() * (toMs - fromMs)).sort((a, b) => a - b);
   console.log(`kill times: ${times.map((t) => Math.round(t)).join(', ')} ms`);
   return times;
+}
+
+/** `[1, 2, 3, 7]` as `1-3, 7`. */
+function ranges(ns: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ns.length; i++) {
+    let j = i;
+    while (j + 1 < ns.length && ns[j + 1] === ns[j] + 1) j++;
+    out.push(i === j ? String(ns[i]) : `${ns[i]}-${ns[j]}`);
+    i = j;
+  }
+  return out.join(', ');
 }
