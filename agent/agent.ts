@@ -7,7 +7,7 @@ import type { Logger } from '../shared/log.js';
 import type { LogLine } from '../shared/logs.js';
 import { Command, encode, decode, type AckMessage, type CommandType, type EventMessage, type StatusMessage } from '../shared/messages.js';
 import { reconnectWithBackoff } from '../shared/reconnect.js';
-import { Spool } from '../shared/spool.js';
+import { Spool, publishStored } from '../shared/spool.js';
 import { CONTRACT, deviceTopic, type DeviceTopicKind } from '../shared/topics.js';
 import { collectHealth, everyPeriod, type HealthContribution } from './health.js';
 import { AgentState } from './state.js';
@@ -196,6 +196,7 @@ export class Agent {
   private subscribeNow(filters: string[]): void {
     this.client.subscribe(filters, { qos: 1 }, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (this.client.disconnecting) return; // stopping: nothing to report
       if (err || refused.length) this.opts.log.error(`subscription refused by the broker: ${refused.join(', ') || errorMessage(err)}`);
     });
   }
@@ -249,7 +250,7 @@ export class Agent {
       this.opts.log.warn(`spool full (${this.spool.stats.bytes} bytes): dropped a message to ${topic}`);
       return;
     }
-    this.client.publish(topic, payload, { qos, retain });
+    publishStored(this.client, topic, payload, { qos, retain });
   }
 
   /** Sends one log line now if the link is up (lines are not queued while offline); false if not sent. */

@@ -22,6 +22,7 @@ const BENCHES = [
   'enrolment',
   'rollout',
   'cluster-load',
+  'spool',
   'logs',
 ];
 

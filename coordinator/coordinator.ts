@@ -15,7 +15,7 @@ import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
 import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
-import { Children, Federation, addFederationRoutes, type ParentLink } from './federation/index.js';
+import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
@@ -43,8 +43,10 @@ export interface CoordinatorOptions {
   childTokens?: Record<string, string>;
   /** Minimum milliseconds between two summaries sent to the parent (default 1000). */
   summaryMs?: number;
-  /** Uplink messages buffered while the parent is unreachable (default 10000). */
+  /** Uplink messages spooled while the parent is unreachable (default 10000). */
   bufferLimit?: number;
+  /** Uplink bytes spooled while the parent is unreachable (default 64 MiB). */
+  spoolBytes?: number;
   /** How the data dir's files are written (shared/durable): group commit, write path, observer. */
   store?: Omit<StoreOptions, 'log'>;
 }
@@ -135,14 +137,16 @@ export class Coordinator {
       remoteHistory: (id) => (directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
       logs: this.logs,
     });
+    const spool = opts.parent ? await openUplinkSpool(opts.dataDir, { messages: opts.bufferLimit ?? 10_000, bytes: opts.spoolBytes }, opts.log.child('bridge')) : undefined;
     const logReads = { logs: this.logs, droppedAtAgent: (id: string) => directory.live.get(id)?.health?.logsDropped ?? 0 };
     this.federation = new Federation(
-      { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, bufferLimit: opts.bufferLimit ?? 10_000, log: opts.log.child('federation') },
+      { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, log: opts.log.child('federation') },
       {
         client,
         dispatch,
         bus: this.bus,
         local: { ...local, clientId: '' },
+        spool,
         directory,
         metrics,
         applyDesired: (devices, op) => this.desired.apply(devices, op.spec, op.modules),
@@ -212,6 +216,8 @@ export class Coordinator {
     this.sweeper = setInterval(() => directory.live.sweep(), opts.sweepMs ?? 1000);
     // Last: a resumed rollout may change desired states at once.
     await this.rollouts.start();
+    // Last: devices and children connect once everything that consumes their messages is in place.
+    this.broker?.acceptClients();
   }
 
   /** The embedded broker (unless an external one is configured); resolves with how the coordinator reaches it. */

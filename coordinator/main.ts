@@ -26,7 +26,8 @@ export const coordinatorSpec = {
     'broker-username': { schema: opt.string, description: 'username on --broker' },
     'broker-password': { schema: opt.string, secret: true, description: 'password on --broker' },
     'summary-ms': { schema: opt.positiveInt, default: 1000, description: 'minimum milliseconds between two summaries sent to the parent' },
-    'buffer-limit': { schema: opt.positiveInt, default: 10000, description: 'uplink messages kept while the parent is unreachable' },
+    'buffer-limit': { schema: opt.positiveInt, default: 10000, description: 'uplink messages spooled on disk while the parent is unreachable; beyond, new ones are dropped (counted)' },
+    'spool-bytes': { schema: opt.positiveInt, default: 64 * 1024 * 1024, description: 'uplink bytes spooled on disk while the parent is unreachable' },
     'api-token': { schema: z.string().min(8, 'must be at least 8 characters'), secret: true, description: 'require "Authorization: Bearer TOKEN" on the API' },
     'tokens-file': { schema: opt.string, description: 'JSON file of pre-shared device tokens {"id":"token"}' },
     'tls-cert': { schema: opt.string, description: 'PEM certificate: also serve mqtts:// (needs --tls-key)' },
@@ -59,6 +60,7 @@ export const coordinatorCommand = defineCommand(coordinatorSpec, async (v) => {
     childTokens: v['child-tokens-file'] ? readChildTokensFile(v['child-tokens-file']) : undefined,
     summaryMs: v['summary-ms'],
     bufferLimit: v['buffer-limit'],
+    spoolBytes: v['spool-bytes'],
     log,
   });
   announce('listening', { mqtt: coordinator.mqttPort, http: coordinator.httpPort, ...(coordinator.mqttsPort !== undefined ? { mqtts: coordinator.mqttsPort } : {}) });

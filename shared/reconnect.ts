@@ -14,7 +14,8 @@ export function reconnectWithBackoff(client: MqttClient, backoff: Backoff): () =
     if (stopped || timer || client.disconnecting) return;
     timer = setTimeout(() => {
       timer = undefined;
-      if (!stopped && !client.connected) client.reconnect();
+      // reconnect() without stores replaces them with empty in-memory ones: hand back the (durable) ones it has.
+      if (!stopped && !client.connected) client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     }, backoff.next());
   };
   client.on('connect', onConnect);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { IStore, Packet } from 'mqtt';
+import type { IStore, MqttClient, Packet } from 'mqtt';
 import { Journal } from './journal.js';
 import type { Logger } from './log.js';
 
@@ -17,6 +17,8 @@ export interface SpoolOptions {
   log: Logger;
   /** Payload bytes kept at most; `admit` refuses a message beyond it. */
   maxBytes: number;
+  /** Messages kept at most (Mosquitto's max_queued_messages); unbounded if absent. */
+  maxMessages?: number;
   /** Topics of which only the latest message is worth sending after an outage (health): older ones are discarded. */
   latestOnly?(topic: string): boolean;
 }
@@ -65,7 +67,8 @@ export class Spool implements IStore {
 
   /** May a message of `bytes` be published now? A refusal is counted as dropped. */
   admit(bytes: number): boolean {
-    if (this.stats.bytes + bytes <= this.opts.maxBytes) return true;
+    const roomForOne = this.opts.maxMessages === undefined || this.stats.queued < this.opts.maxMessages;
+    if (roomForOne && this.stats.bytes + bytes <= this.opts.maxBytes) return true;
     this.stats.dropped++;
     return false;
   }
@@ -139,4 +142,22 @@ export class Spool implements IStore {
       .then((bytes) => (this.snapshotBytes = bytes))
       .catch((err) => this.opts.log.error(`spool ${this.opts.name}: snapshot failed: ${String(err)}`));
   }
+}
+
+/**
+ * Publish so that a QoS 1 message ends up in the client's (durable) store, calling `stored` once it is. mqtt.js
+ * holds back a publish made while it replays its store after a reconnect, and if the link closes before the replay
+ * ends it drops that publish, reporting only through `cbStorePut(error)`: such a message is published again (now
+ * offline, it goes to the store). Not retried once the client is being ended. QoS 0 is never stored: `stored` is
+ * called at once.
+ */
+export function publishStored(client: MqttClient, topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain: boolean }, stored: () => void = () => undefined): void {
+  const cbStorePut = (err?: Error) => {
+    if (!err) return stored();
+    if (client.disconnecting) return;
+    // Deferred: mqtt.js calls this while it walks and then empties the queue the retry would join.
+    setImmediate(() => publishStored(client, topic, payload, opts, stored));
+  };
+  client.publish(topic, payload, { ...opts, cbStorePut: cbStorePut as () => void });
+  if (opts.qos === 0) stored();
 }

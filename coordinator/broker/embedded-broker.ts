@@ -37,19 +37,22 @@ export interface RunningBroker {
   port: number;
   tlsPort: number | undefined;
   connectedClients(): number;
-  /** Messages dropped and clients disconnected by the per-client delivery bound. */
+  /** Messages dropped and clients disconnected by the per-client delivery bounds. */
   delivery: DeliveryStats;
   /** Connected clients by principal kind (device, child, internal). */
   clientsByKind(): Record<Principal['kind'], number>;
   /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
   disconnect(clientId: string): void;
+  /** Until called, only the coordinator's own clients may connect (the rest get CONNACK 3, server unavailable). */
+  acceptClients(): void;
   close(): Promise<void>;
 }
 
 /** The cluster's embedded MQTT 3.1.1 broker (aedes) on TCP and optionally TLS, with Flotilla's auth and ACL. */
 export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const principals = new WeakMap<Client, Principal>();
-  const delivery: DeliveryStats = { droppedQos0: 0, slowDisconnects: 0 };
+  const delivery: DeliveryStats = { droppedQos0: 0, slowDisconnects: 0, queueFull: 0 };
+  let accepting = false;
   // Assigned before any client can connect (the listeners start below).
   let broker!: Aedes;
   /** The PUBLISH was dealt with here: aedes goes on to acknowledge it and publishes nothing. */
@@ -57,9 +60,15 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     packet.topic = HANDLED;
     packet.retain = false;
   };
-  const persistence = new DurablePersistence({ dir: join(opts.dataDir, 'broker'), log: opts.log.child('persistence') });
-  /** The last durable publish of each client, to chain the next one. */
-  const publishing = new WeakMap<Client, Promise<void>>();
+  const persistence = new DurablePersistence({
+    dir: join(opts.dataDir, 'broker'),
+    log: opts.log.child('persistence'),
+    onQueueFull: (clientId) => {
+      if (delivery.queueFull++ % 1000 === 0) opts.log.warn(`session queue of "${clientId}" is full: new QoS 1 messages for it are dropped (${delivery.queueFull} so far)`);
+    },
+  });
+  /** Each client's last retained durable publish, which its next publishes wait for. */
+  const retainedInFlight = new WeakMap<Client, Promise<void>>();
   // aedes' publish(packet, client, done) (its typings omit the client, which stamps the publisher's id).
   const publishAs = (p: PublishPacket, c: Client, done: (err?: Error) => void) =>
     (broker.publish as unknown as (p: PublishPacket, c: Client, done: (err?: Error) => void) => void).call(broker, p, c, done);
@@ -80,6 +89,12 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
         const err = Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError;
         return done(err, false);
       }
+      if (who.kind !== 'internal' && !accepting) {
+        // [MQTT-3.2.2.3] 0x03 server unavailable: the coordinator's own consumers are not subscribed yet, and what a
+        // device or child sent now (a session's spool replay) would reach no one. Clients retry with backoff.
+        opts.log.debug(`CONNECT from "${client.id}" before the coordinator is ready: server unavailable`);
+        return done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+      }
       principals.set(client, who);
       done(null, true);
     },
@@ -97,10 +112,11 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
       }
       // Acknowledged means durable: aedes writes PUBACK before it publishes, so a QoS 1 PUBLISH from the wire (it
       // has a message id; wills do not) is published, and its retained copy and session queues fsynced, first.
-      // One client's publishes are chained, so a retained one waiting for its fsync is not overtaken by the next.
+      // Publishes of one client run concurrently (their journal records share commits, in order) but wait for its
+      // retained one in flight, which takes an extra fsync: a detail is not overtaken by the event that follows it.
       if (client && packet.qos === 1 && packet.messageId !== undefined) {
-        const previous = publishing.get(client) ?? Promise.resolve();
-        const done = previous.then(() => new Promise<void>((resolve) => {
+        const gate = retainedInFlight.get(client) ?? Promise.resolve();
+        const done = gate.then(() => new Promise<void>((resolve) => {
           publishAs({ ...packet }, client, (err) => {
             if (err) callback(err);
             else {
@@ -110,7 +126,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
             resolve();
           });
         }));
-        publishing.set(client, done);
+        if (packet.retain) retainedInFlight.set(client, done);
         return;
       }
       callback(null);
@@ -149,6 +165,7 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     tlsPort,
     connectedClients: () => broker.connectedClients,
     delivery,
+    acceptClients: () => void (accepting = true),
     clientsByKind: () => {
       const counts: Record<Principal['kind'], number> = { device: 0, child: 0, internal: 0 };
       for (const client of Object.values(clientsOf(broker))) {

@@ -7,6 +7,8 @@ export interface DeliveryStats {
   droppedQos0: number;
   /** Clients disconnected because a QoS 1 message found their outgoing buffer over the bound. */
   slowDisconnects: number;
+  /** QoS 1 messages not queued for a persistent session whose queue was full (durable-persistence.ts, MAX_QUEUED). */
+  queueFull: number;
 }
 
 type Deliver = (packet: { qos: number; topic: string }, done: () => void) => void;

@@ -8,6 +8,7 @@ import type { DeviceLogs, LogQuery } from '../../shared/logs.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import type { CoordinatorMetrics } from '../metrics/metrics.js';
 import type { Dispatch } from '../mqtt/dispatch.js';
+import type { Spool } from '../../shared/spool.js';
 import { Bridge, type Endpoint } from './bridge.js';
 import { CHILD_USER_PREFIX } from './children.js';
 import { Intake, parseUplink } from './intake.js';
@@ -28,8 +29,6 @@ export interface FederationOptions {
   parent?: ParentLink;
   /** Minimum time between two summaries sent upward. */
   summaryMs: number;
-  /** Uplink messages kept while the parent is unreachable. */
-  bufferLimit: number;
   log: Logger;
 }
 
@@ -39,6 +38,8 @@ export interface FederationDeps extends Omit<RequestDeps, 'cluster'> {
   dispatch: Dispatch;
   /** How the bridge reaches the cluster broker (internal credentials, or the external broker's). */
   local: Endpoint;
+  /** The bridge's on-disk uplink spool (openUplinkSpool); present when there is a parent. */
+  spool?: Spool;
   directory: DeviceDirectory;
   metrics: CoordinatorMetrics;
 }
@@ -74,6 +75,7 @@ export class Federation {
     const parser = new ParseOnce(opts.parent ? 2 : 1);
     this.intake = new Intake({ view: directory.below, parser, onReply: (path, reply) => this.requester.onReply(path, reply), onInvalid: () => metrics.invalid.inc({ source: 'uplink' }), log });
     if (!opts.parent) return;
+    if (!deps.spool) throw new Error('a child coordinator needs an uplink spool');
     const name = opts.cluster;
     this.uplink = new Uplink({ cluster: name, version: opts.version, summaryMs: opts.summaryMs }, client, directory);
     this.bridge = new Bridge({
@@ -81,7 +83,7 @@ export class Federation {
       remote: { url: opts.parent.url, clientId: CHILD_USER_PREFIX + name, username: CHILD_USER_PREFIX + name, password: opts.parent.token },
       mappings: federationMappings(name),
       stateTopic: upTopic([name], UPLINK.bridgeState),
-      bufferLimit: opts.bufferLimit,
+      spool: deps.spool,
       check: (topic, payload) => checkUplink(topic, payload, parser),
       metrics,
       log: log.child('bridge'),

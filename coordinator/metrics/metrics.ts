@@ -60,6 +60,7 @@ export class CoordinatorMetrics {
         });
       counted('flotilla_broker_dropped_qos0_total', 'QoS 0 messages not sent to a client over its outgoing buffer bound', () => broker.delivery.droppedQos0);
       counted('flotilla_broker_slow_disconnects_total', 'Clients disconnected for a QoS 1 message over their outgoing buffer bound', () => broker.delivery.slowDisconnects);
+      counted('flotilla_broker_session_queue_full_total', 'QoS 1 messages not queued for a persistent session whose queue was full', () => broker.delivery.queueFull);
     }
     new Gauge({
       name: 'flotilla_devices', help: 'Devices by state, own (scope="own") and own plus below (scope="subtree"); docs/api.md "Device states"', labelNames: ['scope', 'state'], registers: reg,

@@ -55,4 +55,26 @@ describe('durable broker persistence', () => {
       dir.cleanup();
     }
   });
+
+  it('bounds each session queue: beyond maxQueued new messages are dropped and reported, room returns as they are acknowledged', async () => {
+    const dir = tempDir();
+    try {
+      const full: string[] = [];
+      const p = new DurablePersistence({ dir: dir.path, log: memoryLogger(), maxQueued: 3, onQueueFull: (c) => full.push(c) });
+      const broker = await Aedes.createBroker({ persistence: p });
+      const packet = (i: number) => ({ cmd: 'publish', topic: 't', payload: Buffer.from(String(i)), qos: 1 as const, retain: false, brokerId: broker.id, brokerCounter: i });
+      for (let i = 1; i <= 5; i++) await p.outgoingEnqueueCombi([{ clientId: 'slow' }, { clientId: 'fast' }], packet(i));
+      const queued = async (id: string) => ((await p.outgoingStream({ id }).toArray()) as StoredPacket[]).map((x) => x.payload.toString());
+      expect(await queued('slow')).toEqual(['1', '2', '3']);
+      expect(full).toEqual(['slow', 'fast', 'slow', 'fast']);
+      await p.outgoingUpdate({ id: 'slow' }, { ...packet(1), messageId: 7 });
+      await p.outgoingClearMessageId({ id: 'slow' }, { messageId: 7 });
+      await p.outgoingEnqueueCombi([{ clientId: 'slow' }], packet(6));
+      expect(await queued('slow')).toEqual(['2', '3', '6']);
+      await new Promise<void>((r) => broker.close(() => r()));
+      await p.destroy();
+    } finally {
+      dir.cleanup();
+    }
+  });
 });

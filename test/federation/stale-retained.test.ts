@@ -3,9 +3,12 @@ import { Readable } from 'node:stream';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Bridge } from '../../coordinator/federation/bridge.js';
-import { eventually, memoryLogger } from '../helpers/cluster.js';
+import { Bridge, openUplinkSpool } from '../../coordinator/federation/bridge.js';
+import { eventually, memoryLogger, tempDir } from '../helpers/cluster.js';
 import { CoordinatorMetrics } from '../../coordinator/metrics/index.js';
+
+const spoolDir = tempDir();
+afterAll(() => spoolDir.cleanup());
 
 /** The call of aedes' (memory) persistence that streams the stored copies for a SUBSCRIBE. */
 interface RetainedStore {
@@ -64,7 +67,7 @@ describe('bridge and retained state', () => {
       remote: { url: parent.url, clientId: 'bridge-remote' },
       mappings: [{ pattern: '#', direction: 'out', qos: 1, localPrefix: 'flotilla/up/', remotePrefix: 'flotilla/up/c1/', retainKinds: ['detail'] }],
       stateTopic: 'flotilla/up/c1/bridge/state',
-      bufferLimit: 100,
+      spool: await openUplinkSpool(spoolDir.path, { messages: 100 }, memoryLogger()),
       metrics: new CoordinatorMetrics(),
       log: memoryLogger(),
     });

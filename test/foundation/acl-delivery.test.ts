@@ -32,6 +32,7 @@ beforeAll(async () => {
     onDenied: (action, subject) => denied.push(`${action} ${subject}`),
     log: memoryLogger(),
   });
+  broker.acceptClients();
   watcher = await connect('watcher');
   watcher.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));
   await watcher.subscribeAsync('#', { qos: 1 });

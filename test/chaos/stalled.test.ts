@@ -5,7 +5,9 @@ import { deviceTopic } from '../../shared/topics.js';
 import { connectDevice, eventually, startCoordinator } from '../helpers/cluster.js';
 import { metric } from '../helpers/metrics.js';
 
-const tokens = { stalled: 'tok-stalled', talker: 'tok-talker', reader: 'tok-reader', healthy: 'tok-healthy', wrong: 'tok-wrong' };
+// Finding 2: an enrolled device subscribed to every device's outputs stops reading its socket. The broker cuts it
+// off at its per-client bound (coordinator/broker/fair-delivery.ts); everyone else must see no delay beyond 1 s.
+const tokens = { stalled: 'tok-stalled', talker: 'tok-talker', reader: 'tok-reader', healthy: 'tok-healthy' };
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 
 beforeAll(async () => {
@@ -62,7 +64,7 @@ describe('fair delivery', () => {
     }
     await eventually(() => received >= sent, 20_000, 'every message at the reader');
     const delivery = cluster.coordinator['broker']!.delivery;
-    console.log(`stalled subscriber: ${sent} messages, reader worst delay ${worst} ms, health worst ${healthWorst} ms, slow disconnects ${delivery.slowDisconnects}`);
+    console.log(`chaos stalled subscriber: ${sent} messages sent, 0 lost (all at the reader), worst delivery delay to others ${Math.max(worst, healthWorst)} ms (outputs ${worst} ms, health ${healthWorst} ms), ${delivery.slowDisconnects} slow subscriber(s) disconnected`);
     expect(delivery.slowDisconnects).toBeGreaterThanOrEqual(1);
     expect(worst).toBeLessThan(1000);
     expect(healthWorst).toBeLessThan(1000);
@@ -71,21 +73,6 @@ describe('fair delivery', () => {
   }, 60_000);
 });
 
-describe('refused publishes', () => {
-  it('a refused QoS 1 PUBLISH is acknowledged and dropped; the session stays up and later messages flow (finding 5)', async () => {
-    const denied = await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'publish' });
-    const wrong = await connectDevice(cluster.mqttUrl, 'wrong', tokens.wrong, { clean: false });
-    let closed = 0;
-    wrong.on('close', () => closed++);
-    // Before: aedes dropped the connection and mqtt.js resent this message on every reconnect.
-    await wrong.publishAsync('flotilla/oops', 'refused', { qos: 1 });
-    expect(await metric(cluster.api, 'flotilla_denied_requests_total', { action: 'publish' })).toBe(denied + 1);
-    await wrong.publishAsync(deviceTopic('wrong', 'health'), JSON.stringify(health(1)), { qos: 1 });
-    await eventually(() => cluster.coordinator.directory.live.get('wrong')?.lastSeen, 5000, 'health after the refusal');
-    expect({ closed, connected: wrong.connected }).toEqual({ closed: 0, connected: true });
-    await wrong.endAsync();
-  });
-});
 
 function health(seq: number) {
   return {
