@@ -1,12 +1,12 @@
-import { z } from 'zod';
-import { ValidationError, errorMessage } from './errors.js';
-import { isBuiltinField, labelKeyProblem, labelValue, labelValueProblem, type BuiltinField, type Labels } from './labels.js';
+import { ValidationError } from './errors.js';
+import { isBuiltinField, labelKeyProblem, labelValue, labelValueProblem, type BuiltinField, type Labels } from './label-syntax.js';
 
 /**
  * Device selectors in Kubernetes label-selector syntax: `site=paris,tier!=lab,arch in (arm64,arm),!canary-exempt`.
  * Requirements are joined by `,` and all must hold. Besides labels, the built-in fields `cluster` (a cluster path;
  * `root/eu/**` is that cluster and everything below it), `arch`, `target`, `agentVersion` and `id` can be used.
- * `parseSelector` is the one door: the typed value it returns is trusted by `matches`.
+ * `parseSelector` is the one door: the typed value it returns is trusted by `matches`. No zod here (the dashboard
+ * bundles this); shared/selector-schema.ts is the schema for boundaries.
  */
 
 export type Operator = 'in' | 'notin' | 'exists' | 'notexists';
@@ -185,13 +185,3 @@ export function matches(selector: Selector, subject: SelectorSubject): boolean {
     }
   });
 }
-
-/** A selector as it crosses a boundary: a string, parsed once. */
-export const SelectorSchema = z.string().transform((source, ctx) => {
-  try {
-    return parseSelector(source);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-    return z.NEVER;
-  }
-});

@@ -32,6 +32,22 @@ async function signedIn(hash: string): Promise<Page> {
   return page;
 }
 
+describe('dashboard: labels', () => {
+  it('shows each device\'s labels and filters the overview by a selector, naming a bad one', async () => {
+    const page = await signedIn(`#/?select=${encodeURIComponent('site=lab')}`);
+    try {
+      await expect.poll(() => page.locator('#shown-count').textContent(), { timeout: 10_000 }).toBe('2 of 2 devices match');
+      expect(await page.getByRole('cell', { name: 'site=lab' }).count()).toBe(2);
+      await page.getByLabel('Labels').fill('site=mars');
+      await expect.poll(() => page.locator('#shown-count').textContent()).toBe('0 of 2 devices match');
+      await page.getByLabel('Labels').fill('site in mars');
+      await expect.poll(() => page.locator('#select-error').textContent()).toMatch(/column 9: expected "\(" after "in"/);
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
+});
+
 describe('dashboard: rollouts page', () => {
   it('lists a rollout with its waves and reason; pause and resume from the page, live', async () => {
     const spec = { id: 'root', children: [{ id: 't', step: 'tag@1', input: 'x/y' }] };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LabelPatch, LabelsSchema, applyLabelPatch, labelKeyProblem, labelValue, labelValueProblem, parseLabelArgs } from '../../shared/labels.js';
+import { labelKeyProblem, labelValue, labelValueProblem } from '../../shared/label-syntax.js';
+import { LabelPatch, LabelsSchema, applyLabelPatch, parseLabelArgs } from '../../shared/labels.js';
 
 describe('labels: Kubernetes syntax and limits', () => {
   it.each(['site', 'tier.x_y-z', 'example.com/site', 'a', 'A9', 'flotilla.io/canary-exempt', 'x'.repeat(63), `${'a'.repeat(253)}/n`])('accepts key %s', (key) => {

@@ -38,7 +38,7 @@ async function until(id: string, done: (s: RolloutStatus) => boolean, what: stri
   return eventually(async () => {
     const s = await api.rollout(id);
     return done(s) && s;
-  }, 30_000, what);
+  }, 60_000, what);
 }
 
 beforeAll(async () => {
@@ -101,7 +101,7 @@ describe('rollouts over real agents', () => {
     await reading;
     const human = await cli(['rollout', 'status', id]);
     expect(human.out).toContain(`rollout ${id}: succeeded — 3 of 3 devices healthy\n  canary   [####################] 1/1 healthy, 0 failed  (passed)`);
-  }, 60_000);
+  }, 120_000);
 
   it('a version that crashes on its first input halts at the canary, is rolled back there, and no other device ever ran it', async () => {
     const before = new Map(await Promise.all(IDS.map(async (id) => [id, (await api.desired(id)).revision] as const)));
@@ -121,7 +121,7 @@ describe('rollouts over real agents', () => {
       expect((await api.desired(other)).revision).toBe(before.get(other));
       expect(live(other)?.events.some((e) => JSON.stringify(e).includes('tag@3'))).toBe(false);
     }
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('rollouts over real agents: windows and offline devices', () => {
@@ -136,7 +136,7 @@ describe('rollouts over real agents: windows and offline devices', () => {
     expect(done).toMatchObject({ state: 'succeeded', reason: '3 of 3 devices healthy' });
     // Every device got the change only once the window had opened.
     for (const device of IDS) expect((await api.desired(device)).ts).toBeGreaterThanOrEqual(opensAt);
-  }, 60_000);
+  }, 120_000);
 
   it('an offline device is pending at its wave and catches up when it returns', async () => {
     await agents[2].stop();
@@ -149,7 +149,7 @@ describe('rollouts over real agents: windows and offline devices', () => {
     const done = await until(id, (s) => s.state !== 'running', 'the rollout to end');
     expect(done).toMatchObject({ state: 'succeeded', reason: '3 of 3 devices healthy' });
     expect(runs('r-3', 'tag@2')).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('rollout API: refusals name the field, commands check the state, restarts resume', () => {

@@ -25,6 +25,7 @@ export function parseRoute(hash: string): Route {
       arch: q.get('arch') ?? '',
       state: STATES.has(state) ? (state as Filter['state']) : '',
       step: q.get('step') ?? '',
+      select: q.get('select') ?? '',
     },
   };
 }
