@@ -1,4 +1,3 @@
-import { ValidationError } from './errors.js';
 import { isBuiltinField, labelKeyProblem, labelValue, labelValueProblem, type BuiltinField, type Labels } from './label-syntax.js';
 
 /**
@@ -8,6 +7,11 @@ import { isBuiltinField, labelKeyProblem, labelValue, labelValueProblem, type Bu
  * `parseSelector` is the one door: the typed value it returns is trusted by `matches`. No zod here (the dashboard
  * bundles this); shared/selector-schema.ts is the schema for boundaries.
  */
+
+/** A selector that does not parse; the message names the column. (Not shared/errors.ts: that module loads zod.) */
+export class SelectorError extends Error {
+  override name = 'SelectorError';
+}
 
 export type Operator = 'in' | 'notin' | 'exists' | 'notexists';
 
@@ -73,10 +77,10 @@ function tokenize(source: string, fail: (at: number, message: string) => never):
   return tokens;
 }
 
-/** Parses a selector; a ValidationError names the column (1-based) and what was expected there. */
+/** Parses a selector; a SelectorError names the column (1-based) and what was expected there. */
 export function parseSelector(source: string): Selector {
   const fail = (at: number, message: string): never => {
-    throw new ValidationError(`selector ${JSON.stringify(source.length > 120 ? source.slice(0, 120) + '…' : source)}: column ${at + 1}: ${message}`);
+    throw new SelectorError(`selector ${JSON.stringify(source.length > 120 ? source.slice(0, 120) + '…' : source)}: column ${at + 1}: ${message}`);
   };
   if (source.length > SELECTOR_LIMITS.length) fail(SELECTOR_LIMITS.length, `longer than ${SELECTOR_LIMITS.length} characters`);
   if (source.trim() === '') fail(0, 'empty selector (to select every device, use cluster=<root>/**)');
