@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ApiError, ClusterEnrollResponse, ClusterSummary, DeviceList, DevicePatchResponse, EnrollResponse, FanoutResult, type FanoutTarget } from '../shared/api.js';
-import type { LabelPatch, Labels } from '../shared/labels.js';
+import type { Labels } from '../shared/label-syntax.js';
+import type { LabelPatch } from '../shared/labels.js';
 import { RolloutList, RolloutStatus, type RolloutRequest } from '../shared/rollout.js';
 import { DesiredMessage } from '../shared/desired.js';
 import { StepInfo, type StepUpload } from '../shared/modules.js';

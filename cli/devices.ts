@@ -1,7 +1,8 @@
 import type { DeviceSummary } from '../shared/api.js';
 import { opt } from '../shared/config.js';
 import { defineCommand } from '../shared/command.js';
-import { matches, SelectorSchema } from '../shared/selector.js';
+import { matches } from '../shared/selector.js';
+import { SelectorSchema } from '../shared/selector-schema.js';
 import { ApiClient } from './api-client.js';
 import { formatLabels } from './label.js';
 import { apiOptions } from './api-options.js';

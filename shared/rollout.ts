@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Duration } from './duration.js';
-import { SelectorSchema } from './selector.js';
+import { SelectorSchema } from './selector-schema.js';
 import { StepRef } from './supervisor-spec.js';
 import { WindowSchema } from './window.js';
 

@@ -1,13 +1,17 @@
-import { z } from 'zod';
-import { ValidationError, errorMessage } from './errors.js';
-import { isBuiltinField, labelKeyProblem, labelValue, labelValueProblem, type BuiltinField, type Labels } from './labels.js';
+import { isBuiltinField, labelKeyProblem, labelValue, labelValueProblem, type BuiltinField, type Labels } from './label-syntax.js';
 
 /**
  * Device selectors in Kubernetes label-selector syntax: `site=paris,tier!=lab,arch in (arm64,arm),!canary-exempt`.
  * Requirements are joined by `,` and all must hold. Besides labels, the built-in fields `cluster` (a cluster path;
  * `root/eu/**` is that cluster and everything below it), `arch`, `target`, `agentVersion` and `id` can be used.
- * `parseSelector` is the one door: the typed value it returns is trusted by `matches`.
+ * `parseSelector` is the one door: the typed value it returns is trusted by `matches`. No zod here (the dashboard
+ * bundles this); shared/selector-schema.ts is the schema for boundaries.
  */
+
+/** A selector that does not parse; the message names the column. (Not shared/errors.ts: that module loads zod.) */
+export class SelectorError extends Error {
+  override name = 'SelectorError';
+}
 
 export type Operator = 'in' | 'notin' | 'exists' | 'notexists';
 
@@ -73,10 +77,10 @@ function tokenize(source: string, fail: (at: number, message: string) => never):
   return tokens;
 }
 
-/** Parses a selector; a ValidationError names the column (1-based) and what was expected there. */
+/** Parses a selector; a SelectorError names the column (1-based) and what was expected there. */
 export function parseSelector(source: string): Selector {
   const fail = (at: number, message: string): never => {
-    throw new ValidationError(`selector ${JSON.stringify(source.length > 120 ? source.slice(0, 120) + '…' : source)}: column ${at + 1}: ${message}`);
+    throw new SelectorError(`selector ${JSON.stringify(source.length > 120 ? source.slice(0, 120) + '…' : source)}: column ${at + 1}: ${message}`);
   };
   if (source.length > SELECTOR_LIMITS.length) fail(SELECTOR_LIMITS.length, `longer than ${SELECTOR_LIMITS.length} characters`);
   if (source.trim() === '') fail(0, 'empty selector (to select every device, use cluster=<root>/**)');
@@ -185,13 +189,3 @@ export function matches(selector: Selector, subject: SelectorSubject): boolean {
     }
   });
 }
-
-/** A selector as it crosses a boundary: a string, parsed once. */
-export const SelectorSchema = z.string().transform((source, ctx) => {
-  try {
-    return parseSelector(source);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-    return z.NEVER;
-  }
-});

@@ -1,5 +1,6 @@
 import type { ClusterNode, DeviceDetail, DeviceSummary, Rollup } from '../../shared/api.js';
-import { NO_LABELS, type Labels } from '../../shared/labels.js';
+import type { Labels } from '../../shared/label-syntax.js';
+import { NO_LABELS } from '../../shared/labels.js';
 import type { EventMessage, HealthMessage } from '../../shared/messages.js';
 import { combine, rollupDevices } from '../../shared/rollup.js';
 import { FleetState, summarize, type FleetChange } from './fleet-state.js';

@@ -1,5 +1,5 @@
 import type { DeviceSummary, HealthState } from '../../shared/api.js';
-import type { Labels } from '../../shared/labels.js';
+import type { Labels } from '../../shared/label-syntax.js';
 import type { EventMessage, HealthMessage } from '../../shared/messages.js';
 import { isCleanExit } from '../../shared/supervisor-events.js';
 

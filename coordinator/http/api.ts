@@ -1,7 +1,8 @@
 import { DeviceId } from '../../shared/ids.js';
 import { z } from 'zod';
 import { DevicePatch, type ClusterSummary, type EnrollResponse } from '../../shared/api.js';
-import { applyLabelPatch, LabelsSchema, NO_LABELS, type Labels } from '../../shared/labels.js';
+import type { Labels } from '../../shared/label-syntax.js';
+import { applyLabelPatch, LabelsSchema, NO_LABELS } from '../../shared/labels.js';
 import { ValidationError } from '../../shared/errors.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import type { Registry } from '../registry/registry.js';

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { DesiredMessage } from '../../shared/desired.js';
 import { openMapFile, type DurableFile, type StoreOptions } from '../../shared/durable/index.js';
 import { DeviceId } from '../../shared/ids.js';
-import { LabelsSchema, type Labels } from '../../shared/labels.js';
+import type { Labels } from '../../shared/label-syntax.js';
+import { LabelsSchema } from '../../shared/labels.js';
 import { ConfigError, describeZodError, errorMessage } from '../../shared/errors.js';
 import { hashToken, mintToken, tokenMatches } from './tokens.js';
 

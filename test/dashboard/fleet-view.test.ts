@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterNode, DeviceSummary } from '../../shared/api.js';
 import { EMPTY_ROLLUP, countBy } from '../../shared/rollup.js';
-import { clusterPaths, count, findCluster, matches, NO_FILTER } from '../../coordinator/dashboard/web/fleet-view.js';
+import { clusterPaths, count, findCluster, matches, NO_FILTER, selectorOf } from '../../coordinator/dashboard/web/fleet-view.js';
 import { href, parseRoute } from '../../coordinator/dashboard/web/route.js';
 
 const device = (id: string, cluster: string, state: DeviceSummary['state'], extra: Partial<DeviceSummary> = {}): DeviceSummary => ({
@@ -62,6 +62,19 @@ describe('dashboard fleet view (pure)', () => {
     expect(ids({ q: 'A' })).toEqual(['a']);
     expect(count(fleet)).toMatchObject({ total: 4, unknown: 0 });
     expect(countBy(fleet, (d) => d.arch).map(([k, c]) => [k, c.total])).toEqual([['arm64', 3], ['unknown', 1]]);
+  });
+
+  it('filters by a label selector (labels and built-ins); one that does not parse matches nothing and says why', () => {
+    const labelled = [device('p1', 'root/eu/paris', 'ok', { labels: { site: 'paris', tier: 'prod' } }), device('p2', 'root/eu/paris', 'ok', { labels: { site: 'paris' } }), device('o1', 'root/us/ohio', 'ok')];
+    const ids = (select: string) => labelled.filter((d) => matches(d, { ...NO_FILTER, select })).map((d) => d.id);
+    expect(ids('site=paris,tier!=prod')).toEqual(['p2']);
+    expect(ids('cluster=root/eu/**')).toEqual(['p1', 'p2']);
+    expect(ids('!site')).toEqual(['o1']);
+    expect(ids('')).toEqual(['p1', 'p2', 'o1']);
+    expect(ids('site in')).toEqual([]);
+    expect(selectorOf({ ...NO_FILTER, select: 'site in' }).error).toMatch(/column 8: expected "\(" after "in"/);
+    expect(parseRoute(href.overview({ select: 'site=paris' }))).toEqual({ view: 'overview', filter: { ...NO_FILTER, select: 'site=paris' } });
+    expect(parseRoute('#/rollouts')).toEqual({ view: 'rollouts' });
   });
 
   it('routes round-trip through the hash, including ids with slashes', () => {

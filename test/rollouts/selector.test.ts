@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LabelsSchema } from '../../shared/labels.js';
-import { matches, parseSelector, SelectorSchema, type SelectorSubject } from '../../shared/selector.js';
+import { matches, parseSelector, type SelectorSubject } from '../../shared/selector.js';
+import { SelectorSchema } from '../../shared/selector-schema.js';
 
 const device = (over: Partial<SelectorSubject> & { labels?: Record<string, string> } = {}): SelectorSubject => ({
   id: 'paris/edge-1',

@@ -19,6 +19,26 @@ export class ApiError extends Error {
   }
 }
 
+/** POST to a documented API path without a body (a rollout command); the answer's body, or an ApiError. */
+export async function apiPost<T>(path: string, token = tokenStore.get()): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch {
+    throw new ApiError(0, 'cannot reach the coordinator');
+  }
+  return answer<T>(res);
+}
+
+async function answer<T>(res: Response): Promise<T> {
+  const json: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const message = (json as ApiErrorBody | undefined)?.error?.message;
+    throw new ApiError(res.status, typeof message === 'string' ? message : `HTTP ${res.status}`);
+  }
+  return json as T;
+}
+
 /**
  * GET a documented API path (docs/api.md); `T` is its body type from shared/. Bodies are not re-validated here:
  * the page is served by the very coordinator that answers (same build), and zod would quadruple the bundle.
@@ -30,10 +50,5 @@ export async function apiGet<T>(path: string, token = tokenStore.get()): Promise
   } catch {
     throw new ApiError(0, 'cannot reach the coordinator');
   }
-  const json: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const message = (json as ApiErrorBody | undefined)?.error?.message;
-    throw new ApiError(res.status, typeof message === 'string' ? message : `HTTP ${res.status}`);
-  }
-  return json as T;
+  return answer<T>(res);
 }

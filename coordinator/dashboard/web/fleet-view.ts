@@ -1,5 +1,6 @@
 import type { ClusterNode, DeviceCounts, DeviceSummary, HealthState } from '../../../shared/api.js';
 import { rollupDevices } from '../../../shared/rollup.js';
+import { matches as selects, parseSelector, type Selector } from '../../../shared/selector.js';
 
 /** Pure views over device summaries and the cluster tree: filtering, counting, finding. No DOM here. */
 
@@ -11,11 +12,24 @@ export interface Filter {
   state: '' | HealthState;
   /** Substring of an installed step's ref. */
   step: string;
+  /** A label selector (shared/selector.ts): `site=paris,tier!=lab`. */
+  select: string;
 }
 
-export const NO_FILTER: Filter = { q: '', cluster: '', arch: '', state: '', step: '' };
+export const NO_FILTER: Filter = { q: '', cluster: '', arch: '', state: '', step: '', select: '' };
 
-export function matches(d: DeviceSummary, f: Filter): boolean {
+/** The filter's selector parsed, or why it does not parse (the page shows it; nothing matches meanwhile). */
+export function selectorOf(f: Filter): { selector?: Selector; error?: string } {
+  if (!f.select.trim()) return {};
+  try {
+    return { selector: parseSelector(f.select) };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function matches(d: DeviceSummary, f: Filter, selector = selectorOf(f)): boolean {
+  if (selector.error || (selector.selector && !selects(selector.selector, { ...d, labels: d.labels ?? {} }))) return false;
   if (f.q && !d.id.toLowerCase().includes(f.q.toLowerCase())) return false;
   // A cluster filter includes the subtree: `eu` matches devices of `eu/site-1`.
   if (f.cluster && d.cluster !== f.cluster && !d.cluster.startsWith(`${f.cluster}/`)) return false;

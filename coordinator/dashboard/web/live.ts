@@ -1,5 +1,6 @@
 import type { ClusterSummary, ClusterTree, DeviceList } from '../../../shared/api.js';
-import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello } from '../../../shared/stream.js';
+import type { RolloutList } from '../../../shared/rollout.js';
+import type { StreamClusters, StreamDevices, StreamEvents, StreamHeartbeat, StreamHello, StreamRollouts } from '../../../shared/stream.js';
 import { ApiError, apiGet } from './api.js';
 import type { FleetStore } from './store.js';
 
@@ -44,11 +45,13 @@ export function connectLive(store: FleetStore, token: string | undefined, unauth
   const resync = async () => {
     store.beginSnapshot();
     try {
-      const [list, cluster, tree] = await Promise.all([
+      const [list, cluster, tree, rollouts] = await Promise.all([
         apiGet<DeviceList>('/api/v1/devices', token),
         apiGet<ClusterSummary>('/api/v1/cluster', token),
         apiGet<ClusterTree>('/api/v1/clusters', token),
+        apiGet<RolloutList>('/api/v1/rollouts', token),
       ]);
+      store.applyRollouts(rollouts.rollouts, true);
       store.applySnapshot(list.devices, cluster, tree.root);
     } catch (err) {
       failed(err);
@@ -90,6 +93,9 @@ export function connectLive(store: FleetStore, token: string | undefined, unauth
     });
     source.addEventListener('events', (e) => {
       store.applyEvents(parse<StreamEvents>(e).events);
+    });
+    source.addEventListener('rollout', (e) => {
+      store.applyRollouts(parse<StreamRollouts>(e).rollouts);
     });
     source.addEventListener('clusters', (e) => {
       parse<StreamClusters>(e);

@@ -1,7 +1,7 @@
 import { NO_FILTER, type Filter } from './fleet-view.js';
 
-/** Hash routes: `#/` (overview, filter in the query), `#/device/<id>`, `#/cluster/<path>`. Ids are URI-encoded. */
-export type Route = { view: 'overview'; filter: Filter } | { view: 'device'; id: string } | { view: 'cluster'; path: string };
+/** Hash routes: `#/` (overview, filter in the query), `#/device/<id>`, `#/cluster/<path>`, `#/rollouts`. Ids are URI-encoded. */
+export type Route = { view: 'overview'; filter: Filter } | { view: 'device'; id: string } | { view: 'cluster'; path: string } | { view: 'rollouts' };
 
 const STATES = new Set(['ok', 'degraded', 'offline', 'unknown']);
 
@@ -11,6 +11,7 @@ export function parseRoute(hash: string): Route {
   try {
     if (parts[0] === 'device' && parts[1]) return { view: 'device', id: decodeURIComponent(parts[1]) };
     if (parts[0] === 'cluster' && parts[1]) return { view: 'cluster', path: decodeURIComponent(parts[1]) };
+    if (parts[0] === 'rollouts') return { view: 'rollouts' };
   } catch {
     // A malformed escape: fall through to the overview.
   }
@@ -24,6 +25,7 @@ export function parseRoute(hash: string): Route {
       arch: q.get('arch') ?? '',
       state: STATES.has(state) ? (state as Filter['state']) : '',
       step: q.get('step') ?? '',
+      select: q.get('select') ?? '',
     },
   };
 }
@@ -37,4 +39,5 @@ export const href = {
   },
   device: (id: string) => `#/device/${encodeURIComponent(id)}`,
   cluster: (path: string) => `#/cluster/${encodeURIComponent(path)}`,
+  rollouts: () => '#/rollouts',
 };

@@ -1,5 +1,6 @@
 import type { ClusterNode, ClusterSummary, DeviceSummary } from '../../../shared/api.js';
 import type { EventMessage } from '../../../shared/messages.js';
+import type { RolloutStatus } from '../../../shared/rollout.js';
 import type { StreamDevices, StreamRates } from '../../../shared/stream.js';
 
 /** `live`: the stream is open; `lost`: it dropped and EventSource is reconnecting; `connecting`: not yet open. */
@@ -23,6 +24,8 @@ export class FleetStore {
   /** The cluster tree rooted at this coordinator, with roll-ups and bridge states. */
   clusters: ClusterNode | undefined;
   connection: Connection = 'connecting';
+  /** Rollouts of this coordinator by id (`GET /api/v1/rollouts`, then `rollout` messages from the stream). */
+  rollouts = new Map<string, RolloutStatus>();
   rates: StreamRates | undefined;
   /** Server time minus browser time, from the stream, for "last seen … ago". */
   clockSkewMs = 0;
@@ -41,6 +44,13 @@ export class FleetStore {
   onEvent(listener: (id: string, e: EventMessage) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** The rollouts list (`replace`: a fresh snapshot) or the changed ones from the stream. */
+  applyRollouts(rollouts: RolloutStatus[], replace = false): void {
+    if (replace) this.rollouts = new Map();
+    for (const r of rollouts) this.rollouts.set(r.id, r);
+    this.changed();
   }
 
   /** A snapshot request is in flight: hold stream batches until it lands. */

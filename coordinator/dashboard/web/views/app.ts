@@ -3,13 +3,14 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ClusterSummary } from '../../../../shared/api.js';
 import { ApiError, apiGet, tokenStore } from '../api.js';
 import { connectLive } from '../live.js';
-import { parseRoute, type Route } from '../route.js';
+import { href, parseRoute, type Route } from '../route.js';
 import type { FleetStore } from '../store.js';
 import { ClusterPage } from './cluster-page.js';
 import { useStore } from './common.js';
 import { DevicePage } from './device-page.js';
 import { Login } from './login.js';
 import { Overview } from './overview.js';
+import { RolloutsPage } from './rollouts-page.js';
 
 type Access = { kind: 'checking' } | { kind: 'login'; message?: string } | { kind: 'ok'; token: string | undefined } | { kind: 'error'; message: string };
 
@@ -78,6 +79,7 @@ function Shell({ store, signOut }: { store: FleetStore; signOut?: () => void }) 
     <a class="skip" href="#main" onClick=${(e: Event) => (e.preventDefault(), document.getElementById('main')?.focus())}>Skip to content</a>
     <header class="top">
       <a class="brand" href="#/">Flotilla</a>
+      <a href=${href.rollouts()} aria-current=${route.view === 'rollouts' ? 'page' : undefined}>Rollouts</a>
       <span class="muted">${store.cluster ? `cluster ${store.cluster.cluster} · coordinator ${store.cluster.coordinatorVersion}` : ''}</span>
       <span class=${`live live-${store.connection}`} role="status" data-connection=${store.connection}>
         ${store.connection === 'live' ? 'live' : store.connection === 'lost' ? 'disconnected' : 'connecting'}
@@ -94,6 +96,8 @@ function Shell({ store, signOut }: { store: FleetStore; signOut?: () => void }) 
           ? html`<${DevicePage} key=${route.id} store=${store} id=${route.id} />`
           : route.view === 'cluster'
             ? html`<${ClusterPage} store=${store} path=${route.path} />`
+            : route.view === 'rollouts'
+              ? html`<${RolloutsPage} store=${store} />`
             : html`<${Overview} key=${JSON.stringify(route.filter)} store=${store} initial=${route.filter} />`}
     </main>`;
 }

@@ -25,6 +25,7 @@ class Row extends Component<{ d: DeviceSummary }> {
       <td class="hide-narrow">${d.agentVersion ?? '–'}</td>
       <td class="num">${d.children.total ? `${d.children.running}/${d.children.total}` : '–'}</td>
       <td class="num">${d.restartsTotal}</td>
+      <td class="labels">${Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || '–'}</td>
       <td class="num">${bytes(d.rssBytes)}</td>
       <td class="num hide-narrow">${num(d.load1)}</td>
       <td class="num hide-narrow">${duration(d.uptimeS)}</td>
@@ -62,6 +63,7 @@ export function DeviceTable({ devices, caption }: { devices: DeviceSummary[]; ca
           <th scope="col" class="hide-narrow">Agent</th>
           <th scope="col" class="num"><abbr title="running workers / all workers">Children</abbr></th>
           <th scope="col" class="num">Restarts</th>
+          <th scope="col">Labels</th>
           <th scope="col" class="num">Memory</th>
           <th scope="col" class="num hide-narrow">Load</th>
           <th scope="col" class="num hide-narrow">Uptime</th>

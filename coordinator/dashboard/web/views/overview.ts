@@ -2,7 +2,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { DeviceCounts, DeviceSummary, HealthState } from '../../../../shared/api.js';
 import { countBy } from '../../../../shared/rollup.js';
-import { clusterPaths, count, matches, NO_FILTER, type Filter } from '../fleet-view.js';
+import { clusterPaths, count, matches, NO_FILTER, selectorOf, type Filter } from '../fleet-view.js';
 import { href } from '../route.js';
 import type { FleetStore } from '../store.js';
 import { ClusterTree } from './cluster-tree.js';
@@ -40,6 +40,7 @@ function Filters({ filter, set, clusters, arches }: { filter: Filter; set(f: Fil
     <label>Arch <select name="arch" value=${filter.arch} onChange=${field('arch')}>${options(arches, 'all architectures')}</select></label>
     <label>State <select name="state" value=${filter.state} onChange=${field('state')}>${options(['ok', 'degraded', 'offline', 'unknown'], 'all states')}</select></label>
     <label>Step <input type="search" name="step" value=${filter.step} onInput=${field('step')} placeholder="step ref" autocomplete="off" /></label>
+    <label>Labels <input type="search" name="select" value=${filter.select} onInput=${field('select')} placeholder="site=paris,tier!=lab" autocomplete="off" aria-describedby="select-error" /></label>
     <button type="button" onClick=${() => set(NO_FILTER)} disabled=${JSON.stringify(filter) === JSON.stringify(NO_FILTER)}>Clear filters</button>
   </form>`;
 }
@@ -56,7 +57,8 @@ export function Overview({ store, initial }: { store: FleetStore; initial: Filte
   // Clusters of the tree, plus any a device names that the tree has not caught up with yet.
   const clusters = [...new Set([...(tree ? clusterPaths(tree) : []), ...all.map((d) => d.cluster).sort()])];
   const byArch = countBy(all, (d) => d.arch);
-  const shown = all.filter((d) => matches(d, filter)).sort(byUrgency);
+  const selector = selectorOf(filter);
+  const shown = all.filter((d) => matches(d, filter, selector)).sort(byUrgency);
   return html`<section aria-labelledby="page-title">
     <h1 id="page-title" tabindex="-1">Fleet overview</h1>
     <${CountCards} counts=${count(all)} />
@@ -74,6 +76,7 @@ export function Overview({ store, initial }: { store: FleetStore; initial: Filte
     </div>
     <h2>Devices</h2>
     <${Filters} filter=${filter} set=${setFilter} clusters=${clusters} arches=${byArch.map(([a]) => a)} />
+    ${selector.error ? html`<p class="error" id="select-error" role="alert">${selector.error}</p>` : null}
     <p class="muted" role="status" aria-live="polite" id="shown-count">${shown.length} of ${all.length} devices match</p>
     <${DeviceTable} key=${JSON.stringify(filter)} devices=${shown} caption="Devices" />
   </section>`;
