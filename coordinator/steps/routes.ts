@@ -40,9 +40,12 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Conten
     const existing = steps.resolve(ref);
     // A version names one module forever: re-uploading the same bytes is fine, different bytes are refused.
     if (existing && existing.sha256 !== sha256) throw new HttpError(409, `${ref} is already registered with sha256 ${existing.sha256}; publish a new version`);
+    const limits = existing ? existing.limits : upload.limits;
     await store.put(bytes);
-    const info: StepInfo = existing ?? { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now(), ...(upload.limits ? { limits: upload.limits } : {}) };
-    if (!existing) await steps.add(info);
+    const fresh: StepInfo = { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now(), ...(limits ? { limits } : {}) };
+    // The same bytes pushed again with a signature (a build signed later, or re-signed by a new key) keep it.
+    const info: StepInfo = upload.signature ? { ...(existing ?? fresh), signature: upload.signature } : (existing ?? fresh);
+    if (info !== existing) await steps.add(info);
     return { status: existing ? 200 : 201, body: info };
   });
 }
