@@ -13,8 +13,9 @@ import { generateSigningKey, signatureProblem, signStep, trustedKeys } from '../
 import { manifestFor, sha256Hex } from '../../shared/step-manifest.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { wat } from '../runtime/harness.js';
-import { eventually } from '../helpers/cluster.js';
+import { eventually, spawnAgent } from '../helpers/cluster.js';
 import { device, startNode, tempDir, type Node } from '../federation/tree.js';
+import { metric } from '../helpers/metrics.js';
 
 const run = promisify(execFile);
 const dir = tempDir();
@@ -62,6 +63,24 @@ describe('a signature travels with its module', () => {
     const mod = desired.modules['crashy@1'];
     expect(signatureProblem(trustedKeys([createPublicKey(key.publicPem)]), { ref: 'crashy@1', ...mod }, mod.signature)).toBeUndefined();
     expect((await new ApiClient(site.api).desired('s1'))?.modules['crashy@1'].signature).toEqual(expected);
+  });
+
+  it('an agent two levels down that trusts the key runs it, fetched through the site\'s module cache', async () => {
+    const { token } = await new ApiClient(site.api).enroll('s2');
+    const pub = join(dir.path, 'acme.pub');
+    writeFileSync(pub, key.publicPem);
+    const agent = spawnAgent(site.mqttUrl, 's2', token, join(dir.path, 's2'), ['--trust', pub]);
+    try {
+      await agent.waitFor('joined');
+      const spec = { id: 'root', children: [{ id: 'echo', step: 'crashy@1' }] };
+      const res = await fetch(`${root.api}/api/v1/desired`, { method: 'POST', body: JSON.stringify({ target: { device: 'site/s2' }, spec }) });
+      expect(res.status).toBe(200);
+      await eventually(() => agent.lines.some((l) => l.includes('running desired revision')), 15_000, 's2 runs the signed step');
+      expect(agent.lines.some((l) => l.includes('step refused'))).toBe(false);
+      expect(await metric(site.api, 'flotilla_modules_fetched_upstream_total')).toBe(1);
+    } finally {
+      await agent.stop();
+    }
   });
 
   it('the same bytes pushed again with a new signature keep it (a build signed after its first push)', async () => {
