@@ -19,5 +19,10 @@ export const readPrivateKey = (path: string): KeyObject => readKey(path, 'privat
 
 /** `--trust FILE...`: the public keys of trusted publishers (none: every module is accepted). */
 export function readTrustedKeys(paths: string[] = []): TrustedKeys {
-  return trustedKeys(paths.map((p) => readKey(p, '--trust', (pem) => createPublicKey(pem))));
+  // createPublicKey also derives one from a private key: refuse that, a private key has no business on a device.
+  const parse = (pem: string) => {
+    if (pem.includes('PRIVATE KEY')) throw new Error('this is a private key; give the public one (NAME.pub)');
+    return createPublicKey(pem);
+  };
+  return trustedKeys(paths.map((p) => readKey(p, '--trust', parse)));
 }

@@ -33,9 +33,14 @@ describe('flotilla keys generate and step sign', () => {
     expect(signatureProblem(trusted, { ref: 'crashy@2', sha256: manifest.sha256, limits: manifest.limits }, file)).toBeUndefined();
   });
 
-  it('refuses to sign without a manifest, or with a key file that is not an ed25519 private key', async () => {
+  it('refuses to sign without a manifest or with a key file that is not an ed25519 private key, and to trust a private key', async () => {
     writeFileSync(join(dir.path, 'bare.wasm'), wat('supervised-crashy'));
     await expect(flotilla('step', 'sign', 'bare.wasm', '--key', 'acme.key')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('no manifest beside bare.wasm') });
     await expect(flotilla('step', 'sign', 'crashy.wasm', '--key', 'acme.pub')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('private key acme.pub') });
+    // A device given a private key to trust would hold the publisher's secret: refused at start.
+    await expect(flotilla('agent', '--coordinator', 'mqtt://127.0.0.1:1', '--id', 'd', '--token', 't', '--trust', 'acme.key')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--trust acme.key: this is a private key'),
+    });
   });
 });
