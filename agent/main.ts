@@ -10,6 +10,8 @@ import { Agent, SPOOL_BYTES } from './agent.js';
 import { LogForwarder } from './log-forwarder.js';
 import { attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
+import { readTrustedKeys } from '../shared/signing-keys.js';
+import { z } from 'zod';
 
 export const agentSpec = {
   command: 'agent',
@@ -27,6 +29,11 @@ export const agentSpec = {
       default: SPOOL_BYTES,
       description: 'bytes of outputs and events kept on disk while the coordinator is unreachable; beyond, new ones are dropped (counted in health)',
     },
+    trust: {
+      schema: z.array(z.string().min(1)),
+      multiple: true,
+      description: 'public key (PEM) of a trusted step publisher: run only steps signed by a trusted key; repeat for more (rotation)',
+    },
     ...daemonOptions,
   },
 } satisfies CommandSpec;
@@ -35,6 +42,7 @@ export const agentSpec = {
 export const agentCommand = defineCommand(agentSpec, async (v) => {
   const token = v.token ?? (v['token-file'] ? readToken(v['token-file']) : undefined);
   if (!token) throw new ConfigError('--token or --token-file is required');
+  const trusted = readTrustedKeys(v.trust);
   // Warn and error lines (the agent's and its steps') also go to the coordinator, once the link exists.
   let agent: Agent | undefined;
   const logs = new LogForwarder({ send: (line) => agent?.sendLog(line) ?? false });
@@ -52,7 +60,7 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
     log,
   });
   agent.addHealthSource(() => ({ logsDropped: logs.dropped }));
-  const workload = await attachWorkload(agent);
+  const workload = await attachWorkload(agent, { trusted });
   await agent.joined;
   announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
   await untilSignal();

@@ -9,6 +9,7 @@ import { labelCommand } from './label.js';
 import { rolloutCommand } from './rollout.js';
 import { logsCommand } from './logs.js';
 import { applyCommand } from './apply.js';
+import { keysCommand } from './keys.js';
 
 /** A command loaded only when it runs, so each process loads only its own side. */
 function lazy(name: string, summary: string, load: () => Promise<Command>): Command {
@@ -23,7 +24,8 @@ const commands: Command[] = [
   enrollCommand,
   labelCommand,
   logsCommand,
-  lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
+  keysCommand,
+  lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, sign one, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
   applyCommand,
   rolloutCommand,
   demoCommand,

@@ -9,6 +9,7 @@ import { defineCommand, defineGroup } from '../shared/command.js';
 import { manifestFor, sha256Hex } from '../shared/step-manifest.js';
 import { buildStep } from './step-build.js';
 import { stepPushCommand } from './step-push.js';
+import { stepSignCommand } from './step-sign.js';
 import { readManifestFile } from './step-manifest-file.js';
 
 const stepBuildCommand = defineCommand(
@@ -96,8 +97,9 @@ async function runStep(wasmPath: string, config: string | undefined, manifestFil
 
 const NEWLINE = Buffer.from('\n');
 
-export const stepCommand = defineGroup('step', 'build a step (AssemblyScript -> .wasm + manifest), run one locally on stdin lines, or push one to a coordinator', [
+export const stepCommand = defineGroup('step', 'build a step (AssemblyScript -> .wasm + manifest), run one locally on stdin lines, sign one, or push one to a coordinator', [
   stepBuildCommand,
   stepRunCommand,
+  stepSignCommand,
   stepPushCommand,
 ]);

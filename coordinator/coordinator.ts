@@ -15,6 +15,7 @@ import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
 import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
+import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
@@ -49,6 +50,8 @@ export interface CoordinatorOptions {
   spoolBytes?: number;
   /** How the data dir's files are written (shared/durable): group commit, write path, observer. */
   store?: Omit<StoreOptions, 'log'>;
+  /** Trusted publisher keys: step uploads they did not sign are refused (none: every upload is accepted). */
+  trust?: TrustedKeys;
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
@@ -158,7 +161,7 @@ export class Coordinator {
     this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
     metrics.watch({ directory, broker: this.broker });
     addFederationRoutes(this.router, this.federation, directory, opts.broker ? undefined : this.children);
-    addStepRoutes(this.router, this.steps, store);
+    addStepRoutes(this.router, this.steps, store, opts.trust ?? new Map());
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
       dataDir: opts.dataDir,

@@ -9,6 +9,7 @@ import { Coordinator } from './coordinator.js';
 import { readTokensFile } from './registry/registry.js';
 import { ClusterName } from '../shared/fleet-topics.js';
 import { readChildTokensFile } from './federation/child-tokens.js';
+import { readTrustedKeys } from '../shared/signing-keys.js';
 
 export const coordinatorSpec = {
   command: 'coordinator',
@@ -33,6 +34,7 @@ export const coordinatorSpec = {
     'tls-cert': { schema: opt.string, description: 'PEM certificate: also serve mqtts:// (needs --tls-key)' },
     'tls-key': { schema: opt.string, description: 'PEM private key for --tls-cert' },
     'mqtts-port': { schema: opt.port, default: 8883, description: 'MQTT over TLS port, when --tls-cert is given' },
+    trust: { schema: z.array(z.string().min(1)), multiple: true, description: 'public key (PEM) of a trusted step publisher: refuse step uploads it did not sign; repeat for more' },
     ...daemonOptions,
   },
 } satisfies CommandSpec;
@@ -61,6 +63,7 @@ export const coordinatorCommand = defineCommand(coordinatorSpec, async (v) => {
     summaryMs: v['summary-ms'],
     bufferLimit: v['buffer-limit'],
     spoolBytes: v['spool-bytes'],
+    trust: readTrustedKeys(v.trust),
     log,
   });
   announce('listening', { mqtt: coordinator.mqttPort, http: coordinator.httpPort, ...(coordinator.mqttsPort !== undefined ? { mqtts: coordinator.mqttsPort } : {}) });

@@ -1,11 +1,17 @@
 import { z } from 'zod';
 import { Sha256 } from './module-fetch.js';
 import { StepLimits } from './step-manifest.js';
+import { StepSignature } from './signing.js';
 import { StepRef, parseSupervisorSpec, type SupervisorSpec, type WorkerChild } from './supervisor-spec.js';
 import { ValidationError, describeZodError, errorMessage } from './errors.js';
 
-/** The module a step reference resolved to on the coordinator that accepted the spec, and its manifest limits. */
-export const ModuleRef = z.object({ sha256: Sha256, size: z.number().int().nonnegative(), limits: StepLimits.partial().optional() });
+/** The module a step reference resolved to on the coordinator that accepted the spec: its limits and signature. */
+export const ModuleRef = z.object({
+  sha256: Sha256,
+  size: z.number().int().nonnegative(),
+  limits: StepLimits.partial().optional(),
+  signature: StepSignature.optional(),
+});
 export type ModuleRef = z.infer<typeof ModuleRef>;
 
 /**

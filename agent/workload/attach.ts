@@ -9,6 +9,7 @@ import { StepRuntime, StepStore } from '../runtime/index.js';
 import { RollbackGuard } from './rollback-guard.js';
 import { Workload } from './workload.js';
 import { z } from 'zod';
+import type { TrustedKeys } from '../../shared/signing.js';
 
 /** How long the agent waits for its coordinator to send one module. */
 const FETCH_TIMEOUT_MS = 30_000;
@@ -18,7 +19,7 @@ const FETCH_TIMEOUT_MS = 30_000;
  * local state), step inputs and outputs through the agent (its subscriptions and spool), supervisor events back,
  * simple_one_for_one commands, and the tree in every health report.
  */
-export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number } = {}): Promise<Workload> {
+export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number; trusted?: TrustedKeys } = {}): Promise<Workload> {
   const { opts, client, state } = agent;
   /** A step output the broker would refuse is rejected when the spec (or child) arrives, not at its first message. */
   const checkOutputs = (outputs: (string | undefined)[]) => {
@@ -31,6 +32,7 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   const workload = new Workload({
     runtime: new StepRuntime(),
     store: new StepStore(opts.dataDir),
+    trusted: options.trusted ?? new Map(),
     fetchModule: (sha256) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, FETCH_TIMEOUT_MS),
     publishOutput: (topic, payload) => agent.publishOutput(topic, payload),
     resolveOutput: (output) => resolveOutputTopic(opts.id, output),

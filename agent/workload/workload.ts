@@ -6,14 +6,21 @@ import type { DesiredState, ModuleRef } from '../../shared/desired.js';
 import { stepRefs } from '../../shared/desired.js';
 import { manifestFor } from '../../shared/step-manifest.js';
 import type { StepLogLevel } from '../../shared/step-abi.js';
+import { signatureProblem, type TrustedKeys } from '../../shared/signing.js';
 import type { StartChildCommand, TerminateChildCommand } from '../../shared/supervisor-spec.js';
 import { StepCorruptError, StepNotFoundError, type LoadedStep, type StepRuntime, type StepStore } from '../runtime/index.js';
 import { SupervisorRunner, type LoggedEvent } from '../supervisor/index.js';
 import type { HealthContribution } from '../health.js';
 
+class UntrustedStepError extends Error {
+  override name = 'UntrustedStepError';
+}
+
 export interface WorkloadDeps {
   runtime: StepRuntime;
   store: StepStore;
+  /** Trusted publisher keys: a module they did not sign is refused before it is fetched or stored (none: any). */
+  trusted: TrustedKeys;
   /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher). */
   fetchModule(sha256: string): Promise<Uint8Array>;
   /** Publishes a step output on a resolved MQTT topic. */
@@ -105,9 +112,14 @@ export class Workload {
     this.deps.onStateChange();
   }
 
-  /** The module for `ref` in the local store, fetched from the coordinator if missing or corrupt. */
+  /**
+   * The module for `ref` in the local store, fetched from the coordinator if missing or corrupt. Its signature is
+   * checked first, also for a module already stored: the digest it covers is the one the fetcher and store verify.
+   */
   private async ensureModule(ref: string, mod: ModuleRef): Promise<InstalledStep> {
     const { store } = this.deps;
+    const refused = signatureProblem(this.deps.trusted, { ref, sha256: mod.sha256, limits: mod.limits }, mod.signature);
+    if (refused) throw new UntrustedStepError(`step refused: ${refused}`);
     try {
       await store.get(mod.sha256);
     } catch (err) {

@@ -5,7 +5,7 @@ import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
 
 /**
  * Check a supervisor spec and resolve every `name@version` it uses to the module registered under it (digest, size,
- * manifest limits), so agents can fetch by digest. Pure: `lookup` is the step registry. Throws a ValidationError
+ * manifest limits, signature), so agents can fetch by digest. Pure: `lookup` is the step registry. Throws a ValidationError
  * naming the problem: the spec's own (with its JSON path) or every step reference nobody pushed.
  */
 export function resolveSpec(json: unknown, lookup: (ref: string) => StepInfo | undefined): Record<string, ModuleRef> {
@@ -15,7 +15,7 @@ export function resolveSpec(json: unknown, lookup: (ref: string) => StepInfo | u
   for (const ref of stepRefs(spec)) {
     const info = lookup(ref);
     if (!info) unknown.push(ref);
-    else modules[ref] = { sha256: info.sha256, size: info.size, ...(info.limits ? { limits: info.limits } : {}) };
+    else modules[ref] = { sha256: info.sha256, size: info.size, ...(info.limits ? { limits: info.limits } : {}), ...(info.signature ? { signature: info.signature } : {}) };
   }
   if (unknown.length) throw new ValidationError(`unknown step ${unknown.length > 1 ? 'references' : 'reference'} ${unknown.join(', ')}: push ${unknown.length > 1 ? 'them' : 'it'} first (POST /api/v1/steps, flotilla step push)`);
   return modules;

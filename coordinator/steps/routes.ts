@@ -9,6 +9,7 @@ import { HttpError, type Router } from '../http/router.js';
 import { MAX_BODY_BYTES, readJson } from '../http/server.js';
 import type { StepRegistry } from './step-registry.js';
 import type { ContentStore } from '../../shared/durable/index.js';
+import { signatureProblem, type TrustedKeys } from '../../shared/signing.js';
 
 /**
  * What an agent would refuse at load is refused at upload (issue 11, finding 6): the module must compile and meet
@@ -25,8 +26,11 @@ async function checkModule(bytes: Uint8Array, maxMemoryPages: number): Promise<v
   }
 }
 
-/** `POST /api/v1/steps` (upload module + manifest) and `GET /api/v1/steps` (docs/api.md, "Steps"). */
-export function addStepRoutes(router: Router, steps: StepRegistry, store: ContentStore): void {
+/**
+ * `POST /api/v1/steps` (upload module + manifest) and `GET /api/v1/steps` (docs/api.md, "Steps"). With trusted
+ * publisher keys, an upload they did not sign is refused (403) before anything is stored.
+ */
+export function addStepRoutes(router: Router, steps: StepRegistry, store: ContentStore, trusted: TrustedKeys): void {
   router.add('GET', '/api/v1/steps', (): { body: z.infer<typeof StepList> } => ({ body: { steps: steps.list() } }));
 
   router.add('POST', '/api/v1/steps', async ({ req }): Promise<{ status: number; body: StepInfo }> => {
@@ -40,9 +44,14 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Conten
     const existing = steps.resolve(ref);
     // A version names one module forever: re-uploading the same bytes is fine, different bytes are refused.
     if (existing && existing.sha256 !== sha256) throw new HttpError(409, `${ref} is already registered with sha256 ${existing.sha256}; publish a new version`);
+    const limits = existing ? existing.limits : upload.limits;
+    const refused = signatureProblem(trusted, { ref, sha256, limits }, upload.signature);
+    if (refused) throw new HttpError(403, `step refused: ${refused}`);
     await store.put(bytes);
-    const info: StepInfo = existing ?? { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now(), ...(upload.limits ? { limits: upload.limits } : {}) };
-    if (!existing) await steps.add(info);
+    const fresh: StepInfo = { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now(), ...(limits ? { limits } : {}) };
+    // The same bytes pushed again with a signature (a build signed later, or re-signed by a new key) keep it.
+    const info: StepInfo = upload.signature ? { ...(existing ?? fresh), signature: upload.signature } : (existing ?? fresh);
+    if (info !== existing) await steps.add(info);
     return { status: existing ? 200 : 201, body: info };
   });
 }
