@@ -20,3 +20,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Sign the page in before its scripts run: the dashboard keeps the API token in sessionStorage. */
+export async function presetToken(page: Page, token: string): Promise<void> {
+  await page.addInitScript((t) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('flotilla.apiToken', t), token);
+}

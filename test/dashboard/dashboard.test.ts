@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnFlotilla, type FlotillaProcess } from '../../cli/processes.js';
 import { connectDevice } from '../helpers/cluster.js';
 import { wat } from '../runtime/harness.js';
-import { launchChromium, screenshot } from './browser.js';
+import { launchChromium, screenshot, presetToken } from './browser.js';
 
 // A real coordinator and real agents as processes, watched through Debian's chromium.
 const TOKEN = 'dashboard-test-token';
@@ -64,7 +64,7 @@ async function signedIn(hash = '#/', viewport = { width: 1280, height: 900 }): P
   page.on('pageerror', (err) => {
     throw err;
   });
-  await page.addInitScript((t) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
+  await presetToken(page, TOKEN);
   await page.goto(`${base}/${hash}`);
   await page.locator('[data-connection="live"]').waitFor();
   return page;

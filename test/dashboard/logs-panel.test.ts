@@ -6,7 +6,7 @@ import { ApiClient } from '../../cli/api-client.js';
 import type { LogLine } from '../../shared/logs.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { connectDevice, startCoordinator } from '../helpers/cluster.js';
-import { launchChromium, screenshot } from './browser.js';
+import { launchChromium, screenshot, presetToken } from './browser.js';
 
 // A real coordinator, a device sending log lines over real MQTT, the device page in Debian's chromium.
 const TOKEN = 'logs-panel-token';
@@ -36,7 +36,7 @@ async function devicePage(): Promise<Page> {
   page.on('pageerror', (err) => {
     throw err;
   });
-  await page.addInitScript((t) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
+  await presetToken(page, TOKEN);
   await page.goto(`${cluster.api}/#/device/dev-logs`);
   await page.locator('[data-logs][data-live="true"]').waitFor();
   return page;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../cli/api-client.js';
 import { startCoordinator } from '../helpers/cluster.js';
 import { wat } from '../runtime/harness.js';
-import { launchChromium, screenshot } from './browser.js';
+import { launchChromium, screenshot, presetToken } from './browser.js';
 
 // The rollouts page in Debian's chromium against a real coordinator: a rollout waiting for its window is listed
 // with its waves, paused from the page, and the page follows over the live stream.
@@ -27,7 +27,7 @@ afterAll(async () => {
 
 async function signedIn(hash: string): Promise<Page> {
   const page = await browser.newPage();
-  await page.addInitScript((t) => sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
+  await presetToken(page, TOKEN);
   await page.goto(`${cluster.api}/${hash}`);
   return page;
 }
