@@ -27,7 +27,7 @@ afterAll(async () => {
 
 async function signedIn(hash: string): Promise<Page> {
   const page = await browser.newPage();
-  await page.addInitScript((t) => sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
+  await page.addInitScript((t) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('flotilla.apiToken', t), TOKEN);
   await page.goto(`${cluster.api}/${hash}`);
   return page;
 }
