@@ -33,6 +33,7 @@ const token = () => randomBytes(18).toString('base64url');
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const spawned: FlotillaProcess[] = [];
 process.on('exit', () => spawned.forEach((p) => p.child.kill('SIGKILL')));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 /** Poll `read` until it returns true; after WAIT_MS fail, naming `what` (and what `read` last reported). */
 async function until(what: string, read: () => Promise<true | string>, pauseMs: number): Promise<void> {
