@@ -1,5 +1,6 @@
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory, writeFileAtomic } from './durable/atomic-write.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -122,16 +123,7 @@ export class Journal<R, S> {
     const write = async () => {
       const body = JSON.stringify({ gen, state: await state });
       const file = join(this.dir, `${this.name}.snapshot.json`);
-      const tmp = `${file}.tmp`;
-      const handle = await open(tmp, 'w');
-      try {
-        await handle.writeFile(body);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, file);
-      await this.syncDir();
+      await writeFileAtomic(file, body);
       for (const f of await readdir(this.dir)) {
         const m = new RegExp(`^${escape(this.name)}\\.(\\d+)\\.log$`).exec(f);
         if (m && Number(m[1]) < gen) await rm(join(this.dir, f), { force: true });
@@ -172,17 +164,8 @@ export class Journal<R, S> {
     const handle = await open(join(this.dir, `${this.name}.${gen}.log`), 'a');
     this.file = { gen, handle };
     // The new file's directory entry must survive power loss too.
-    await this.syncDir();
+    await syncDirectory(this.dir);
     return handle;
-  }
-
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
   }
 
   /** Waits for queued records and a running snapshot, then closes the log. */

@@ -63,13 +63,22 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
         const offline: StatusMessage = { online: false, ts: 0 };
         // A loaded server may take long to accept 10,000 sessions: wait for it rather than fail the bench.
         const c = await mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: tokens[id], reconnectPeriod: 1000, connectTimeout: 300_000, clean: false, will: { topic: deviceTopic(id, 'status'), payload: encode(offline), qos: 1, retain: true } });
+        c.on('error', () => {}); // mqtt.js reconnects by itself; a simulated device never gives up
         c.on('message', (_t, payload) => {
           const { id: cmd } = JSON.parse(payload.toString()) as { id: string };
           acked++;
           c.publish(deviceTopic(id, 'ack'), encode({ id: cmd, ok: true, ts: Date.now() }), { qos: CONTRACT.ack.qos });
         });
-        await c.subscribeAsync(deviceTopic(id, 'cmd'), { qos: 1 });
-        await c.publishAsync(deviceTopic(id, 'status'), encode({ online: true, ts: Date.now() } satisfies StatusMessage), { qos: 1, retain: true });
+        // The session is persistent: a SUBSCRIBE or status lost to a dropped connection is sent again on the next one.
+        for (;;) {
+          try {
+            await c.subscribeAsync(deviceTopic(id, 'cmd'), { qos: 1 });
+            await c.publishAsync(deviceTopic(id, 'status'), encode({ online: true, ts: Date.now() } satisfies StatusMessage), { qos: 1, retain: true });
+            break;
+          } catch {
+            await new Promise((r) => c.once('connect', r));
+          }
+        }
         clients.set(id, c);
       }),
     );
