@@ -36,7 +36,9 @@ const lineFrom = (child: ChildProcess, match: (line: string) => boolean) =>
     let buffer = '';
     child.stdout!.on('data', (d: Buffer) => {
       buffer += d.toString();
-      for (const line of buffer.split('\n')) if (match(line)) resolve(line);
+      const lines = buffer.split('\n');
+      buffer = lines.pop()!; // an unfinished line waits for the rest of it
+      for (const line of lines) if (match(line)) resolve(line);
     });
     child.once('exit', (code) => reject(new Error(`exited with ${code} before it was ready`)));
   });
