@@ -37,13 +37,14 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Conten
     // The module travels as one base64 string: the body may be as large as a module, its string too.
     const upload = await readJson(req, StepUpload, { maxBytes: MAX_BODY_BYTES, maxString: MAX_BODY_BYTES });
     const bytes = Buffer.from(upload.module, 'base64');
-    await checkModule(bytes, upload.limits?.maxMemoryPages ?? DEFAULT_LIMITS.maxMemoryPages);
     const sha256 = sha256Hex(bytes);
     if (upload.sha256 && upload.sha256 !== sha256) throw new HttpError(400, `invalid request body: sha256: the module hashes to ${sha256}, not ${upload.sha256}`);
     const ref = `${upload.name}@${upload.version}`;
     const existing = steps.resolve(ref);
     // A version names one module forever: re-uploading the same bytes is fine, different bytes are refused.
     if (existing && existing.sha256 !== sha256) throw new HttpError(409, `${ref} is already registered with sha256 ${existing.sha256}; publish a new version`);
+    // Bytes already registered passed these checks at their first upload: compile only what is new.
+    if (!existing) await checkModule(bytes, upload.limits?.maxMemoryPages ?? DEFAULT_LIMITS.maxMemoryPages);
     const limits = existing ? existing.limits : upload.limits;
     const refused = signatureProblem(trusted, { ref, sha256, limits }, upload.signature);
     if (refused) throw new HttpError(403, `step refused: ${refused}`);
