@@ -15,6 +15,7 @@ import { Router } from './http/router.js';
 import { startHttpServer } from './http/server.js';
 import { Registry } from './registry/registry.js';
 import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
+import { Revocations, addKeyRoutes } from './keys/index.js';
 import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
@@ -75,6 +76,8 @@ export class Coordinator {
   federation!: Federation;
   modules!: ModuleServer;
   steps!: StepRegistry;
+  /** The fleet's revoked publisher keys as this coordinator holds them (coordinator/keys). */
+  revocations!: Revocations;
   desired!: DesiredStates;
   private http!: Server;
   private sweeper!: NodeJS.Timeout;
@@ -133,6 +136,7 @@ export class Coordinator {
     this.desired = new DesiredStates(this.registry, client);
     const store = new ContentStore(join(opts.dataDir, 'modules'));
     this.steps = await StepRegistry.open(opts.dataDir, storeOptions(opts, metrics));
+    this.revocations = await Revocations.open({ dataDir: opts.dataDir, store: storeOptions(opts, metrics), client, isChild: opts.parent !== undefined, log: opts.log.child('keys') });
     this.dashboard = mountDashboard({
       cluster: opts.cluster,
       router: this.router,
@@ -161,7 +165,8 @@ export class Coordinator {
     this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
     metrics.watch({ directory, broker: this.broker });
     addFederationRoutes(this.router, this.federation, directory, opts.broker ? undefined : this.children);
-    addStepRoutes(this.router, this.steps, store, opts.trust ?? new Map());
+    addStepRoutes(this.router, this.steps, store, opts.trust ?? new Map(), () => this.revocations.keyIds());
+    addKeyRoutes(this.router, this.revocations);
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
       dataDir: opts.dataDir,
@@ -205,6 +210,8 @@ export class Coordinator {
     if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
     await this.bus.start(dispatch);
     await this.modules.start(dispatch);
+    // Before the bridge: the stored list is on our broker, and the parent's has a reader, when it comes up.
+    await this.revocations.start(dispatch);
     await this.federation.start();
     const http = await startHttpServer({
       host: opts.host,
@@ -282,7 +289,7 @@ export class Coordinator {
     await this.federation.stop();
     await this.bus.close();
     await this.broker?.close();
-    await Promise.all([this.registry.close(), this.children.close(), this.steps.close()]);
+    await Promise.all([this.registry.close(), this.children.close(), this.steps.close(), this.revocations.close()]);
   }
 }
 

@@ -17,6 +17,9 @@ function readKey(path: string, what: string, parse: (pem: string) => KeyObject):
 
 export const readPrivateKey = (path: string): KeyObject => readKey(path, 'private key', (pem) => createPrivateKey(pem));
 
+/** The public key of a key file, private or public (`keys revoke` names a key by either). */
+export const readPublicKey = (path: string): KeyObject => readKey(path, 'key', (pem) => createPublicKey(pem));
+
 /** `--trust FILE...`: the public keys of trusted publishers (none: every module is accepted). */
 export function readTrustedKeys(paths: string[] = []): TrustedKeys {
   // createPublicKey also derives one from a private key: refuse that, a private key has no business on a device.

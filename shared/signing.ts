@@ -51,6 +51,8 @@ export function signStep(step: SignedStep, privateKey: KeyObject): StepSignature
   return { keyId: keyIdOf(createPublicKey(privateKey)), sig: sign(null, Buffer.from(subjectText(step)), privateKey).toString('base64') };
 }
 
+const NONE_REVOKED: ReadonlySet<string> = new Set();
+
 /** Trusted publisher keys by key id (several during a rotation). */
 export type TrustedKeys = ReadonlyMap<string, KeyObject>;
 
@@ -58,8 +60,12 @@ export function trustedKeys(keys: KeyObject[]): TrustedKeys {
   return new Map(keys.map((k) => [keyIdOf(k), k]));
 }
 
-/** Why `step` may not run under `trusted`, or undefined when it may (always, when no key is trusted). */
-export function signatureProblem(trusted: TrustedKeys, step: SignedStep, signature: StepSignature | undefined): string | undefined {
+/**
+ * Why `step` may not run under `trusted`, or undefined when it may (always, when no key is trusted and its key is
+ * not revoked). A signature by a revoked key (shared/revocations.ts) is refused whether or not any key is trusted.
+ */
+export function signatureProblem(trusted: TrustedKeys, step: SignedStep, signature: StepSignature | undefined, revoked: ReadonlySet<string> = NONE_REVOKED): string | undefined {
+  if (signature && revoked.has(signature.keyId)) return `${step.ref} is signed by revoked key ${signature.keyId}`;
   if (trusted.size === 0) return undefined;
   if (!signature) return `${step.ref} is unsigned (trusted keys: ${[...trusted.keys()].join(', ')})`;
   const key = trusted.get(signature.keyId);

@@ -1,13 +1,15 @@
 import { devicePublishProblem, topicNameProblem } from '../../shared/device-acl.js';
 import { DOWN, LINK, UP } from '../../shared/fleet-topics.js';
 import { isModuleFilter } from '../../shared/module-fetch.js';
+import { REVOKED_TOPIC } from '../../shared/revocations.js';
 import { DEVICE_SUBSCRIBES, ROOT, isValidFilter } from '../../shared/topics.js';
 
 /**
  * Who is on the other end of a broker connection, decided once at CONNECT:
  * - `device`: an enrolled agent, confined to its own subtree `flotilla/d/<id>/...` plus user data outside `flotilla/`;
  * - `child`: a child coordinator's bridge, confined to its own subtree: it publishes under `flotilla/up/<name>/`
- *   and `flotilla/link/<name>/fetch`, and reads only `flotilla/down/<name>/…` and its module replies;
+ *   and `flotilla/link/<name>/fetch`, and reads only `flotilla/down/<name>/…`, its module replies and the
+ *   revocation list;
  * - `internal`: the coordinator's own client (full access).
  */
 export type Principal = { kind: 'device'; id: string } | { kind: 'child'; name: string } | { kind: 'internal' };
@@ -34,12 +36,15 @@ export function authorizePublish(who: Principal, topic: string): Verdict {
 
 /**
  * May this principal subscribe to `filter`? A device reads its own commands and desired spec, any device's step
- * outputs (`flotilla/d/+/out/...`), and user data outside `flotilla/`. A filter that could match anything else
+ * outputs (`flotilla/d/+/out/...`), the revocation list (`flotilla/keys/revoked`) and user data outside `flotilla/`. A filter that could match anything else
  * (for example `#`, `+/d/+/cmd`, `flotilla/d/other/cmd`) is refused as a whole rather than narrowed.
  */
 export function authorizeSubscribe(who: Principal, filter: string): Verdict {
   if (who.kind === 'internal') return allow;
   if (!isValidFilter(filter)) return deny(`invalid topic filter "${filter}"`);
+  // The revocation list is read by every device and child, and published by the coordinator alone (its topic is
+  // neither a device's own nor a child's uplink, so authorizePublish refuses both).
+  if (filter === REVOKED_TOPIC) return allow;
   if (who.kind === 'child') {
     if (filter.startsWith(`${DOWN}/${who.name}/`) || isModuleFilter(filter, `${LINK}/${who.name}`)) return allow;
     return deny(`child ${who.name} may only read what is addressed to it, not "${filter}"`);

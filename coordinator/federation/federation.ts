@@ -2,6 +2,7 @@ import type { MqttClient } from 'mqtt';
 import type { RequestOp, RequestScope } from '../../shared/federation.js';
 import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, upTopic, type ClusterPath } from '../../shared/fleet-topics.js';
 import type { Logger } from '../../shared/log.js';
+import { ROOT } from '../../shared/topics.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { DeviceHistory } from '../../shared/stream.js';
 import type { DeviceLogs, LogQuery } from '../../shared/logs.js';
@@ -51,6 +52,8 @@ export function federationMappings(name: string): TopicMapping[] {
     { pattern: 'fetch', direction: 'out', qos: 1, localPrefix: `${LINK}/`, remotePrefix: `${LINK}/${name}/` },
     { pattern: '#', direction: 'in', qos: 1, localPrefix: `${DOWN}/`, remotePrefix: `${DOWN}/${name}/` },
     { pattern: 'module/+', direction: 'in', qos: 1, localPrefix: `${LINK}/`, remotePrefix: `${LINK}/${name}/` },
+    // The parent's revoked keys (shared/revocations.ts): its retained list, for our coordinator to merge and hand down.
+    { pattern: 'keys/revoked', direction: 'in', qos: 1, localPrefix: `${DOWN}/`, remotePrefix: `${ROOT}/`, retainKinds: ['revoked'] },
   ];
 }
 

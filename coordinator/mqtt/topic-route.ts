@@ -7,6 +7,7 @@ import { ROOT } from '../../shared/topics.js';
  * - `device_fetch`: `flotilla/d/<id>/fetch`, an agent asking for a module;
  * - `up`: `flotilla/up/<path>/<kind…>`, the uplink of a cluster below (path non-empty) or our own (path empty);
  * - `request`: `flotilla/down/req`, a request from the parent (or from ourselves for our own cluster);
+ * - `revocations`: `flotilla/down/keys/revoked`, the parent's revoked keys (shared/revocations.ts);
  * - `child_fetch`: `flotilla/link/<child>/fetch`, a child coordinator asking for a module;
  * - `module_reply`: `flotilla/link/module/<sha256>`, the parent answering our module fetch.
  * `label` is the bounded metric label of the topic (one per kind and level, never an id).
@@ -16,6 +17,7 @@ export type TopicRoute =
   | { kind: 'device_fetch'; id: string; label: 'd/fetch' }
   | { kind: 'up'; path: ClusterPath; levels: string[]; label: string }
   | { kind: 'request'; label: 'down/req' }
+  | { kind: 'revocations'; label: 'down/revoked' }
   | { kind: 'child_fetch'; child: string; label: 'link/fetch' }
   | { kind: 'module_reply'; label: 'link/module' };
 
@@ -40,6 +42,7 @@ export function routeTopic(topic: string): TopicRoute | undefined {
       return { kind: 'up', path: parsed.path, levels: parsed.kind, label: `up/${parsed.kind.at(-1)}` };
     }
     case 'down':
+      if (topic === `${DOWN}/keys/revoked`) return { kind: 'revocations', label: 'down/revoked' };
       return topic === `${DOWN}/req` ? { kind: 'request', label: 'down/req' } : undefined;
     case 'link':
       if (topic.startsWith(`${LINK}/module/`) && levels.length === 4) return { kind: 'module_reply', label: 'link/module' };

@@ -28,9 +28,10 @@ async function checkModule(bytes: Uint8Array, maxMemoryPages: number): Promise<v
 
 /**
  * `POST /api/v1/steps` (upload module + manifest) and `GET /api/v1/steps` (docs/api.md, "Steps"). With trusted
- * publisher keys, an upload they did not sign is refused (403) before anything is stored.
+ * publisher keys, an upload they did not sign is refused (403) before anything is stored; so is one signed by a
+ * `revoked` key, trusted keys or not.
  */
-export function addStepRoutes(router: Router, steps: StepRegistry, store: ContentStore, trusted: TrustedKeys): void {
+export function addStepRoutes(router: Router, steps: StepRegistry, store: ContentStore, trusted: TrustedKeys, revoked: () => ReadonlySet<string>): void {
   router.add('GET', '/api/v1/steps', (): { body: z.infer<typeof StepList> } => ({ body: { steps: steps.list() } }));
 
   router.add('POST', '/api/v1/steps', async ({ req }): Promise<{ status: number; body: StepInfo }> => {
@@ -46,7 +47,7 @@ export function addStepRoutes(router: Router, steps: StepRegistry, store: Conten
     // Bytes already registered passed these checks at their first upload: compile only what is new.
     if (!existing) await checkModule(bytes, upload.limits?.maxMemoryPages ?? DEFAULT_LIMITS.maxMemoryPages);
     const limits = existing ? existing.limits : upload.limits;
-    const refused = signatureProblem(trusted, { ref, sha256, limits }, upload.signature);
+    const refused = signatureProblem(trusted, { ref, sha256, limits }, upload.signature, revoked());
     if (refused) throw new HttpError(403, `step refused: ${refused}`);
     await store.put(bytes);
     const fresh: StepInfo = { ref, name: upload.name, version: upload.version, sha256, size: bytes.length, uploadedAt: Date.now(), ...(limits ? { limits } : {}) };
