@@ -9,6 +9,7 @@ import { Command, encode, decode, type AckMessage, type CommandType, type EventM
 import { reconnectWithBackoff } from '../shared/reconnect.js';
 import { Spool, publishStored } from '../shared/spool.js';
 import { CONTRACT, deviceTopic, type DeviceTopicKind } from '../shared/topics.js';
+import { REVOKED_TOPIC } from '../shared/revocations.js';
 import { collectHealth, everyPeriod, type HealthContribution } from './health.js';
 import { AgentState } from './state.js';
 
@@ -48,6 +49,7 @@ export class Agent {
   private readonly healthSources: (() => HealthContribution)[] = [];
   private readonly commandHandlers = new Map<CommandType, (c: Command) => Promise<unknown> | unknown>();
   private desiredHandler: DesiredHandler | undefined;
+  private revocationsHandler: DesiredHandler | undefined;
   private dataHandler: ((topic: string, payload: Buffer) => void) | undefined;
   /** Every filter this agent reads, to subscribe again when the broker has no session for it. */
   private readonly filters = new Set<string>();
@@ -132,15 +134,17 @@ export class Agent {
     client.on('error', (err) => this.stopping || log.warn(`coordinator link: ${err.message}`));
     client.on('message', (topic, payload) => this.dispatch(topic, payload));
     // Subscriptions are queued by mqtt.js until connected, and kept by the persistent session afterwards.
-    this.subscribe([deviceTopic(opts.id, 'cmd'), deviceTopic(opts.id, 'desired')]);
+    this.subscribe([deviceTopic(opts.id, 'cmd'), deviceTopic(opts.id, 'desired'), REVOKED_TOPIC]);
     this.stopHealthPeriod = everyPeriod(opts.healthIntervalS * 1000, () => this.reportHealth());
     return new Promise((resolve) => client.once('connect', () => resolve()));
   }
 
   private dispatch(topic: string, payload: Buffer): void {
-    if (topic === deviceTopic(this.opts.id, 'desired')) {
-      if (payload.length === 0 || !this.desiredHandler) return;
-      Promise.resolve(this.desiredHandler(payload)).catch((err) => this.rejectInput(topic, errorMessage(err)));
+    if (topic === deviceTopic(this.opts.id, 'desired') || topic === REVOKED_TOPIC) {
+      // Retained state: an empty payload clears the broker's copy and says nothing.
+      const handler = topic === REVOKED_TOPIC ? this.revocationsHandler : this.desiredHandler;
+      if (payload.length === 0 || !handler) return;
+      Promise.resolve(handler(payload)).catch((err) => this.rejectInput(topic, errorMessage(err)));
       return;
     }
     if (topic !== deviceTopic(this.opts.id, 'cmd')) return this.dataHandler?.(topic, payload);
@@ -175,6 +179,11 @@ export class Agent {
 
   onDesired(handler: DesiredHandler): void {
     this.desiredHandler = handler;
+  }
+
+  /** The cluster's revoked keys (`flotilla/keys/revoked`, retained; only its coordinator may publish there). */
+  onRevocations(handler: DesiredHandler): void {
+    this.revocationsHandler = handler;
   }
 
   /** Messages on any other subscribed topic (step inputs). */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DurableFile } from '../shared/durable/index.js';
 import { InstalledStep } from '../shared/messages.js';
+import { RevocationList } from '../shared/revocations.js';
 import type { Logger } from '../shared/log.js';
 
 const AgentStateData = z.object({
@@ -12,6 +13,8 @@ const AgentStateData = z.object({
   installedSteps: z.array(InstalledStep),
   /** A revision this agent rolled back by itself: never applied again, though its coordinator still holds it. */
   rolledBack: z.number().int().nonnegative().nullable().default(null),
+  /** Revoked publisher keys, as last received: honoured after a restart without its coordinator. */
+  revocations: RevocationList.default({ keys: [] }),
 });
 export type AgentStateData = z.infer<typeof AgentStateData>;
 
@@ -28,7 +31,7 @@ export class AgentState {
         file: join(dataDir, 'agent.json'),
         what: 'agent state',
         schema: AgentStateData,
-        empty: () => ({ version: 1 as const, identity: null, desired: null, installedSteps: [], rolledBack: null }),
+        empty: () => ({ version: 1 as const, identity: null, desired: null, installedSteps: [], rolledBack: null, revocations: { keys: [] } }),
         serialize: (data) => data,
       },
       { log },

@@ -73,6 +73,8 @@ export const HealthMessage = z.object({
   rolledBack: z.number().int().nonnegative().optional(),
   /** Warn/error lines the agent did not forward since it started (over a step's rate limit, or while offline). */
   logsDropped: z.number().int().nonnegative().default(0),
+  /** Steps it runs whose module is signed by a key revoked since (shared/revocations.ts): kept running, reported. */
+  revokedSteps: z.array(z.string().max(256)).max(MAX_LISTED).optional(),
 });
 export type HealthMessage = z.infer<typeof HealthMessage>;
 

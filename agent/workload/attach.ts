@@ -8,6 +8,7 @@ import type { Agent } from '../agent.js';
 import { StepRuntime, StepStore } from '../runtime/index.js';
 import { RollbackGuard } from './rollback-guard.js';
 import { Workload } from './workload.js';
+import { AgentRevocations } from './revocations.js';
 import { z } from 'zod';
 import type { TrustedKeys } from '../../shared/signing.js';
 
@@ -29,10 +30,12 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   const log = opts.log.child('workload');
   const base = deviceBase(opts.id);
   let rootGaveUp = false;
+  const revocations = new AgentRevocations(state);
   const workload = new Workload({
     runtime: new StepRuntime(),
     store: new StepStore(opts.dataDir),
     trusted: options.trusted ?? new Map(),
+    revoked: () => revocations.keyIds(),
     fetchModule: (sha256) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, FETCH_TIMEOUT_MS),
     publishOutput: (topic, payload) => agent.publishOutput(topic, payload),
     resolveOutput: (output) => resolveOutputTopic(opts.id, output),
@@ -60,6 +63,22 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   agent.addHealthSource(() => workload.health());
   agent.addHealthSource(() => (state.data.rolledBack === null ? {} : { rolledBack: state.data.rolledBack }));
   agent.onData((topic, payload) => workload.deliver(topic, payload));
+  /** Running steps signed by a revoked key are said once each in the log; health carries them in every report. */
+  const warned = new Set<string>();
+  const warnRevoked = () => {
+    for (const ref of workload.revokedSteps()) {
+      if (warned.has(ref)) continue;
+      warned.add(ref);
+      log.warn(`step ${ref} is signed by revoked key ${workload.desired?.modules[ref]?.signature?.keyId}: kept running, reported as revokedSteps`);
+    }
+  };
+  agent.onRevocations(async (payload) => {
+    const added = await revocations.receive(payload);
+    if (added.length === 0) return;
+    log.warn(`keys revoked: ${added.join(', ')}`);
+    warnRevoked();
+    agent.reportHealth();
+  });
   const guard = new RollbackGuard(Date.now);
   /** Device-local rollback: back to the state before a guarded revision that failed within its window. */
   const rollBack = async (revision: number | undefined, reason: string): Promise<boolean> => {
@@ -101,7 +120,9 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
     } catch (err) {
       log.error(`stored desired state is invalid, waiting for the coordinator: ${errorMessage(err)}`);
     }
-    if (desired) workload.apply(desired).catch((err) => log.error(`could not start the stored desired state: ${errorMessage(err)}`));
+    if (desired) {
+      workload.apply(desired, { resume: true }).then(warnRevoked, (err) => log.error(`could not start the stored desired state: ${errorMessage(err)}`));
+    }
   }
   return workload;
 }

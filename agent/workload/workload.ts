@@ -7,6 +7,7 @@ import { stepRefs } from '../../shared/desired.js';
 import { manifestFor } from '../../shared/step-manifest.js';
 import type { StepLogLevel } from '../../shared/step-abi.js';
 import { signatureProblem, type TrustedKeys } from '../../shared/signing.js';
+import { revokedSteps } from '../../shared/revocations.js';
 import type { StartChildCommand, TerminateChildCommand } from '../../shared/supervisor-spec.js';
 import { StepCorruptError, StepNotFoundError, type LoadedStep, type StepRuntime, type StepStore } from '../runtime/index.js';
 import { SupervisorRunner, type LoggedEvent } from '../supervisor/index.js';
@@ -21,6 +22,8 @@ export interface WorkloadDeps {
   store: StepStore;
   /** Trusted publisher keys: a module they did not sign is refused before it is fetched or stored (none: any). */
   trusted: TrustedKeys;
+  /** Revoked key ids (shared/revocations.ts): a new desired state using a module signed by one is refused. */
+  revoked(): ReadonlySet<string>;
   /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher). */
   fetchModule(sha256: string): Promise<Uint8Array>;
   /** Publishes a step output on a resolved MQTT topic. */
@@ -71,19 +74,22 @@ export class Workload {
   /**
    * Apply desired states one at a time, in arrival order; a stale revision is ignored. A failed apply (its caller
    * reports it) never blocks the ones queued after it: each waits for the previous to settle, not to succeed.
+   * `revert`: going back to an older revision (device-local rollback), which the stale check would skip. `revert`
+   * and `resume` (the stored state at boot) apply a state that ran here before: its steps signed by a key revoked
+   * since keep running (reported in health), as they do without the restart (docs/decisions.md).
    */
-  apply(desired: DesiredState, opts: { revert?: boolean } = {}): Promise<void> {
-    const next = this.applying.catch(() => undefined).then(() => this.applyNow(desired, opts.revert === true));
+  apply(desired: DesiredState, opts: { revert?: boolean; resume?: boolean } = {}): Promise<void> {
+    const next = this.applying.catch(() => undefined).then(() => this.applyNow(desired, opts.revert === true, opts.resume === true || opts.revert === true));
     this.applying = next;
     return next;
   }
 
-  /** `revert`: going back to an older revision (device-local rollback), which the stale check would skip. */
-  private async applyNow(desired: DesiredState, revert: boolean): Promise<void> {
+  private async applyNow(desired: DesiredState, revert: boolean, ranBefore: boolean): Promise<void> {
     if (!revert && this.current && desired.revision <= this.current.revision) return;
     const { log } = this.deps;
+    const revoked = ranBefore ? new Set<string>() : this.deps.revoked();
     // Every module must be present and verified before anything changes: a spec is applied whole or not at all.
-    const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref])));
+    const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref], revoked)));
     this.modules = desired.modules;
     const digests = new Set(Object.values(desired.modules).map((m) => m.sha256));
     for (const sha256 of this.loaded.keys()) if (!digests.has(sha256)) this.loaded.delete(sha256);
@@ -116,9 +122,9 @@ export class Workload {
    * The module for `ref` in the local store, fetched from the coordinator if missing or corrupt. Its signature is
    * checked first, also for a module already stored: the digest it covers is the one the fetcher and store verify.
    */
-  private async ensureModule(ref: string, mod: ModuleRef): Promise<InstalledStep> {
+  private async ensureModule(ref: string, mod: ModuleRef, revoked: ReadonlySet<string>): Promise<InstalledStep> {
     const { store } = this.deps;
-    const refused = signatureProblem(this.deps.trusted, { ref, sha256: mod.sha256, limits: mod.limits }, mod.signature);
+    const refused = signatureProblem(this.deps.trusted, { ref, sha256: mod.sha256, limits: mod.limits }, mod.signature, revoked);
     if (refused) throw new UntrustedStepError(`step refused: ${refused}`);
     try {
       await store.get(mod.sha256);
@@ -193,7 +199,13 @@ export class Workload {
       rates,
       restartsTotal: children.reduce((n, c) => n + c.restarts, 0),
       revision: this.current.revision,
+      revokedSteps: this.revokedSteps(),
     };
+  }
+
+  /** The steps of the running state whose module is signed by a revoked key. */
+  revokedSteps(): string[] {
+    return revokedSteps(this.modules, this.deps.revoked());
   }
 
   async stop(): Promise<void> {
