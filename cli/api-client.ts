@@ -7,6 +7,7 @@ import { DesiredMessage } from '../shared/desired.js';
 import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
 import { DeviceLogs } from '../shared/logs.js';
+import { RevocationList, type RevocationRequest } from '../shared/revocations.js';
 
 /** A small client of the coordinator's HTTP API (docs/api.md), validating every response it gets. */
 export class ApiClient {
@@ -52,6 +53,15 @@ export class ApiClient {
   /** Credentials for a child coordinator (`--parent ... --cluster NAME --token T`). */
   enrollCluster(name: string) {
     return this.request('POST', '/api/v1/clusters', ClusterEnrollResponse, { name });
+  }
+
+  revocations() {
+    return this.request('GET', '/api/v1/keys/revocations', RevocationList);
+  }
+
+  /** Revoke a publisher key (at the root coordinator); the list once it is on disk. */
+  revoke(request: RevocationRequest) {
+    return this.request('POST', '/api/v1/keys/revocations', RevocationList, request);
   }
 
   pushStep(upload: StepUpload) {

@@ -14,13 +14,14 @@ export const devicesCommand = defineCommand(
     options: {
       ...apiOptions,
       select: { schema: SelectorSchema, description: "only the devices a selector matches (site=paris,arch in (arm64,arm),cluster=root/eu/**)" },
+      revoked: { schema: opt.bool, flag: true, description: 'only the devices running a step signed by a revoked key' },
       json: { schema: opt.bool, flag: true, description: 'print the API response as JSON' },
     },
   },
   async (v) => {
     const { select } = v;
     const all = (await new ApiClient(v.api, v['api-token']).devices()).devices;
-    const devices = select ? all.filter((d) => matches(select, d)) : all;
+    const devices = all.filter((d) => (!select || matches(select, d)) && (!v.revoked || revokedOf(d)));
     console.log(v.json ? JSON.stringify(devices, null, 2) : formatDevices(devices, Date.now()));
     return 0;
   },
@@ -44,10 +45,15 @@ const COLUMNS: [string, (d: DeviceSummary, now: number) => string][] = [
 /** Why a degraded device is degraded, in its step's own words when it logged any. */
 const failureOf = (d: DeviceSummary) => (d.state === 'degraded' && d.lastFailure ? d.lastFailure : '');
 
-/** A plain-text table, columns padded to their widest cell; a LAST FAILURE column when some device has one. */
+/** Steps it runs signed by a revoked key (docs/flashing.md, "Revoking a key"). */
+const revokedOf = (d: DeviceSummary) => d.revokedSteps?.join(',') ?? '';
+
+/** A plain-text table, columns padded to their widest cell; REVOKED KEY and LAST FAILURE columns when some device has one. */
 export function formatDevices(devices: DeviceSummary[], now: number): string {
   if (devices.length === 0) return 'no devices';
-  const columns: typeof COLUMNS = devices.some(failureOf) ? [...COLUMNS, ['LAST FAILURE', failureOf]] : COLUMNS;
+  const columns: typeof COLUMNS = [...COLUMNS];
+  if (devices.some(revokedOf)) columns.push(['REVOKED KEY', revokedOf]);
+  if (devices.some(failureOf)) columns.push(['LAST FAILURE', failureOf]);
   const rows = [columns.map(([h]) => h), ...devices.map((d) => columns.map(([, f]) => f(d, now)))];
   const widths = columns.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');

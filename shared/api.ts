@@ -32,6 +32,8 @@ export const DeviceSummary = z.object({
   labels: LabelsSchema.prefault({}),
   /** The most recent abnormal exit or failed apply, `root/avg: start_failed:init returned 2: <line>` (lastFailure). */
   lastFailure: z.string().nullable().default(null),
+  /** Steps it runs whose module is signed by a revoked key (docs/flashing.md, "Revoking a key"); absent when none. */
+  revokedSteps: z.array(z.string()).optional(),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummary>;
 

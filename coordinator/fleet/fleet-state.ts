@@ -145,6 +145,7 @@ export function summarize(id: string, cluster: string, d: LiveDevice | undefined
     stepRefs: (h?.steps ?? []).map((s) => s.ref),
     labels,
     lastFailure: lastFailure(d?.events ?? []),
+    ...(h?.revokedSteps?.length ? { revokedSteps: h.revokedSteps } : {}),
   };
 }
 

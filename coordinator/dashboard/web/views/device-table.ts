@@ -19,7 +19,9 @@ class Row extends Component<{ d: DeviceSummary }> {
     return html`<tr data-device=${d.id} data-state=${d.state}>
       <th scope="row"><a href=${href.device(d.id)}>${d.id}</a></th>
       <td><a href=${href.cluster(d.cluster)}>${d.cluster}</a></td>
-      <td data-last-failure=${failure} title=${failure}><${StateBadge} state=${d.state} /></td>
+      <td data-last-failure=${failure} title=${failure}><${StateBadge} state=${d.state} />${d.revokedSteps?.length
+        ? html` <span class="badge revoked" data-revoked-steps=${d.revokedSteps.join(',')} title=${`runs steps signed by a revoked key: ${d.revokedSteps.join(', ')}`}>revoked key</span>`
+        : null}</td>
       <td>${d.arch ?? '–'}</td>
       <td class="hide-narrow">${d.target ?? '–'}</td>
       <td class="hide-narrow">${d.agentVersion ?? '–'}</td>
