@@ -43,4 +43,11 @@ describe('flotilla keys generate and step sign', () => {
       stderr: expect.stringContaining('--trust acme.key: this is a private key'),
     });
   });
+
+  it('keys revoke takes a key file or a key id, nothing else', async () => {
+    await expect(flotilla('keys', 'revoke', 'no-such.pub', '--api', 'http://127.0.0.1:1')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('keys revoke: no-such.pub is neither a key file nor a key id (16 lowercase hex digits)'),
+    });
+  });
 });

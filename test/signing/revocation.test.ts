@@ -13,6 +13,7 @@ import { sha256Hex } from '../../shared/step-manifest.js';
 import { wat } from '../runtime/harness.js';
 import { eventually, jsonBody, spawnAgent, startCoordinator } from '../helpers/cluster.js';
 import { metric } from '../helpers/metrics.js';
+import { launchChromium } from '../dashboard/browser.js';
 import { device, enrollCluster, startNode, tempDir, type Node } from '../federation/tree.js';
 
 /**
@@ -113,6 +114,18 @@ describe('revoking a publisher key at the root', () => {
     const lines = listed.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/REVOKED KEY/);
     expect(lines.slice(1)).toEqual([expect.stringMatching(/^site\/a2\s.*crashy@1$/)]);
+
+    // The root's dashboard marks site/a2, and only it.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${root.api}/#/`);
+      await page.locator('tr[data-device="site/a2"] [data-revoked-steps="crashy@1"]').waitFor({ timeout: 10_000 });
+      await page.locator('tr[data-device="site/a1"]').waitFor();
+      expect(await page.locator('[data-revoked-steps]').count()).toBe(1);
+    } finally {
+      await browser.close();
+    }
   }, 90_000);
 
   it('a module signed by the revoked key is refused with the tree left running, and so are uploads signed by it, at the root and below', async () => {
