@@ -13,6 +13,7 @@ export default defineConfig({
       'test/federation/pure.test.ts',
       'test/supervisor/core-edges.test.ts',
       'test/rollouts/planner.test.ts',
+      'test/signing/revocation-rules.test.ts',
     ],
     pool: 'threads',
   },
