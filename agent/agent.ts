@@ -49,7 +49,7 @@ export class Agent {
   private readonly healthSources: (() => HealthContribution)[] = [];
   private readonly commandHandlers = new Map<CommandType, (c: Command) => Promise<unknown> | unknown>();
   private desiredHandler: DesiredHandler | undefined;
-  private revocationsHandler: DesiredHandler | undefined;
+  private revocationsHandler: ((payload: Buffer) => Promise<void>) | undefined;
   private dataHandler: ((topic: string, payload: Buffer) => void) | undefined;
   /** Every filter this agent reads, to subscribe again when the broker has no session for it. */
   private readonly filters = new Set<string>();
@@ -182,7 +182,7 @@ export class Agent {
   }
 
   /** The cluster's revoked keys (`flotilla/keys/revoked`, retained; only its coordinator may publish there). */
-  onRevocations(handler: DesiredHandler): void {
+  onRevocations(handler: (payload: Buffer) => Promise<void>): void {
     this.revocationsHandler = handler;
   }
 
