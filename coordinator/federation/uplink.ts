@@ -3,7 +3,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { AliveMessage, SummaryMessage } from '../../shared/federation.js';
 import { UPLINK, upTopic } from '../../shared/fleet-topics.js';
 import type { Logger } from '../../shared/log.js';
-import { encode } from '../../shared/messages.js';
+import { EventMessage, decode, encode } from '../../shared/messages.js';
 import { allDevices, parseDeviceTopic } from '../../shared/topics.js';
 import type { DeviceDirectory, DirectoryChange } from '../fleet/directory.js';
 import type { Endpoint } from './bridge.js';
@@ -83,15 +83,22 @@ export class Uplink {
   }
 
   /**
-   * One device event from the session, carried up as the agent sent it (the bridge checks what crosses, so it is
-   * parsed once on this path), after the device's first-ever detail; resolves once PUBACKed.
+   * One device event from the session, up after the device's first-ever detail; resolves once PUBACKed. Checked here
+   * too (the bus, another client, checks its own copy): an invalid one is dropped (the bus counts it), not left to the
+   * bridge, whose rejections mean a coordinator of ours sent something malformed.
    */
   private async forwardEvent(packet: IPublishPacket): Promise<void> {
     const id = parseDeviceTopic(packet.topic)?.deviceId;
     if (id === undefined) return;
+    let event: EventMessage;
+    try {
+      event = decode(EventMessage, packet.payload as Buffer, `event of ${id}`);
+    } catch {
+      return;
+    }
     // The parent files events under a device it knows: a first-ever detail goes ahead of the event.
     if (!this.sentDetail.has(id)) this.sendDetail(id);
-    await this.client.publishAsync(upTopic([], UPLINK.events(id)), packet.payload as Buffer, { qos: 1, retain: false });
+    await this.client.publishAsync(upTopic([], UPLINK.events(id)), encode(event), { qos: 1, retain: false });
   }
 
   private changed(change: DirectoryChange): void {
