@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt, { UniqueMessageIdProvider, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { Backoff } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -64,9 +64,6 @@ export class Agent {
     readonly spool: Spool,
   ) {
     const offline: StatusMessage = { online: false, ts: 0 };
-    // Ids of spooled messages from before a restart stay taken until mqtt.js has replayed them.
-    const messageIdProvider = new UniqueMessageIdProvider();
-    for (const id of spool.ids()) messageIdProvider.register(id);
     this.client = mqtt.connect(opts.coordinatorUrl, {
       clientId: opts.id,
       username: opts.id,
@@ -79,7 +76,7 @@ export class Agent {
       reconnectPeriod: 0,
       reconnectOnConnackError: true,
       outgoingStore: spool,
-      messageIdProvider,
+      messageIdProvider: spool.messageIds(),
       will: { topic: deviceTopic(opts.id, 'status'), payload: encode(offline), qos: CONTRACT.status.qos, retain: true },
       ca: opts.caFile ? readFileSync(opts.caFile) : undefined,
       rejectUnauthorized: true,

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { IStore, MqttClient, Packet } from 'mqtt';
+import type { IClientOptions, IStore, MqttClient, Packet } from 'mqtt';
 import { Journal } from './journal.js';
 import type { Logger } from './log.js';
 
@@ -17,11 +17,14 @@ export interface SpoolOptions {
   log: Logger;
   /** Payload bytes kept at most; `admit` refuses a message beyond it. */
   maxBytes: number;
-  /** Messages kept at most (Mosquitto's max_queued_messages); unbounded if absent. */
+  /** Messages kept at most (Mosquitto's max_queued_messages); 65,535 (one per MQTT packet id) if absent or above. */
   maxMessages?: number;
   /** Topics of which only the latest message is worth sending after an outage (health): older ones are discarded. */
   latestOnly?(topic: string): boolean;
 }
+
+/** MQTT packet ids run 1..65535. */
+const MAX_IDS = 65535;
 
 type Stored = Packet & { messageId?: number; topic?: string; payload?: Buffer | string };
 type Encoded = Omit<Stored, 'payload'> & { payload?: string };
@@ -60,14 +63,21 @@ export class Spool implements IStore {
     return spool;
   }
 
-  /** Message ids held (a restarted client must not hand them out again before it has replayed them). */
-  ids(): number[] {
-    return [...this.packets.keys()];
+  /**
+   * The message ids for the client this spool is the store of (its `messageIdProvider`): never one the spool holds.
+   * mqtt.js forgets every id at each CONNACK and takes back those of spooled messages one by one as it replays them
+   * (one per PUBACK); a plain provider then hands a held id to a new publish (made before the replay reads, or while
+   * the link is down again after a replay was cut short), whose `put` replaced the spooled message: acknowledged
+   * locally, never sent (the contiguous loss of test/chaos/kill.test.ts).
+   */
+  messageIds(): NonNullable<IClientOptions['messageIdProvider']> {
+    return new SpoolIds((id) => this.packets.has(id));
   }
 
   /** May a message of `bytes` be published now? A refusal is counted as dropped. */
   admit(bytes: number): boolean {
-    const roomForOne = this.opts.maxMessages === undefined || this.stats.queued < this.opts.maxMessages;
+    // Each spooled message holds an MQTT packet id until acknowledged: never more than there are ids.
+    const roomForOne = this.stats.queued < Math.min(this.opts.maxMessages ?? MAX_IDS, MAX_IDS);
     if (roomForOne && this.stats.bytes + bytes <= this.opts.maxBytes) return true;
     this.stats.dropped++;
     return false;
@@ -141,6 +151,47 @@ export class Spool implements IStore {
       .snapshot([...this.packets.values()].map(encode))
       .then((bytes) => (this.snapshotBytes = bytes))
       .catch((err) => this.opts.log.error(`spool ${this.opts.name}: snapshot failed: ${String(err)}`));
+  }
+}
+
+/** MQTT packet ids in use on one connection, skipping those `held` by the store (see Spool.messageIds). */
+class SpoolIds {
+  private readonly inUse = new Set<number>();
+  private last: number | null = null;
+  private next = 1;
+
+  constructor(private readonly held: (id: number) => boolean) {}
+
+  /** Round robin over 1..65535, so an id just acknowledged is not reused at once; null when all are taken. */
+  allocate(): number | null {
+    for (let tries = 0; tries < MAX_IDS; tries++) {
+      const id = this.next;
+      this.next = id === MAX_IDS ? 1 : id + 1;
+      if (!this.inUse.has(id) && !this.held(id)) {
+        this.inUse.add(id);
+        return (this.last = id);
+      }
+    }
+    return null;
+  }
+
+  getLastAllocated(): number | null {
+    return this.last;
+  }
+
+  /** A spooled message being replayed takes its own id back (false if it is already in use). */
+  register(id: number): boolean {
+    if (this.inUse.has(id)) return false;
+    this.inUse.add(id);
+    return true;
+  }
+
+  deallocate(id: number): void {
+    this.inUse.delete(id);
+  }
+
+  clear(): void {
+    this.inUse.clear();
   }
 }
 

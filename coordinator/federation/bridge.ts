@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import mqtt, { UniqueMessageIdProvider, type IClientOptions, type MqttClient, type Packet } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import { Backoff } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import { encode } from '../../shared/messages.js';
@@ -83,9 +83,6 @@ export class Bridge {
     const session: IClientOptions = { clean: false, keepalive: opts.keepaliveS ?? 30, reconnectOnConnackError: true };
     this.local = mqtt.connect(opts.local.url, { ...session, clientId: opts.local.clientId, username: opts.local.username, password: opts.local.password, reconnectPeriod: 1000 });
     const down: BridgeStateMessage = { state: 'down', ts: Date.now() };
-    // Ids of spooled messages from before a restart stay taken until mqtt.js has replayed them.
-    const messageIdProvider = new UniqueMessageIdProvider();
-    for (const id of opts.spool.ids()) messageIdProvider.register(id);
     this.remote = mqtt.connect(opts.remote.url, {
       ...session,
       clientId: opts.remote.clientId,
@@ -94,7 +91,7 @@ export class Bridge {
       // Reconnects are scheduled by reconnectWithBackoff.
       reconnectPeriod: 0,
       outgoingStore: opts.spool,
-      messageIdProvider,
+      messageIdProvider: opts.spool.messageIds(),
       will: { topic: opts.stateTopic, payload: encode(down), qos: 1, retain: true },
     });
     this.stopReconnecting = reconnectWithBackoff(this.remote, new Backoff(opts.backoff?.baseMs ?? 500, opts.backoff?.capMs ?? 30_000));

@@ -80,7 +80,7 @@ export class Federation {
     if (!opts.parent) return;
     if (!deps.spool) throw new Error('a child coordinator needs an uplink spool');
     const name = opts.cluster;
-    this.uplink = new Uplink({ cluster: name, version: opts.version, summaryMs: opts.summaryMs }, client, directory);
+    this.uplink = new Uplink({ cluster: name, version: opts.version, summaryMs: opts.summaryMs, local: { ...deps.local, clientId: `$flotilla-uplink-${name}` }, log: log.child('uplink') }, client, directory);
     this.bridge = new Bridge({
       local: { ...deps.local, clientId: `$flotilla-bridge-${name}` },
       remote: { url: opts.parent.url, clientId: CHILD_USER_PREFIX + name, username: CHILD_USER_PREFIX + name, password: opts.parent.token },
@@ -103,7 +103,7 @@ export class Federation {
     dispatch.on('up', (route, payload, topic) => this.intake.handle(route, payload, topic));
     dispatch.on('request', (_route, payload) => void this.requester.fromParent(payload));
     await client.subscribeAsync([`${UP}/#`, downTopic([], 'req')], { qos: 1 });
-    this.uplink?.start();
+    await this.uplink?.start();
     this.bridge?.start();
   }
 
@@ -123,7 +123,7 @@ export class Federation {
   static single = Requester.single;
 
   async stop(): Promise<void> {
-    this.uplink?.stop();
+    await this.uplink?.stop();
     this.requester.finishAll();
     await this.bridge?.close();
   }

@@ -1,7 +1,10 @@
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
-import { Spool } from '../../shared/spool.js';
+import { Spool, publishStored } from '../../shared/spool.js';
 import { deviceTopic } from '../../shared/topics.js';
 import { eventually, memoryLogger, startCoordinator, tempDir } from '../helpers/cluster.js';
 
@@ -22,7 +25,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
       const expected = [...Array.from({ length: 200 }, (_, i) => i + 101).filter((i) => i % 3 !== 0), 300];
       expect(replayed.map((p) => p.messageId)).toEqual(expected);
       // The stale `h` messages are gone for good, not just skipped once.
-      expect(again.ids().sort((a, b) => a - b)).toEqual(expected);
+      expect(((await again.createStream().toArray()) as { messageId: number }[]).map((p) => p.messageId)).toEqual(expected);
       expect(again.admit(1000)).toBe(false);
       expect(again.stats.dropped).toBe(1);
       await new Promise<void>((r) => again.close(() => r()));
@@ -57,6 +60,69 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
     } finally {
       dir.cleanup();
       coordinatorDir.cleanup();
+    }
+  });
+
+  it('hands out no id the spool holds, each id once per connection, and none when all are taken', async () => {
+    const dir = tempDir();
+    try {
+      const spool = await Spool.open({ dir: dir.path, name: 'out', log: memoryLogger(), maxBytes: 1 << 20 });
+      for (const id of [1, 2, 4]) await put(spool, packet(id, 'o', 'm'));
+      const ids = spool.messageIds();
+      expect([ids.allocate(), ids.allocate()]).toEqual([3, 5]);
+      expect(ids.register(4)).toBe(true); // a replayed message takes its own id back
+      expect(ids.register(4)).toBe(false);
+      ids.clear(); // a new connection
+      expect(ids.register(3)).toBe(true);
+      let free = 0;
+      while (ids.allocate() !== null) free++;
+      expect(free).toBe(65535 - 4);
+      await new Promise<void>((r) => spool.close(() => r()));
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('a replay cut short by a dropped link, then publishes while down: no new message takes a spooled one\'s id', async () => {
+    const dir = tempDir();
+    const opts = { dir: dir.path, name: 'out', log: memoryLogger(), maxBytes: 1 << 20 };
+    const topic = 'flotilla/d/p/out/seq';
+    const n = (i: number) => JSON.stringify({ n: i });
+    // 40 messages spooled by a previous run, ids 1..40 (mqtt.js replays them one per PUBACK).
+    const before = await Spool.open(opts);
+    for (let i = 0; i < 40; i++) await put(before, { ...packet(i + 1, topic, n(i)) });
+    await new Promise<void>((r) => before.close(() => r()));
+
+    // A real broker that drops the publisher's link after its third PUBLISH, in the middle of the replay.
+    const broker = await Aedes.createBroker();
+    let publishes = 0;
+    broker.authorizePublish = (client, _p, done) => {
+      done(null);
+      if (client?.id === 'p' && ++publishes === 3) setImmediate(() => client.conn.destroy());
+    };
+    const server = createServer(broker.handle);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const seen = new Set<number>();
+    const sink = await mqtt.connectAsync(url, { clientId: 'sink', clean: true });
+    sink.on('message', (_t, payload) => seen.add((JSON.parse(payload.toString()) as { n: number }).n));
+    await sink.subscribeAsync(topic, { qos: 1 });
+    const spool = await Spool.open(opts);
+    const client = mqtt.connect(url, { clientId: 'p', clean: false, reconnectPeriod: 0, outgoingStore: spool, messageIdProvider: spool.messageIds() });
+    try {
+      await new Promise<void>((r) => client.once('close', () => r()));
+      // 20 new messages while the link is down: each must get an id no spooled message holds.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise<void>((r) => publishStored(client, topic, n(40 + i), { qos: 1, retain: false }, r))));
+      expect(spool.stats.queued).toBeGreaterThanOrEqual(57);
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: spool }); // without, mqtt.js swaps in memory stores
+      await eventually(() => seen.size === 60, 10_000, 'all 60 messages at the subscriber');
+      await eventually(() => spool.stats.queued === 0, 5000, 'spool drained');
+    } finally {
+      await client.endAsync(true);
+      await sink.endAsync();
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+      dir.cleanup();
     }
   });
 });
