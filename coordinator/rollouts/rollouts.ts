@@ -170,7 +170,8 @@ export class Rollouts {
       const conflict = refusals.some((r) => r.includes('already in rollout'));
       throw new RolloutRefused(conflict ? 409 : 503, `selector: ${refusals.sort().join('; ')}`);
     }
-    const plan = planWaves([...opened].map(([cluster, reply]) => ({ cluster, selected: reply.report.eligible })), def.canary, def.waves);
+    // In the clusters' order (answers arrive in any order): the canary goes to the first large enough.
+    const plan = planWaves([...byCluster.keys()].map((cluster) => ({ cluster, selected: opened.get(cluster)!.report.eligible })), def.canary, def.waves);
     const devices = selected.map((d) => d.id);
     const rollout = OwnedRollout.create({ id, createdAt: Date.now(), request: body, devices }, plan, opened, this.ownerDeps());
     this.owned.set(id, rollout);
