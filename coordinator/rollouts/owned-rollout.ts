@@ -7,6 +7,9 @@ import type { WavePlan } from './waves.js';
 /** A failed order is sent again after this, doubling up to RETRY_MAX_MS, until the cluster answers. */
 const RETRY_MS = 500;
 const RETRY_MAX_MS = 10_000;
+/** A cluster not heard from for this long is sent its order again: its answer carries its report, so a report lost
+ *  on the way up (a restart of either end) costs one such period, not the rollout. */
+const POLL_MS = 5_000;
 
 /** A rollout as the coordinator that owns it persists it. */
 export interface OwnedRecord {
@@ -47,6 +50,9 @@ export function plannerRules(def: RolloutDefinition): PlannerRules {
  */
 export class OwnedRollout {
   private timer: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  /** When each cluster last reported (this process's clock). */
+  private readonly heard = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   /** The order each cluster still has to acknowledge, and the clusters with a send in flight. */
@@ -98,10 +104,22 @@ export class OwnedRollout {
 
   /** Start, or resume after a restart: every cluster is sent its current order again, then the planner's. */
   start(): Promise<void> {
+    this.poller ??= setInterval(() => this.poll(), POLL_MS).unref();
     return this.run(() => {
       for (const { cluster, order } of this.planner.orders()) this.post(cluster, order);
       this.onPlanner(this.planner.start());
     });
+  }
+
+  /** While active: the current order again to every cluster silent for POLL_MS (one request per cluster, not per device). */
+  private poll(): void {
+    if (!this.active) return void clearInterval(this.poller);
+    const now = this.deps.now();
+    for (const { cluster, order } of this.planner.orders()) {
+      if (this.outbox.has(cluster) || now - (this.heard.get(cluster) ?? 0) < POLL_MS) continue;
+      this.post(cluster, order);
+      void this.pump(cluster);
+    }
   }
 
   /** A cluster's report (device ids qualified), from its uplink or its answer to an order. */
@@ -119,10 +137,12 @@ export class OwnedRollout {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.poller);
   }
 
   /** Feed a report unless a newer one from that cluster was taken already. */
   private take(cluster: string, reply: ShareReply): void {
+    this.heard.set(cluster, this.deps.now());
     if (reply.seq <= (this.seqs.get(cluster) ?? -1)) return;
     this.seqs.set(cluster, reply.seq);
     this.onPlanner(this.planner.report(cluster, reply.report));
