@@ -2,6 +2,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { RolloutRequest, TERMINAL_STATES, type RolloutDefinition, type RolloutStatus, type ShareOrder, type ShareReply } from '../../shared/rollout.js';
 import { RolloutPlanner, type Decision, type PlannerRules, type PlannerSnapshot } from './planner.js';
+import { StepQueue } from './step-queue.js';
 import type { WavePlan } from './waves.js';
 
 /** A failed order is sent again after this, doubling up to RETRY_MAX_MS, until the cluster answers. */
@@ -53,11 +54,23 @@ export class OwnedRollout {
   private poller: NodeJS.Timeout | undefined;
   /** When each cluster last reported (this process's clock). */
   private readonly heard = new Map<string, number>();
-  private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly steps = new StepQueue<void>(
+    async () => {
+      if (this.stopped) return;
+      await this.deps.save({ ...this.record, planner: this.planner.snapshot(), seqs: [...this.seqs] });
+      this.deps.changed(this.status());
+    },
+    () => {
+      for (const cluster of this.outbox.keys()) void this.pump(cluster);
+    },
+    (err) => this.deps.log.error(`rollout ${this.id}: ${errorMessage(err)}`),
+  );
   /** The order each cluster still has to acknowledge, and the clusters with a send in flight. */
   private readonly outbox = new Map<string, ShareOrder>();
   private readonly sending = new Set<string>();
+  /** Waiting for every order to be answered (delivered()). */
+  private readonly idle: (() => void)[] = [];
 
   private constructor(
     private readonly record: Omit<OwnedRecord, 'planner' | 'seqs'>,
@@ -134,6 +147,18 @@ export class OwnedRollout {
     return this.run(() => this.onPlanner(decisions));
   }
 
+  /** Resolves once every order decided so far was answered, or after `timeoutMs`. */
+  delivered(timeoutMs: number): Promise<void> {
+    if (this.outbox.size === 0 && this.sending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -148,17 +173,9 @@ export class OwnedRollout {
     this.onPlanner(this.planner.report(cluster, reply.report));
   }
 
-  /** Run one step, then persist and tell watchers; steps never overlap, and orders leave only after the commit. */
+  /** Run one step; persisted (with the steps queued beside it) and told to watchers before its orders leave. */
   private run(step: () => void): Promise<void> {
-    const next = this.chain.then(async () => {
-      if (this.stopped) return;
-      step();
-      await this.deps.save({ ...this.record, planner: this.planner.snapshot(), seqs: [...this.seqs] });
-      this.deps.changed(this.status());
-      for (const cluster of this.outbox.keys()) void this.pump(cluster);
-    });
-    this.chain = next.catch((err) => this.deps.log.error(`rollout ${this.id}: ${errorMessage(err)}`));
-    return next;
+    return this.steps.run(() => this.stopped || step());
   }
 
   private onPlanner(decisions: Decision[]): void {
@@ -193,7 +210,7 @@ export class OwnedRollout {
         }
         if (reply) {
           if (this.outbox.get(cluster) === order) this.outbox.delete(cluster);
-          void this.report(cluster, reply);
+          this.report(cluster, reply).catch(() => {}); // logged by the queue
           pause = RETRY_MS;
           continue;
         }
@@ -202,6 +219,7 @@ export class OwnedRollout {
       }
     } finally {
       this.sending.delete(cluster);
+      if (this.outbox.size === 0 && this.sending.size === 0) for (const done of this.idle.splice(0)) done();
     }
   }
 
@@ -209,6 +227,6 @@ export class OwnedRollout {
     clearTimeout(this.timer);
     if (this.stopped) return;
     // setTimeout holds at most ~24.8 days; a later deadline is re-armed when this one fires.
-    this.timer = setTimeout(() => void this.run(() => this.onPlanner(this.planner.tick())), Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1));
+    this.timer = setTimeout(() => this.run(() => this.onPlanner(this.planner.tick())).catch(() => {}), Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1));
   }
 }

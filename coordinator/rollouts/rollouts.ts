@@ -118,7 +118,7 @@ export class Rollouts {
   reported(path: ClusterPath, msg: ShareReportMessage): void {
     const rollout = this.owned.get(msg.rollout);
     if (!rollout) return; // another coordinator's rollout, passing through on its way up
-    void rollout.report(this.clusterKey(path), qualified(path, msg));
+    rollout.report(this.clusterKey(path), qualified(path, msg)).catch(() => {}); // logged by its queue
   }
 
   /**
@@ -152,6 +152,8 @@ export class Rollouts {
       byCluster.set(d.cluster, [...(byCluster.get(d.cluster) ?? []), local]);
     }
     if (byCluster.get(this.deps.cluster)!.length === 0) byCluster.delete(this.deps.cluster);
+    // A rollout that just ended may still be telling its clusters so: their shares would refuse the devices.
+    await Promise.all([...this.owned.values()].filter((r) => !r.active).map((r) => r.delivered(ANSWER_MS)));
     const id = `r-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const gates = { soakMs: def.soak, maxRestarts: def.maxRestarts, offlineTimeoutMs: def.offlineTimeout, applyTimeoutMs: def.applyTimeout };
     const opened = new Map<string, ShareReply>();

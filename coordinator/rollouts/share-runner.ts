@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import type { ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
 import { desiredFor, skipReason, type Change } from './change.js';
 import { ShareCore, type Decision, type Observation, type ShareSnapshot } from './share-core.js';
+import { StepQueue } from './step-queue.js';
 
 /** Reports go out at most this often per share (the last state always goes): the owner's work per cluster stays bounded. */
 const REPORT_MS = 200;
@@ -46,8 +47,15 @@ export interface ShareDeps {
 export class ShareRunner {
   private timer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly steps = new StepQueue<ShareReply>(
+    async () => {
+      if (!this.stopped) await this.deps.save(this.stored());
+      return this.reply();
+    },
+    () => this.flush(),
+    (err) => this.deps.log.error(`rollout ${this.rollout}: ${errorMessage(err)}`),
+  );
   /** A changed report waits to be sent. */
   private dirty = true;
   private sentAt = 0;
@@ -107,8 +115,8 @@ export class ShareRunner {
   }
 
   /** A device of this share changed at this coordinator. */
-  observe(id: string): Promise<unknown> {
-    return this.run(() => this.onCore(this.core.observe(id, this.deps.observe(id))));
+  observe(id: string): void {
+    this.later(() => this.onCore(this.core.observe(id, this.deps.observe(id))));
   }
 
   stop(): void {
@@ -117,19 +125,14 @@ export class ShareRunner {
     clearTimeout(this.reportTimer);
   }
 
-  /** One step, then persist; resolves with the report as of that step (also sent, at most every REPORT_MS). */
+  /** One step; resolves with the report once its state is on disk (also sent, at most every REPORT_MS). */
   private run(step: () => void): Promise<ShareReply> {
-    const next = this.chain.then(async () => {
-      if (this.stopped) return this.reply();
-      step();
-      await this.deps.save(this.stored());
-      return this.reply();
-    });
-    this.chain = next.then(
-      () => this.flush(),
-      (err) => this.deps.log.error(`rollout ${this.rollout}: ${errorMessage(err)}`),
-    );
-    return next;
+    return this.steps.run(() => this.stopped || step());
+  }
+
+  /** The same, for steps nobody waits on (a failure is logged by the queue). */
+  private later(step: () => void): void {
+    this.run(step).catch(() => {});
   }
 
   private stored(): ShareRecord {
@@ -142,21 +145,28 @@ export class ShareRunner {
     return { seq: this.record.seq, report: this.core.report() };
   }
 
-  /** Send the report if it changed: now, or once REPORT_MS has passed since the last one. */
+  /**
+   * Send the report if it changed: at once when no device of the share is updating any more (the owner may be
+   * waiting on it to gate the wave), else at most every REPORT_MS.
+   */
   private flush(): void {
-    if (!this.dirty || this.stopped || this.reportTimer) return;
-    const wait = this.sentAt + REPORT_MS - this.deps.now();
+    if (!this.dirty || this.stopped) return;
+    const reply = this.reply();
+    const settled = reply.report.waves.every((w) => w.updating === 0);
+    const wait = settled ? 0 : this.sentAt + REPORT_MS - this.deps.now();
     if (wait > 0) {
-      this.reportTimer = setTimeout(() => {
+      this.reportTimer ??= setTimeout(() => {
         this.reportTimer = undefined;
         this.flush();
       }, wait);
       return;
     }
+    clearTimeout(this.reportTimer);
+    this.reportTimer = undefined;
     this.dirty = false;
     this.sentAt = this.deps.now();
-    // The state it reflects was committed by the step before this flush.
-    this.deps.report(this.record, this.reply());
+    // The state it reflects was committed by the batch before this flush.
+    this.deps.report(this.record, reply);
   }
 
   private onCore(decisions: Decision[]): void {
@@ -172,7 +182,7 @@ export class ShareRunner {
     clearTimeout(this.timer);
     if (this.stopped) return;
     // setTimeout holds at most ~24.8 days; a later deadline is re-armed when this one fires.
-    this.timer = setTimeout(() => void this.run(() => this.onCore(this.core.tick())), Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1));
+    this.timer = setTimeout(() => this.later(() => this.onCore(this.core.tick())), Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1));
   }
 
   /** Give the device the change; its previous desired state is on disk before the new one is sent. */
@@ -182,11 +192,15 @@ export class ShareRunner {
     try {
       desired = desiredFor(this.record.change, this.record.modules, current);
     } catch (err) {
-      return void this.run(() => this.onCore(this.core.applyFailed(id, errorMessage(err))));
+      return this.later(() => this.onCore(this.core.applyFailed(id, errorMessage(err))));
     }
     if (!this.previous.has(id)) {
       this.previous.set(id, current ?? null);
-      await this.run(() => {});
+      try {
+        await this.run(() => {});
+      } catch {
+        return; // not on disk: the change is not sent (logged by the queue); the device times out as not applied
+      }
     }
     const { soakMs, applyTimeoutMs } = this.core.gates;
     let revision: number;
@@ -194,9 +208,9 @@ export class ShareRunner {
       // The device's own probation: as long as the coordinator waits for its verdict.
       revision = await this.deps.applyDesired(id, desired.spec, desired.modules, { windowMs: soakMs + applyTimeoutMs });
     } catch (err) {
-      return void this.run(() => this.onCore(this.core.applyFailed(id, errorMessage(err))));
+      return this.later(() => this.onCore(this.core.applyFailed(id, errorMessage(err))));
     }
-    void this.run(() => this.onCore(this.core.applied(id, revision)));
+    this.later(() => this.onCore(this.core.applied(id, revision)));
   }
 
   /** Back to the desired state it had before the rollout (an empty tree if it had none). */

@@ -32,7 +32,8 @@ export class Shares {
   /** Subscribe to the directory and resume every stored share (each sends its report). */
   async start(): Promise<void> {
     this.unsubscribe = this.deps.directory.onChange((change) => this.changed(change));
-    await Promise.all([...this.all.values()].map((s) => s.start()));
+    // A share that cannot be saved now is logged by its queue; the others still resume.
+    await Promise.all([...this.all.values()].map((s) => s.start().catch(() => {})));
   }
 
   stop(): void {
@@ -75,6 +76,6 @@ export class Shares {
   /** Own device news reaches the active shares that hold that device. */
   private changed(change: DirectoryChange): void {
     if (!('id' in change) || change.kind === 'remote' || change.kind === 'remote_event') return;
-    for (const s of this.all.values()) if (s.active && s.has(change.id)) void s.observe(change.id);
+    for (const s of this.all.values()) if (s.active && s.has(change.id)) s.observe(change.id);
   }
 }
