@@ -42,7 +42,8 @@ export interface ShareDeps {
 /**
  * One cluster's share of a rollout, carried out for its own devices: the pure ShareCore with its timer, the desired
  * states it decides (through coordinator/desired), each device's previous state for a rollback, and the record
- * persisted after every step. Steps run one at a time; a report leaves only after its state is on disk.
+ * persisted after every batch of steps (step-queue.ts); what a batch decided (desired states, reverts, the report)
+ * leaves only once its state is on disk.
  */
 export class ShareRunner {
   private timer: NodeJS.Timeout | undefined;
@@ -53,9 +54,17 @@ export class ShareRunner {
       if (!this.stopped) await this.deps.save(this.stored());
       return this.reply();
     },
-    () => this.flush(),
+    () => {
+      // What the batch decided leaves once it is on disk: the devices' previous states are, before they change.
+      for (const id of this.toApply.splice(0)) void this.apply(id);
+      for (const id of this.toRevert.splice(0)) void this.revert(id);
+      this.flush();
+    },
     (err) => this.deps.log.error(`rollout ${this.rollout}: ${errorMessage(err)}`),
   );
+  /** Devices the current batch decided to update, or to give back their previous state (sent after its commit). */
+  private readonly toApply: string[] = [];
+  private readonly toRevert: string[] = [];
   /** A changed report waits to be sent. */
   private dirty = true;
   private sentAt = 0;
@@ -69,7 +78,7 @@ export class ShareRunner {
 
   /** A new share over the devices the owner chose; a device that cannot take the change is skipped with the reason. */
   static create(open: ShareOpen, upstream: boolean, deps: ShareDeps): ShareRunner {
-    const candidates = open.devices.map((id) => {
+    const candidates = [...new Set(open.devices)].map((id) => {
       const skip = skipReason(open.change, deps.desiredOf(id));
       return skip ? { id, skip } : { id };
     });
@@ -79,8 +88,11 @@ export class ShareRunner {
 
   static restore(record: ShareRecord, deps: ShareDeps): ShareRunner {
     const core = ShareCore.restore(record.share, { now: deps.now }, RESTART_GRACE_MS);
-    const { share: _share, previous, ...rest } = record;
-    return new ShareRunner(core, rest, new Map(previous), deps);
+    const { share, previous, ...rest } = record;
+    const runner = new ShareRunner(core, rest, new Map(previous), deps);
+    // Decided before the restart but perhaps never sent: sent (again) once resumed; a new revision changes nothing else.
+    runner.toApply.push(...share.devices.filter((d) => d.state === 'updating' && d.revision === undefined).map((d) => d.id));
+    return runner;
   }
 
   get rollout(): string {
@@ -173,8 +185,11 @@ export class ShareRunner {
     for (const d of decisions) {
       if (d.type === 'timer') this.arm(d.at);
       else if (d.type === 'report') this.dirty = true;
-      else if (d.type === 'apply') void this.apply(d.device);
-      else void this.revert(d.device);
+      else if (d.type === 'apply') {
+        if (!this.previous.has(d.device)) this.previous.set(d.device, this.deps.desiredOf(d.device) ?? null);
+        this.toApply.push(d.device);
+      }
+      else this.toRevert.push(d.device);
     }
   }
 
@@ -185,26 +200,12 @@ export class ShareRunner {
     this.timer = setTimeout(() => this.later(() => this.onCore(this.core.tick())), Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1));
   }
 
-  /** Give the device the change; its previous desired state is on disk before the new one is sent. */
+  /** Give the device the change (its previous desired state is on disk by now). */
   private async apply(id: string): Promise<void> {
-    const current = this.deps.desiredOf(id);
-    let desired: { spec: unknown; modules: Record<string, ModuleRef> };
-    try {
-      desired = desiredFor(this.record.change, this.record.modules, current);
-    } catch (err) {
-      return this.later(() => this.onCore(this.core.applyFailed(id, errorMessage(err))));
-    }
-    if (!this.previous.has(id)) {
-      this.previous.set(id, current ?? null);
-      try {
-        await this.run(() => {});
-      } catch {
-        return; // not on disk: the change is not sent (logged by the queue); the device times out as not applied
-      }
-    }
     const { soakMs, applyTimeoutMs } = this.core.gates;
     let revision: number;
     try {
+      const desired = desiredFor(this.record.change, this.record.modules, this.deps.desiredOf(id));
       // The device's own probation: as long as the coordinator waits for its verdict.
       revision = await this.deps.applyDesired(id, desired.spec, desired.modules, { windowMs: soakMs + applyTimeoutMs });
     } catch (err) {
