@@ -50,7 +50,8 @@ beforeAll(async () => {
     await node.start();
     for (const id of LAYOUT[name]) {
       const { token } = await api(node).enroll(id, { site: 'lab' });
-      agents.push(spawnAgent(node.url, id, token, join(dir.path, id), ['--health-interval', '2']));
+      // As in test/rollouts: a loaded machine may stall an agent starting a tree for seconds.
+      agents.push(spawnAgent(node.url, id, token, join(dir.path, id), ['--health-interval', '5']));
     }
     const { token } = await api(node).enroll('feeder');
     // Reconnects by itself: its coordinator is killed below.

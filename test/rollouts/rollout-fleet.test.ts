@@ -19,9 +19,10 @@ let feeder: MqttClient;
 let feeding: NodeJS.Timeout;
 const agents: FlotillaProcess[] = [];
 const tokens = new Map<string, string>();
-// Health every 3 s: the coordinator counts a device silent for 7 s as offline, which fails its soak; a loaded test
-// machine can stall an agent starting a tree for longer than the 3 s that a 1 s interval tolerates.
-const agentArgs = ['--health-interval', '3'];
+// Health every 5 s: the coordinator counts a device silent for 2 intervals + 1 s as offline, which fails its soak; a
+// loaded test machine stalled an agent (re)starting its tree for more than the 7 s that 3 s tolerate (the returning
+// device of the offline test). Agents report at once on every state change, so the gates do not wait for it.
+const agentArgs = ['--health-interval', '5'];
 const tagged = (tag: number) => wat('tag', (t) => t.replace('(i32.const 65)) ;; TAG', `(i32.const ${tag})) ;; TAG`));
 const tree = (step: string) => ({ id: 'root', intensity: 1, period: 5, children: [{ id: 'tagger', step, input: 'sensors/r/in', output: 'tagged' }] });
 

@@ -24,8 +24,8 @@ const nodes = new Map<ClusterName, Node>();
 const agents: FlotillaProcess[] = [];
 const feeders: MqttClient[] = [];
 let feeding: NodeJS.Timeout;
-// Health every 3 s (as in rollout-fleet.test.ts): a loaded machine may stall an agent starting a tree for seconds.
-const agentArgs = ['--health-interval', '3'];
+// Health every 5 s (as in rollout-fleet.test.ts): a loaded machine may stall an agent starting a tree for seconds.
+const agentArgs = ['--health-interval', '5'];
 const tagged = (tag: number) => wat('tag', (t) => t.replace('(i32.const 65)) ;; TAG', `(i32.const ${tag})) ;; TAG`));
 const tree = (step: string) => ({ id: 'root', intensity: 1, period: 5, children: [{ id: 'tagger', step, input: 'sensors/r/in', output: 'tagged' }] });
 
