@@ -3,6 +3,10 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 import { deviceTopic } from '../shared/topics.js';
+import { UPLINK, upTopic } from '../shared/fleet-topics.js';
+import type { Labels } from '../shared/label-syntax.js';
+import type { LabelPatch } from '../shared/labels.js';
+import { encode } from '../shared/messages.js';
 import type { Logger } from '../shared/log.js';
 import { ContentStore, type StoreOptions } from '../shared/durable/index.js';
 import { startEmbeddedBroker, type RunningBroker } from './broker/embedded-broker.js';
@@ -18,7 +22,7 @@ import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Revocations, addKeyRoutes } from './keys/index.js';
 import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
-import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
+import { DesiredStates, addDesiredRoutes, moduleRefOf, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
@@ -160,6 +164,10 @@ export class Coordinator {
         desiredOf: (id) => this.desired.get(id),
         historyOf: (id) => this.dashboard.history.get(id),
         logsOf: (id, query) => localLogs(logReads, id, query),
+        patchLabels: (id, patch) => this.patchLabels(id, patch),
+        // Requests reach the shares only after start(), by which time the rollouts exist.
+        shares: { open: (msg, upstream) => this.rollouts.shares.open(msg, upstream), order: (rollout, order) => this.rollouts.shares.order(rollout, order) },
+        onRolloutReport: (path, msg) => this.rollouts.reported(path, msg),
       },
     );
     this.modules = new ModuleServer(client, store, opts.parent !== undefined, metrics, opts.log.child('modules'));
@@ -178,8 +186,15 @@ export class Coordinator {
         if (revisions[id] === undefined) throw new Error(errors[id] ?? 'desired state not applied');
         return revisions[id];
       },
-      resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
-      hasStep: (ref) => this.steps.resolve(ref) !== undefined,
+      steps: {
+        resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
+        module: (ref) => {
+          const info = this.steps.resolve(ref);
+          return info && moduleRefOf(info);
+        },
+      },
+      request: (path, target, op, timeoutMs) => this.federation.request(path, target, op, timeoutMs),
+      publishUp: (msg) => client.publish(upTopic([], UPLINK.rollout), encode(msg), { qos: 1 }),
       store: storeOptions(opts, metrics),
       log: opts.log.child('rollouts'),
     });
@@ -193,8 +208,9 @@ export class Coordinator {
       directory,
       counts: async () => ({ invalidMessages: await metrics.total(metrics.invalid), deniedRequests: await metrics.total(metrics.denied) }),
       onEnrolled: (id) => directory.enrolled(id),
-      onLabelled: (id) => directory.labelled(id),
       onRemoved: (id) => this.removeDevice(id),
+      patchLabels: (id, patch) => this.patchLabels(id, patch),
+      forwardLabels: (qid, patch) => this.federation.remoteLabels(qid, patch),
     });
     addLogRoutes(this.router, {
       ...logReads,
@@ -271,6 +287,13 @@ export class Coordinator {
     for (const kind of ['status', 'desired'] as const) {
       this.bus.client.publish(deviceTopic(id, kind), Buffer.alloc(0), { qos: 1, retain: true });
     }
+  }
+
+  /** An own device's labels, changed durably, then its summary goes out again. */
+  private async patchLabels(id: string, patch: LabelPatch): Promise<Labels> {
+    const labels = await this.registry.patchLabels(id, patch);
+    this.directory.labelled(id);
+    return labels;
   }
 
   /** Messages from ids not in the registry (e.g. a device removed while connected) are ignored. */

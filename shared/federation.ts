@@ -4,6 +4,8 @@ import { DeviceDetail, DeviceSummary, Rollup } from './api.js';
 import { DesiredMessage, ModuleRef } from './desired.js';
 import { AckMessage, CommandBody, EventMessage } from './messages.js';
 import { DeviceHistory } from './stream.js';
+import { LabelPatchRecord } from './labels.js';
+import { RolloutId, ShareOpen, ShareOrder } from './rollout.js';
 
 /**
  * Messages between coordinators (docs/protocol.md, "Federation"). Topics are in shared/fleet-topics.ts.
@@ -64,6 +66,12 @@ export const RequestOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('history') }),
   /** The device's recent log lines, kept by its own coordinator (`GET /api/v1/devices/:id/logs`). */
   z.object({ type: z.literal('logs'), query: LogQuery }),
+  /** Change the device's labels at its own coordinator (`PATCH /api/v1/devices/:id` at a coordinator above). */
+  z.object({ type: z.literal('labels'), patch: LabelPatchRecord }),
+  /** Open this cluster's share of a rollout owned above (docs/rollouts.md, "Across clusters"). */
+  ShareOpen.extend({ type: z.literal('rollout_open') }),
+  /** The owner's current order for this cluster's share. */
+  z.object({ type: z.literal('rollout_order'), rollout: RolloutId, order: ShareOrder }),
 ]);
 export type RequestOp = z.infer<typeof RequestOp>;
 

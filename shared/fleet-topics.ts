@@ -17,7 +17,7 @@ export const DOWN = `${ROOT}/down`;
 export const LINK = `${ROOT}/link`;
 
 /** Topic levels that end a cluster path; a cluster may not be named like one. */
-export const RESERVED_LEVELS = new Set(['d', 'summary', 'alive', 'bridge', 'reply', 'req', 'fetch', 'module']);
+export const RESERVED_LEVELS = new Set(['d', 'summary', 'alive', 'bridge', 'reply', 'req', 'fetch', 'module', 'rollout']);
 
 export const ClusterName = z
   .string()
@@ -37,6 +37,8 @@ export const UPLINK = {
   alive: 'alive',
   bridgeState: 'bridge/state',
   reply: 'reply',
+  /** A cluster's report on its share of a rollout (shared/rollout.ts ShareReportMessage), not retained. */
+  rollout: 'rollout',
   detail: (id: string) => `d/${id}/detail`,
   events: (id: string) => `d/${id}/events`,
 } as const;

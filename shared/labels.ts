@@ -27,8 +27,8 @@ export const LabelsSchema = z
   })
   .transform((record) => toLabels(Object.entries(record)));
 
-/** A change of labels: a value sets it, null removes it (JSON merge patch, as `PATCH /api/v1/devices/:id` takes it). */
-export const LabelPatch = z
+/** A change of labels as JSON: a value sets it, null removes it (a merge patch, as `PATCH /api/v1/devices/:id` takes it). */
+export const LabelPatchRecord = z
   .record(z.string().max(MAX_KEY), z.string().max(LABEL_LIMITS.valueMax).nullable())
   .superRefine((record, ctx) => {
     const entries = Object.entries(record);
@@ -37,8 +37,11 @@ export const LabelPatch = z
       const problem = labelKeyProblem(k) ?? (v === null ? undefined : labelValueProblem(k, v));
       if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [k] });
     }
-  })
-  .transform((record) => new Map(Object.entries(record)));
+  });
+export type LabelPatchRecord = z.output<typeof LabelPatchRecord>;
+
+/** The same, parsed into a Map (keys from the wire never index a plain object). */
+export const LabelPatch = LabelPatchRecord.transform((record) => new Map(Object.entries(record)));
 export type LabelPatch = z.output<typeof LabelPatch>;
 
 /** The labels after a patch; refuses (ValidationError) a result over the per-device limit. */

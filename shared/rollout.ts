@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Duration } from './duration.js';
 import { SelectorSchema } from './selector-schema.js';
+import { ModuleRef } from './desired.js';
 import { StepRef } from './supervisor-spec.js';
 import { WindowSchema } from './window.js';
 
@@ -130,6 +131,42 @@ export const ShareReport = z.object({
   devices: z.array(RolloutDevice).max(100_000),
 });
 export type ShareReport = z.infer<typeof ShareReport>;
+
+/** A rollout's id, as the coordinator that owns it made it (`r-<time>-<hex>`); safe as a map key and in messages. */
+export const RolloutId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a rollout id');
+
+/** What a cluster's share core gates each device on (from the request's soak, restarts and timeouts). */
+export const ShareGates = z.object({
+  soakMs: z.number().int().nonnegative(),
+  maxRestarts: z.number().int().nonnegative(),
+  offlineTimeoutMs: z.number().int().nonnegative(),
+  applyTimeoutMs: z.number().int().nonnegative(),
+});
+export type ShareGates = z.infer<typeof ShareGates>;
+
+/**
+ * The owner opens a cluster's share (request op `rollout_open`): the cluster's own devices the selector chose, the
+ * gates, the change, and the modules the change brings, resolved by the owner (a cluster below may not have the step).
+ */
+export const ShareOpen = z.object({
+  rollout: RolloutId,
+  gates: ShareGates,
+  change: RolloutChange,
+  modules: z.record(StepRef, ModuleRef),
+  devices: z.array(z.string().min(1).max(128)).max(100_000),
+});
+export type ShareOpen = z.infer<typeof ShareOpen>;
+
+/**
+ * A cluster's report on its share, numbered: the owner keeps the highest `seq` per cluster, so a report that arrives
+ * late (a reply overtaken by the uplink) never replaces a newer one. The answer to `rollout_open`/`rollout_order`
+ * (in the ack's result) and the message on `flotilla/up/<path>/rollout`.
+ */
+export const ShareReply = z.object({ seq: z.number().int().nonnegative(), report: ShareReport });
+export type ShareReply = z.infer<typeof ShareReply>;
+
+export const ShareReportMessage = ShareReply.extend({ rollout: RolloutId });
+export type ShareReportMessage = z.infer<typeof ShareReportMessage>;
 
 export const RolloutList = z.object({ rollouts: z.array(RolloutStatus) });
 export type RolloutList = z.infer<typeof RolloutList>;

@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { EnrollResponse } from '../../shared/api.js';
-import { encode, type HealthMessage, type StatusMessage } from '../../shared/messages.js';
+import { encode, type ChildHealth, type EventMessage, type HealthMessage, type StatusMessage } from '../../shared/messages.js';
 import { CONTRACT, deviceTopic } from '../../shared/topics.js';
 
 /**
@@ -15,13 +15,39 @@ export interface AckingFleet {
   commandsAcked(): number;
   /** Health messages published so far. */
   published(): number;
+  /** With `followDesired`: every device that was sent a desired state using a step ref, by ref. */
+  received(ref: string): string[];
   stop(): Promise<void>;
 }
 
 /** Devices report these architectures in turn, so views that group or filter by arch have something to show. */
 const ARCHES = ['arm64', 'arm', 'x64', 'mipsel'];
 
-export async function startAckingFleet(mqttUrl: string, tokens: Record<string, string>, intervalS: number): Promise<AckingFleet> {
+/**
+ * `followDesired`: devices also take their desired state (`flotilla/d/<id>/desired`): health then reports its
+ * revision and one running worker per worker of its spec, at once, as an agent that applied it would; a spec using a
+ * step ref for which it returns false is not applied: the device reports `desired_failed` for that revision instead.
+ */
+export interface FleetOptions {
+  followDesired?: (ref: string) => boolean;
+}
+
+interface Applied {
+  revision: number;
+  workers: { path: string; step: string }[];
+}
+
+/** The workers of a desired spec, as paths and step refs (the shape is the coordinator's: trusted in a bench). */
+function workersOf(spec: { id?: string; children?: unknown[] }, path = spec.id ?? 'root'): Applied['workers'] {
+  return (spec.children ?? []).flatMap((c) => {
+    const child = c as { id: string; step?: string; supervisor?: { children?: unknown[] } };
+    return child.supervisor ? workersOf(child.supervisor, `${path}/${child.id}`) : [{ path: `${path}/${child.id}`, step: child.step ?? '' }];
+  });
+}
+
+export async function startAckingFleet(mqttUrl: string, tokens: Record<string, string>, intervalS: number, opts: FleetOptions = {}): Promise<AckingFleet> {
+  const applied = new Map<string, Applied>();
+  const receivedBy = new Map<string, Set<string>>();
   const clients = new Map<string, MqttClient>();
   const degraded = new Set<string>();
   const seq = new Map<string, number>();
@@ -44,8 +70,9 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
     load: [Math.random() * 2, 0.5, 0.4],
     diskFreeBytes: 1e9,
     invalidMessages: 0,
-    children: [{ path: 'root/ingest', kind: 'worker', state: degraded.has(id) ? 'restarting' : 'running', restarts: 0, step: 'ingest@1' }],
-    steps: [{ ref: 'ingest@1', sha256: 'a'.repeat(64), size: 1024 }],
+    children: (applied.get(id)?.workers ?? [{ path: 'root/ingest', step: 'ingest@1' }]).map((w): ChildHealth => ({ path: w.path, kind: 'worker', state: degraded.has(id) ? 'restarting' : 'running', restarts: 0, step: w.step })),
+    steps: [...new Set((applied.get(id)?.workers ?? [{ step: 'ingest@1' }]).map((w) => w.step))].map((ref) => ({ ref, sha256: 'a'.repeat(64), size: 1024 })),
+    ...(applied.has(id) ? { revision: applied.get(id)!.revision } : {}),
     rates: { in: 5, out: 5 },
     restartsTotal: 0,
     logsDropped: 0,
@@ -56,6 +83,20 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
     published++;
     c.publish(deviceTopic(id, 'health'), encode(health(id, index.get(id)!)), { qos: CONTRACT.health.qos });
   };
+  const takeDesired = (id: string, c: MqttClient, payload: Buffer) => {
+    if (payload.length === 0) return;
+    const desired = JSON.parse(payload.toString()) as { revision: number; spec: { id?: string; children?: unknown[] } };
+    if (desired.revision <= (applied.get(id)?.revision ?? -1)) return;
+    const workers = workersOf(desired.spec);
+    for (const w of workers) receivedBy.set(w.step, (receivedBy.get(w.step) ?? new Set()).add(id));
+    if (workers.some((w) => !opts.followDesired!(w.step))) {
+      const event: EventMessage = { ts: Date.now(), seq: seq.set(id, (seq.get(id) ?? 0) + 1).get(id)!, type: 'desired_failed', data: { revision: desired.revision, reason: 'start_failed: simulated' } };
+      c.publish(deviceTopic(id, 'events'), encode(event), { qos: CONTRACT.events.qos });
+      return;
+    }
+    applied.set(id, { revision: desired.revision, workers });
+    report(id);
+  };
   // Connect in waves: a thousand simultaneous CONNECTs would only measure the accept queue.
   for (let i = 0; i < ids.length; i += 50) {
     await Promise.all(
@@ -64,7 +105,8 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
         // A loaded server may take long to accept 10,000 sessions: wait for it rather than fail the bench.
         const c = await mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: tokens[id], reconnectPeriod: 1000, connectTimeout: 300_000, clean: false, will: { topic: deviceTopic(id, 'status'), payload: encode(offline), qos: 1, retain: true } });
         c.on('error', () => {}); // mqtt.js reconnects by itself; a simulated device never gives up
-        c.on('message', (_t, payload) => {
+        c.on('message', (topic, payload) => {
+          if (topic === deviceTopic(id, 'desired')) return takeDesired(id, c, payload);
           const { id: cmd } = JSON.parse(payload.toString()) as { id: string };
           acked++;
           c.publish(deviceTopic(id, 'ack'), encode({ id: cmd, ok: true, ts: Date.now() }), { qos: CONTRACT.ack.qos });
@@ -72,7 +114,7 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
         // The session is persistent: a SUBSCRIBE or status lost to a dropped connection is sent again on the next one.
         for (;;) {
           try {
-            await c.subscribeAsync(deviceTopic(id, 'cmd'), { qos: 1 });
+            await c.subscribeAsync([deviceTopic(id, 'cmd'), ...(opts.followDesired ? [deviceTopic(id, 'desired')] : [])], { qos: 1 });
             await c.publishAsync(deviceTopic(id, 'status'), encode({ online: true, ts: Date.now() } satisfies StatusMessage), { qos: 1, retain: true });
             break;
           } catch {
@@ -100,6 +142,7 @@ export async function startAckingFleet(mqttUrl: string, tokens: Record<string, s
       report(id);
     },
     commandsAcked: () => acked,
+    received: (ref) => [...(receivedBy.get(ref) ?? [])],
     published: () => published,
     async stop() {
       for (const t of timers) clearTimeout(t);

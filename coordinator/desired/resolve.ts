@@ -15,8 +15,13 @@ export function resolveSpec(json: unknown, lookup: (ref: string) => StepInfo | u
   for (const ref of stepRefs(spec)) {
     const info = lookup(ref);
     if (!info) unknown.push(ref);
-    else modules[ref] = { sha256: info.sha256, size: info.size, ...(info.limits ? { limits: info.limits } : {}), ...(info.signature ? { signature: info.signature } : {}) };
+    else modules[ref] = moduleRefOf(info);
   }
   if (unknown.length) throw new ValidationError(`unknown step ${unknown.length > 1 ? 'references' : 'reference'} ${unknown.join(', ')}: push ${unknown.length > 1 ? 'them' : 'it'} first (POST /api/v1/steps, flotilla step push)`);
   return modules;
+}
+
+/** What a desired state says of a registered step: its digest, size, manifest limits and signature. */
+export function moduleRefOf(info: StepInfo): ModuleRef {
+  return { sha256: info.sha256, size: info.size, ...(info.limits ? { limits: info.limits } : {}), ...(info.signature ? { signature: info.signature } : {}) };
 }

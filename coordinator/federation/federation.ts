@@ -1,6 +1,8 @@
 import type { MqttClient } from 'mqtt';
 import type { RequestOp, RequestScope } from '../../shared/federation.js';
-import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, upTopic, type ClusterPath } from '../../shared/fleet-topics.js';
+import { DOWN, LINK, RETAINED_UP_KINDS, UP, UPLINK, downTopic, parseFleetTopic, splitQualifiedId, upTopic, type ClusterPath } from '../../shared/fleet-topics.js';
+import type { LabelPatch } from '../../shared/labels.js';
+import type { AckMessage } from '../../shared/messages.js';
 import type { Logger } from '../../shared/log.js';
 import { ROOT } from '../../shared/topics.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -10,6 +12,7 @@ import type { DeviceDirectory } from '../fleet/directory.js';
 import type { CoordinatorMetrics } from '../metrics/metrics.js';
 import type { Dispatch } from '../mqtt/dispatch.js';
 import type { Spool } from '../../shared/spool.js';
+import type { ShareReportMessage } from '../../shared/rollout.js';
 import { Bridge, type Endpoint } from './bridge.js';
 import { CHILD_USER_PREFIX } from './children.js';
 import { Intake, parseUplink } from './intake.js';
@@ -43,6 +46,8 @@ export interface FederationDeps extends Omit<RequestDeps, 'cluster'> {
   spool?: Spool;
   directory: DeviceDirectory;
   metrics: CoordinatorMetrics;
+  /** A cluster below reported on its share of a rollout (coordinator/rollouts: for the owner, if it is us). */
+  onRolloutReport(path: ClusterPath, msg: ShareReportMessage): void;
 }
 
 /** The mappings every child→parent bridge uses (docs/federation.md): up is copied up, down is copied down, never back. */
@@ -76,7 +81,7 @@ export class Federation {
     const log = opts.log;
     this.requester = new Requester({ ...deps, cluster: opts.cluster, children: () => directory.below.children(), log });
     const parser = new ParseOnce(opts.parent ? 2 : 1);
-    this.intake = new Intake({ view: directory.below, parser, onReply: (path, reply) => this.requester.onReply(path, reply), onInvalid: () => metrics.invalid.inc({ source: 'uplink' }), log });
+    this.intake = new Intake({ view: directory.below, parser, onReply: (path, reply) => this.requester.onReply(path, reply), onRolloutReport: deps.onRolloutReport, onInvalid: () => metrics.invalid.inc({ source: 'uplink' }), log });
     if (!opts.parent) return;
     if (!deps.spool) throw new Error('a child coordinator needs an uplink spool');
     const name = opts.cluster;
@@ -118,6 +123,13 @@ export class Federation {
 
   remoteLogs(qid: string, query: LogQuery, timeoutMs?: number): Promise<DeviceLogs | undefined> {
     return this.requester.remoteLogs(qid, query, timeoutMs);
+  }
+
+  /** Change the labels of a device below (qualified id) at its own coordinator: its ack, or why there is none. */
+  async remoteLabels(qid: string, patch: LabelPatch, timeoutMs = 5000): Promise<{ ack?: AckMessage; error?: string }> {
+    const { path, id } = splitQualifiedId(qid);
+    const { result } = await this.requester.request(path, { scope: 'device', device: id }, { type: 'labels', patch: Object.fromEntries(patch) }, timeoutMs);
+    return Requester.single(result, qid);
   }
 
   static single = Requester.single;

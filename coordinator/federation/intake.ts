@@ -4,6 +4,7 @@ import { AliveMessage, BridgeStateMessage, DetailMessage, ReplyMessage, SummaryM
 import { RETAINED_UP_KINDS, UPLINK, type ClusterPath } from '../../shared/fleet-topics.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, type EventMessage } from '../../shared/messages.js';
+import { ShareReportMessage } from '../../shared/rollout.js';
 import type { SubtreeView } from '../fleet/subtree-view.js';
 import type { TopicRoute } from '../mqtt/topic-route.js';
 import type { ParseOnce } from './parse-once.js';
@@ -13,6 +14,7 @@ export type Uplink =
   | { kind: 'alive'; msg: AliveMessage }
   | { kind: 'bridge'; msg: BridgeStateMessage }
   | { kind: 'reply'; msg: ReplyMessage }
+  | { kind: 'rollout'; msg: ShareReportMessage }
   | { kind: 'detail'; msg: DeviceSummary }
   | { kind: 'removed'; id: string }
   | { kind: 'event'; id: string; msg: EventMessage };
@@ -31,6 +33,7 @@ export function parseUplink(path: ClusterPath, kind: string[], payload: Buffer):
   if (k === UPLINK.alive) return { kind: 'alive', msg: decode(AliveMessage, payload, `alive of ${where}`) };
   if (k === UPLINK.bridgeState) return { kind: 'bridge', msg: decode(BridgeStateMessage, payload, `bridge state of ${where}`) };
   if (k === UPLINK.reply) return { kind: 'reply', msg: decode(ReplyMessage, payload, `reply from ${where}`) };
+  if (k === UPLINK.rollout) return { kind: 'rollout', msg: decode(ShareReportMessage, payload, `rollout report from ${where}`) };
   if (device && kind[2] === 'detail') {
     const msg = decode(DetailMessage, payload, `detail of ${where}/${kind[1]}`);
     if (msg.id !== kind[1]) throw new ValidationError(`detail of ${where}/${kind[1]}: id "${msg.id}" does not match its topic`);
@@ -50,6 +53,8 @@ export class Intake {
       view: SubtreeView;
       parser: ParseOnce;
       onReply(path: ClusterPath, reply: ReplyMessage): void;
+      /** A cluster's report on its share of a rollout (for the rollout's owner, if it is this coordinator). */
+      onRolloutReport(path: ClusterPath, msg: ShareReportMessage): void;
       /** A message was dropped as invalid (counted by the caller). */
       onInvalid(): void;
       log: Logger;
@@ -81,6 +86,8 @@ export class Intake {
         return view.bridge(path, m.msg);
       case 'reply':
         return this.deps.onReply(path, m.msg);
+      case 'rollout':
+        return this.deps.onRolloutReport(path, m.msg);
       case 'detail':
         return view.detail(path, m.msg);
       case 'removed':

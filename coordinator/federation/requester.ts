@@ -47,12 +47,12 @@ export class Requester {
       this.deps.log.warn(`dropped invalid request: ${errorMessage(err)}`);
       return;
     }
-    const reply = await this.handle(req);
+    const reply = await this.handle(req, 'parent');
     this.deps.client.publish(upTopic([], UPLINK.reply), encode(reply), { qos: 1 });
   }
 
   /** Handle a request addressed to this cluster: its own devices now, its children by forwarding. */
-  private async handle(req: RequestMessage): Promise<ReplyMessage> {
+  private async handle(req: RequestMessage, origin: 'parent' | 'self'): Promise<ReplyMessage> {
     this.deps.metrics.requests.inc({ op: req.op.type });
     // Keyed by device ids from the wire: null-prototype maps.
     const reply: ReplyMessage = { id: req.id, acks: Object.create(null), errors: Object.create(null), forwardedTo: [], unreachable: [] };
@@ -68,7 +68,7 @@ export class Requester {
       }
     }
     try {
-      await handleLocally(req, reply, this.deps);
+      await handleLocally(req, origin, reply, this.deps);
     } catch (err) {
       // E.g. a desired state that could not be stored (disk full): every addressed device not yet answered says why.
       this.deps.log.error(`request ${req.op.type} ${req.id}: ${errorMessage(err)}`);
@@ -94,7 +94,7 @@ export class Requester {
       // Locally the devices get the whole budget; the margin lets our own reply land before we give up.
       const timer = setTimeout(finish, path.length === 0 ? timeoutMs + HOP_MARGIN_MS : timeoutMs);
       this.collectors.set(req.id, { collector, finish });
-      if (path.length === 0) void this.handle(req).then((reply) => this.onReply([], reply));
+      if (path.length === 0) void this.handle(req, 'self').then((reply) => this.onReply([], reply));
       else this.deps.client.publish(downTopic(path, 'req'), encode({ ...req, budgetMs: lessHop(timeoutMs) }), { qos: 1 });
     });
   }

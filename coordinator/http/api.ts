@@ -2,8 +2,9 @@ import { DeviceId } from '../../shared/ids.js';
 import { z } from 'zod';
 import { DevicePatch, type ClusterSummary, type EnrollResponse } from '../../shared/api.js';
 import type { Labels } from '../../shared/label-syntax.js';
-import { applyLabelPatch, LabelsSchema, NO_LABELS } from '../../shared/labels.js';
+import { LabelsSchema, type LabelPatch } from '../../shared/labels.js';
 import { ValidationError } from '../../shared/errors.js';
+import type { AckMessage } from '../../shared/messages.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import type { Registry } from '../registry/registry.js';
 import { HttpError, type Router } from './router.js';
@@ -20,11 +21,16 @@ export interface ApiDeps {
   counts(): Promise<{ invalidMessages: number; deniedRequests: number }>;
   /** A device was enrolled or removed, or its labels changed. */
   onEnrolled(id: string): void;
-  onLabelled(id: string): void;
   onRemoved(id: string): void;
+  /** Change an own device's labels, durably (a ValidationError names a bad patch). */
+  patchLabels(id: string, patch: LabelPatch): Promise<Labels>;
+  /** Send a label patch to the coordinator of a device below (qualified id): its ack, or why there is none. */
+  forwardLabels(qid: string, patch: LabelPatch): Promise<{ ack?: AckMessage; error?: string }>;
 }
 
 const EnrollBody = z.object({ id: DeviceId, labels: LabelsSchema.optional() });
+/** The result of a forwarded `labels` request (coordinator/federation/requests/labels.ts). */
+const LabelsAck = z.object({ labels: LabelsSchema });
 
 /** Enrolment, removal and the cluster summary (docs/api.md); device reads and commands are in federation/routes.ts. */
 export function addApiRoutes(router: Router, deps: ApiDeps): void {
@@ -46,22 +52,27 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
 
   router.add('PATCH', '/api/v1/devices/:id', async ({ req, params }): Promise<{ body: { id: string; labels: Labels } }> => {
     const patch = await readJson(req, DevicePatch);
-    if (params.id.includes('/')) {
-      // Labels are stored at the device's own coordinator; forwarding a change down is not built yet.
-      throw new HttpError(501, `device "${params.id}" belongs to a cluster below ${deps.cluster}: change its labels at its own coordinator`);
-    }
-    const record = deviceOr404(params.id);
-    let labels: Labels;
+    // Labels are stored at the device's own coordinator: a device below gets the change there.
+    if (params.id.includes('/')) return { body: { id: params.id, labels: await forwarded(params.id, patch.labels) } };
+    deviceOr404(params.id);
     try {
-      labels = applyLabelPatch(record.labels ?? NO_LABELS, patch.labels);
+      return { body: { id: params.id, labels: await deps.patchLabels(params.id, patch.labels) } };
     } catch (err) {
       if (err instanceof ValidationError) throw new HttpError(400, err.message);
       throw err;
     }
-    await deps.registry.setLabels(params.id, labels);
-    deps.onLabelled(params.id);
-    return { body: { id: params.id, labels } };
   });
+
+  /** Acknowledged by the device's own coordinator after its commit; its refusal (a bad patch) is a 400 here too. */
+  const forwarded = async (qid: string, patch: LabelPatch): Promise<Labels> => {
+    if (!deps.directory.below.devices.has(qid)) throw new HttpError(404, `no device "${qid}" in cluster ${deps.cluster} or below`);
+    const { ack, error } = await deps.forwardLabels(qid, patch);
+    if (!ack) throw new HttpError(error?.startsWith('no device') ? 404 : 504, error ?? `the coordinator of ${qid} did not answer`);
+    if (!ack.ok) throw new HttpError(400, ack.error ?? 'labels refused');
+    const result = LabelsAck.safeParse(ack.result);
+    if (!result.success) throw new HttpError(502, `the coordinator of ${qid} answered an invalid result`);
+    return result.data.labels;
+  };
 
   router.add('DELETE', '/api/v1/devices/:id', async ({ params }) => {
     deviceOr404(params.id);

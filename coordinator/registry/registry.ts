@@ -5,7 +5,7 @@ import { DesiredMessage } from '../../shared/desired.js';
 import { openMapFile, type DurableFile, type StoreOptions } from '../../shared/durable/index.js';
 import { DeviceId } from '../../shared/ids.js';
 import type { Labels } from '../../shared/label-syntax.js';
-import { LabelsSchema } from '../../shared/labels.js';
+import { LabelsSchema, NO_LABELS, applyLabelPatch, type LabelPatch } from '../../shared/labels.js';
 import { ConfigError, describeZodError, errorMessage } from '../../shared/errors.js';
 import { hashToken, mintToken, tokenMatches } from './tokens.js';
 
@@ -91,6 +91,13 @@ export class Registry {
   /** The device's labels, durably: an API answer follows the commit. */
   setLabels(id: string, labels: Labels): Promise<void> {
     return this.setDurably(id, { labels });
+  }
+
+  /** Apply a label patch (a ValidationError names a bad one); resolves with the labels once they are on disk. */
+  async patchLabels(id: string, patch: LabelPatch): Promise<Labels> {
+    const labels = applyLabelPatch(this.get(id)?.labels ?? NO_LABELS, patch);
+    await this.setLabels(id, labels);
+    return labels;
   }
 
   private async setDurably(id: string, patch: Partial<Pick<DeviceRecord, 'desired' | 'labels'>>): Promise<void> {

@@ -86,6 +86,11 @@ export class RolloutPlanner {
     return this.s.state;
   }
 
+  /** The order each cluster was last given: the owner sends them all again after its restart (orders are idempotent). */
+  orders(): { cluster: string; order: ShareOrder }[] {
+    return this.s.clusters.flatMap((c) => (c.order ? [{ cluster: c.cluster, order: c.order }] : []));
+  }
+
   /** Begin (or, after a restart, resume): orders to every cluster as the current state says. */
   start(): Decision[] {
     return this.settle([]);

@@ -1,16 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
-import { ValidationError, errorMessage } from '../../shared/errors.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { RequestOp, RequestScope } from '../../shared/federation.js';
+import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
 import type { StoreOptions } from '../../shared/durable/index.js';
 import type { Logger } from '../../shared/log.js';
-import { RolloutRequest, type RolloutStatus } from '../../shared/rollout.js';
+import type { FanoutResult } from '../../shared/api.js';
+import { RolloutRequest, ShareReply, type RolloutStatus, type ShareOrder, type ShareReportMessage } from '../../shared/rollout.js';
 import { matches } from '../../shared/selector.js';
-import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
-import type { DirectoryChange, DeviceDirectory } from '../fleet/directory.js';
-import { LocalRollout, type RolloutDeps } from './local-rollout.js';
-import { observationOf } from './observe.js';
+import type { DeviceDirectory } from '../fleet/directory.js';
+import { ChangeRefused, resolveChange, type StepLookup } from './change.js';
+import { OwnedRollout, type OwnerDeps } from './owned-rollout.js';
 import { RolloutFile } from './rollout-file.js';
-import { bumpSkipReason } from './step-bump.js';
+import { Shares } from './shares.js';
+import { planWaves } from './waves.js';
+
+/** How long the owner waits for a cluster to answer an open or an order (an order is then sent again). */
+const ANSWER_MS = 5_000;
 
 /** A rollout request refused: `status` is the HTTP status, the message names the field. */
 export class RolloutRefused extends Error {
@@ -29,50 +35,68 @@ export interface RolloutsDeps {
   directory: DeviceDirectory;
   desiredOf(id: string): DesiredMessage | undefined;
   applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
-  /** Check a spec and resolve its steps (a ValidationError names the problem). */
-  resolve(spec: unknown): Record<string, ModuleRef>;
-  /** Whether the step registry has this `name@version`. */
-  hasStep(ref: string): boolean;
+  /** The step registry here, for the changes of the rollouts started here. */
+  steps: StepLookup;
+  /** A request down the tree (coordinator/federation: `[]` is this cluster); acks keyed by qualified id. */
+  request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult }>;
+  /** Send a report of one of our shares up to the parent's coordinators (the owner is above). */
+  publishUp(msg: ShareReportMessage): void;
   store: StoreOptions;
   log: Logger;
 }
 
 /**
- * The rollouts this coordinator owns, over its own devices (docs/rollouts.md): created from API requests,
- * persisted in rollouts.json, resumed after a restart, fed by the device directory's change feed.
+ * Rollouts at this coordinator (docs/rollouts.md): the ones it owns (started here through the API, over its own
+ * devices and those of every cluster below), and its shares of rollouts, its own or its parent's. An owned rollout
+ * plans per cluster and talks to each cluster's share through the request ops `rollout_open`/`rollout_order` (its
+ * own share too, in process); shares report up the uplink (`rollout`) or, for an owner here, in process. Everything
+ * is in rollouts.json and resumed after a restart.
  */
 export class Rollouts {
-  private readonly all = new Map<string, LocalRollout>();
+  private readonly owned = new Map<string, OwnedRollout>();
+  readonly shares: Shares;
   private readonly watchers = new Set<(status: RolloutStatus) => void>();
-  private unsubscribe: (() => void) | undefined;
 
   private constructor(
     private readonly deps: RolloutsDeps,
     private readonly file: RolloutFile,
-  ) {}
+  ) {
+    this.shares = new Shares(
+      {
+        cluster: deps.cluster,
+        directory: deps.directory,
+        desiredOf: deps.desiredOf,
+        applyDesired: deps.applyDesired,
+        report: ({ rollout, upstream }, reply) => (upstream ? deps.publishUp({ rollout, ...reply }) : this.reported([], { rollout, ...reply })),
+        log: deps.log,
+        now: Date.now,
+      },
+      file,
+    );
+  }
 
   static async open(deps: RolloutsDeps): Promise<Rollouts> {
     const file = await RolloutFile.open(deps.dataDir, deps.store);
     const r = new Rollouts(deps, file);
-    for (const s of file.list()) {
+    for (const record of file.owned()) {
       try {
-        r.all.set(s.id, LocalRollout.restore(s, r.rolloutDeps()));
+        r.owned.set(record.id, OwnedRollout.restore(record, r.ownerDeps()));
       } catch (err) {
-        deps.log.error(`rollout ${s.id} cannot be resumed: ${errorMessage(err)}`);
+        deps.log.error(`rollout ${record.id} cannot be resumed: ${errorMessage(err)}`);
       }
     }
     return r;
   }
 
-  /** Subscribe to the directory and resume every stored rollout. */
+  /** Resume every stored share and owned rollout (the shares first: an owner's first orders go to them). */
   async start(): Promise<void> {
-    this.unsubscribe = this.deps.directory.onChange((change) => this.changed(change));
-    for (const r of this.all.values()) await r.start();
+    await this.shares.start();
+    for (const r of this.owned.values()) await r.start();
   }
 
   async stop(): Promise<void> {
-    this.unsubscribe?.();
-    for (const r of this.all.values()) r.stop();
+    this.shares.stop();
+    for (const r of this.owned.values()) r.stop();
     await this.file.close();
   }
 
@@ -83,14 +107,24 @@ export class Rollouts {
   }
 
   list(): RolloutStatus[] {
-    return [...this.all.values()].sort((a, b) => b.createdAt - a.createdAt).map((r) => r.status());
+    return [...this.owned.values()].sort((a, b) => b.createdAt - a.createdAt).map((r) => r.status());
   }
 
-  get(id: string): LocalRollout | undefined {
-    return this.all.get(id);
+  get(id: string): OwnedRollout | undefined {
+    return this.owned.get(id);
   }
 
-  /** Check and start a rollout; RolloutRefused (4xx) names what is wrong with the request. */
+  /** A cluster (`path` below us, `[]` ourselves) reported on its share; only the owner takes it. */
+  reported(path: ClusterPath, msg: ShareReportMessage): void {
+    const rollout = this.owned.get(msg.rollout);
+    if (!rollout) return; // another coordinator's rollout, passing through on its way up
+    rollout.report(this.clusterKey(path), qualified(path, msg)).catch(() => {}); // logged by its queue
+  }
+
+  /**
+   * Check a request, open a share at every cluster holding selected devices (each answers how many can take the
+   * change), plan the waves by cluster and start. RolloutRefused (4xx/5xx) names what is wrong.
+   */
   async create(body: unknown): Promise<RolloutStatus> {
     const parsed = RolloutRequest.safeParse(body);
     if (!parsed.success) {
@@ -98,56 +132,94 @@ export class Rollouts {
       throw new RolloutRefused(400, `${issue.path.join('.') || '(body)'}: ${issue.message}`);
     }
     const def = parsed.data;
-    if ('step' in def.change && !this.deps.hasStep(def.change.step)) {
-      throw new RolloutRefused(400, `change.step: unknown step ${def.change.step}: push it first (flotilla step push)`);
-    }
-    const selected = this.deps.directory.ownSummaries().filter((d) => matches(def.selector, d));
-    if (selected.length === 0) throw new RolloutRefused(400, `selector: "${def.selector.source}" matches no device of cluster ${this.deps.cluster}`);
-    for (const d of selected) {
-      const other = [...this.all.values()].find((r) => r.active && r.has(d.id));
-      if (other) throw new RolloutRefused(409, `selector: device ${d.id} is already in rollout ${other.id} (${other.status().state}); two active rollouts may not share a device`);
-    }
-    const candidates = selected.map((d) => {
-      if (!('step' in def.change)) return { id: d.id };
-      const desired = this.deps.desiredOf(d.id);
-      const skip = bumpSkipReason(desired ? parseSupervisorSpec(desired.spec) : null, def.change.step);
-      return skip ? { id: d.id, skip } : { id: d.id };
-    });
-    const id = `r-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    let rollout: LocalRollout;
+    let modules: Record<string, ModuleRef>;
     try {
-      rollout = LocalRollout.create(id, body, def, candidates, this.rolloutDeps());
+      modules = resolveChange(def.change, this.deps.steps);
     } catch (err) {
-      if (err instanceof ValidationError) throw new RolloutRefused(400, `change.spec: ${err.message}`);
+      if (err instanceof ChangeRefused) throw new RolloutRefused(400, `${err.field}: ${err.message}`);
       throw err;
     }
-    this.all.set(id, rollout);
+    const selected = this.deps.directory.list().filter((d) => matches(def.selector, d));
+    if (selected.length === 0) throw new RolloutRefused(400, `selector: "${def.selector.source}" matches no device of cluster ${this.deps.cluster}`);
+    for (const d of selected) {
+      const other = [...this.owned.values()].find((r) => r.active && r.has(d.id));
+      if (other) throw new RolloutRefused(409, `selector: device ${d.id} is already in rollout ${other.id} (${other.status().state}); two active rollouts may not share a device`);
+    }
+    // Each cluster's own devices, by its path as the summaries name it: this cluster first, then in order.
+    const byCluster = new Map<string, string[]>([[this.deps.cluster, []]]);
+    for (const d of [...selected].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0))) {
+      const local = d.id.slice(d.id.lastIndexOf('/') + 1);
+      byCluster.set(d.cluster, [...(byCluster.get(d.cluster) ?? []), local]);
+    }
+    if (byCluster.get(this.deps.cluster)!.length === 0) byCluster.delete(this.deps.cluster);
+    // A rollout that just ended may still be telling its clusters so: their shares would refuse the devices.
+    await Promise.all([...this.owned.values()].filter((r) => !r.active).map((r) => r.delivered(ANSWER_MS)));
+    const id = `r-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const gates = { soakMs: def.soak, maxRestarts: def.maxRestarts, offlineTimeoutMs: def.offlineTimeout, applyTimeoutMs: def.applyTimeout };
+    const opened = new Map<string, ShareReply>();
+    const refusals: string[] = [];
+    await Promise.all(
+      [...byCluster].map(async ([cluster, devices]) => {
+        const answer = await this.ask(cluster, id, { type: 'rollout_open', rollout: id, gates, change: def.change, modules, devices });
+        if (answer === undefined || typeof answer === 'string') refusals.push(`${cluster}: ${answer ?? `did not answer within ${ANSWER_MS / 1000} s`}`);
+        else opened.set(cluster, answer);
+      }),
+    );
+    if (refusals.length) {
+      // Those that opened end at once (their devices are reported skipped there, never touched).
+      const end: ShareOrder = { wave: 0, quota: 0, mode: 'end', revert: { failed: false, wave: null, all: false } };
+      await Promise.all([...opened.keys()].map((cluster) => this.ask(cluster, id, { type: 'rollout_order', rollout: id, order: end })));
+      const conflict = refusals.some((r) => r.includes('already in rollout'));
+      throw new RolloutRefused(conflict ? 409 : 503, `selector: ${refusals.sort().join('; ')}`);
+    }
+    // In the clusters' order (answers arrive in any order): the canary goes to the first large enough.
+    const plan = planWaves([...byCluster.keys()].map((cluster) => ({ cluster, selected: opened.get(cluster)!.report.eligible })), def.canary, def.waves);
+    const devices = selected.map((d) => d.id);
+    const rollout = OwnedRollout.create({ id, createdAt: Date.now(), request: body, devices }, plan, opened, this.ownerDeps());
+    this.owned.set(id, rollout);
     await rollout.start();
     return rollout.status();
   }
 
-  private rolloutDeps(): RolloutDeps {
-    const { deps } = this;
+  /** This coordinator's key for a cluster `path` below it: the cluster path as device summaries name it. */
+  private clusterKey(path: ClusterPath): string {
+    return [this.deps.cluster, ...path].join('/');
+  }
+
+  /**
+   * Send one rollout op to a cluster (a key of `byCluster`/the plan) and read its share's answer: the report (ids
+   * qualified), a refusal (a string saying why), or undefined when it did not answer in time.
+   */
+  private async ask(cluster: string, rollout: string, op: RequestOp): Promise<ShareReply | string | undefined> {
+    const path = cluster.split('/').slice(1);
+    const { result } = await this.deps.request(path, { scope: 'cluster' }, op, ANSWER_MS);
+    const ack = result.acks[qualifyId(path, rollout)];
+    if (!ack) return undefined;
+    if (!ack.ok) return ack.error ?? 'refused';
+    const reply = ShareReply.safeParse(ack.result);
+    if (!reply.success) return `an invalid answer: ${reply.error.issues[0]?.message}`;
+    return qualified(path, reply.data);
+  }
+
+  private ownerDeps(): OwnerDeps {
     return {
-      cluster: deps.cluster,
-      desiredOf: deps.desiredOf,
-      applyDesired: deps.applyDesired,
-      resolve: deps.resolve,
-      observe: (id) => observationOf(deps.directory.live.get(id)),
-      save: (record) => this.file.save(record),
+      send: async (cluster, rollout, order) => {
+        const answer = await this.ask(cluster, rollout, { type: 'rollout_order', rollout, order });
+        if (typeof answer === 'string') throw new Error(answer);
+        return answer;
+      },
+      save: (record) => this.file.saveOwned(record),
       changed: (status) => {
         for (const w of this.watchers) w(status);
       },
-      log: deps.log,
+      log: this.deps.log,
       now: Date.now,
     };
   }
+}
 
-  /** Own device news reaches the active rollouts that hold that device. */
-  private changed(change: DirectoryChange): void {
-    if (!('id' in change) || change.kind === 'remote' || change.kind === 'remote_event') return;
-    for (const r of this.all.values()) {
-      if (r.active && r.has(change.id)) void r.observe(change.id);
-    }
-  }
+/** A share's report with its device ids as this coordinator names them. */
+function qualified<T extends ShareReply>(path: ClusterPath, reply: T): T {
+  if (path.length === 0) return reply;
+  return { ...reply, report: { ...reply.report, devices: reply.report.devices.map((d) => ({ ...d, id: qualifyId(path, d.id) })) } };
 }

@@ -1,5 +1,5 @@
 import { formatDuration } from '../../shared/duration.js';
-import { NO_REVERT, type DeviceRolloutState, type RolloutDevice, type ShareOrder, type ShareReport, type WaveCounts } from '../../shared/rollout.js';
+import { NO_REVERT, type DeviceRolloutState, type RolloutDevice, type ShareGates, type ShareOrder, type ShareReport, type WaveCounts } from '../../shared/rollout.js';
 
 /**
  * One cluster's share of a rollout, as a pure state machine: the root tells the cluster how many of its selected
@@ -13,12 +13,7 @@ export interface Clock {
   now(): number;
 }
 
-export interface ShareGates {
-  soakMs: number;
-  maxRestarts: number;
-  offlineTimeoutMs: number;
-  applyTimeoutMs: number;
-}
+export type { ShareGates };
 
 /** A device the selector chose; `skip` says why it cannot take the change (a step bump of a step it does not run). */
 export interface Candidate {
@@ -80,9 +75,11 @@ export class ShareCore {
   private lastReport = '';
 
   private constructor(
-    private readonly gates: ShareGates,
+    readonly gates: ShareGates,
     private readonly clock: Clock,
     snapshot: Pick<ShareSnapshot, 'order' | 'devices'>,
+    /** Until then, a soaking device seen offline is not failed: its coordinator restarted and has not heard it yet. */
+    private readonly graceUntil = 0,
   ) {
     this.order = snapshot.order;
     this.devices = snapshot.devices;
@@ -98,8 +95,13 @@ export class ShareCore {
     return new ShareCore(gates, clock, { order: IDLE, devices });
   }
 
-  static restore(snapshot: ShareSnapshot, clock: Clock): ShareCore {
-    return new ShareCore(snapshot.gates, clock, structuredClone(snapshot));
+  /** After a restart of this coordinator: devices get `graceMs` to be heard again before "offline" counts against them. */
+  static restore(snapshot: ShareSnapshot, clock: Clock, graceMs = 0): ShareCore {
+    return new ShareCore(snapshot.gates, clock, structuredClone(snapshot), clock.now() + graceMs);
+  }
+
+  get mode(): ShareOrder['mode'] {
+    return this.order.mode;
   }
 
   has(id: string): boolean {
@@ -261,7 +263,10 @@ export class ShareCore {
     const { soakMs, maxRestarts, applyTimeoutMs } = this.gates;
     if (o?.rolledBack?.revision === revision) return void this.set(d, 'rolled_back', `the device rolled back revision ${revision} by itself: ${o.rolledBack.reason}`);
     if (o?.failed?.revision === revision) return void this.set(d, 'failed', `revision ${revision} failed on the device: ${o.failed.reason}`);
-    if (o && !o.online) return void this.set(d, 'failed', 'went offline during its soak');
+    if (o && !o.online) {
+      if (now < this.graceUntil) return this.graceUntil;
+      return void this.set(d, 'failed', 'went offline during its soak');
+    }
     if (o) {
       // An agent restart resets its counter: never count below the lowest value seen.
       d.restartBaseline = Math.min(d.restartBaseline ?? 0, o.restartsTotal);

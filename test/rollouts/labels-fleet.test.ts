@@ -68,11 +68,21 @@ describe('labels: set at enrolment and by `flotilla label`, stored at the device
     expect(bad.err).toBe('flotilla devices: --select: selector "site in paris": column 9: expected "(" after "in", got "paris"');
   });
 
-  it('bad labels are refused naming the label; changes below the coordinator are refused with the reason', async () => {
+  it('bad labels are refused naming the label, unknown devices with a 404', async () => {
     expect(await patch(paris.api, 'p1', '{"labels":{"si te":"x"}}')).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('label key "si te"') } } });
     expect(await patch(paris.api, 'p1', '{"labels":{"arch":"x"}}')).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('reserved') } } });
     expect(await patch(paris.api, 'ghost', '{"labels":{"a":"b"}}')).toMatchObject({ status: 404 });
-    expect(await patch(root.api, 'paris/p1', '{"labels":{"a":"b"}}')).toMatchObject({ status: 501, body: { error: { message: expect.stringContaining('change its labels at its own coordinator') } } });
+  });
+
+  it('a change at the root for a device below is forwarded to its own coordinator, answered after its commit', async () => {
+    expect(await patch(root.api, 'paris/p1', '{"labels":{"rack":"r9"}}')).toEqual({ status: 200, body: { id: 'paris/p1', labels: { rack: 'r9', site: 'paris', tier: 'prod' } } });
+    // Acknowledged means stored at the owner: its registry has it at once.
+    expect((await new ApiClient(paris.api).devices()).devices.find((d) => d.id === 'p1')?.labels).toEqual({ rack: 'r9', site: 'paris', tier: 'prod' });
+    const viaCli = await cli(['label', 'paris/p1', 'rack-', '--api', root.api]);
+    expect(viaCli).toMatchObject({ code: 0, out: 'site=paris,tier=prod\n' });
+    await eventually(async () => (await new ApiClient(root.api).devices()).devices.find((d) => d.id === 'paris/p1')?.labels.rack === undefined, 10_000, 'the root to see the change');
+    expect(await patch(root.api, 'paris/p1', '{"labels":{"si te":"x"}}')).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('label key "si te"') } } });
+    expect(await patch(root.api, 'paris/ghost', '{"labels":{"a":"b"}}')).toMatchObject({ status: 404 });
     const enrolBad = await cli(['enroll', 'p3', '--label', 'site', '--api', paris.api]);
     expect(enrolBad).toMatchObject({ code: 2, err: 'flotilla enroll: --label: label "site": expected KEY=VALUE' });
   });

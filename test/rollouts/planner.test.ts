@@ -176,6 +176,16 @@ describe('rollout planner: canary, waves, gates (fake clock, no sockets)', () =>
   });
 });
 
+describe('rollout planner: what a restarted owner sends again', () => {
+  it('orders() is the last order each cluster was given (none before the start), to send again after a restart', () => {
+    const f = new Fleet({ clusters: { paris: 3, berlin: 3 }, waves: [50, 100] });
+    expect(f.planner.orders()).toEqual([]);
+    f.start();
+    f.runToEnd();
+    expect(f.planner.orders().map(({ cluster, order }) => `${cluster} ${order.wave} ${order.quota} ${order.mode}`)).toEqual(['paris 2 3 end', 'berlin 2 3 end']);
+  });
+});
+
 describe('rollout planner: offline devices', () => {
   it('offline at its wave → pending; gets the change when it returns while the rollout is active', () => {
     const f = new Fleet({ clusters: { a: 3 }, canary: { count: 1 }, waves: [100], offline: ['a-3'] }).start();

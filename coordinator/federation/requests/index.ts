@@ -3,6 +3,8 @@ import { command } from './command.js';
 import type { OpHandler, RequestDeps } from './context.js';
 import { desired } from './desired.js';
 import { detail, getDesired, history, logs } from './device-reads.js';
+import { labels } from './labels.js';
+import { rolloutOpen, rolloutOrder } from './rollout.js';
 
 export type { RequestDeps } from './context.js';
 
@@ -14,10 +16,13 @@ const OPS: { [T in RequestOp['type']]: OpHandler<T> } = {
   get_desired: getDesired,
   history,
   logs,
+  labels,
+  rollout_open: rolloutOpen,
+  rollout_order: rolloutOrder,
 };
 
 /** Carry out a request for this cluster's own devices (children are the router's business). */
-export async function handleLocally(req: RequestMessage, reply: ReplyMessage, deps: RequestDeps): Promise<void> {
+export async function handleLocally(req: RequestMessage, origin: 'parent' | 'self', reply: ReplyMessage, deps: RequestDeps): Promise<void> {
   const { directory } = deps;
   const addressed = req.target.scope === 'device' ? [req.target.device] : directory.ownIds();
   const known = addressed.filter((id) => {
@@ -26,5 +31,5 @@ export async function handleLocally(req: RequestMessage, reply: ReplyMessage, de
     return false;
   });
   const handler = OPS[req.op.type] as OpHandler<RequestOp['type']>;
-  await handler(req.op as never, { req, known, reply, deps });
+  await handler(req.op as never, { req, origin, known, reply, deps });
 }

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ChangeRefused, desiredFor, resolveChange, skipReason } from '../../coordinator/rollouts/change.js';
+import { ShareCore, type Observation } from '../../coordinator/rollouts/share-core.js';
+import { StepQueue } from '../../coordinator/rollouts/step-queue.js';
+import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
+
+const mod = (c: string): ModuleRef => ({ sha256: c.repeat(64), size: 1 });
+const clock = (t = 1_000_000) => ({ now: () => t, set: (v: number) => (t = v) });
+const gates = { soakMs: 10_000, maxRestarts: 0, offlineTimeoutMs: 60_000, applyTimeoutMs: 5_000 };
+const running = (revision: number): Observation => ({ online: true, revision, allRunning: true, restartsTotal: 0 });
+const offline: Observation = { online: false, revision: null, allRunning: false, restartsTotal: 0 };
+
+describe('share core: a restart of its coordinator is not the device going offline', () => {
+  it('a restored share gives a soaking device the grace to be heard again before "offline" fails it', () => {
+    const c = clock();
+    const core = ShareCore.create(gates, [{ id: 'd1' }], c);
+    core.setOrder({ wave: 0, quota: 1, mode: 'run', revert: { failed: false, wave: null, all: false } });
+    core.observe('d1', running(0));
+    core.applied('d1', 7);
+    core.observe('d1', running(7));
+    // The coordinator restarts mid-soak: what it knows of d1 is "not heard yet", online false.
+    const restored = ShareCore.restore(core.snapshot(), c, 30_000);
+    const decisions = restored.observe('d1', offline);
+    expect(restored.report().devices[0]).toMatchObject({ state: 'updating' });
+    expect(decisions).toContainEqual({ type: 'timer', at: c.now() + 30_000 });
+    c.set(c.now() + 2_000);
+    restored.observe('d1', running(7));
+    c.set(c.now() + 10_000);
+    restored.tick();
+    expect(restored.report().devices[0]).toMatchObject({ state: 'healthy' });
+  });
+
+  it('without word within the grace, offline during the soak fails the device', () => {
+    const c = clock();
+    const core = ShareCore.create(gates, [{ id: 'd1' }], c);
+    core.setOrder({ wave: 0, quota: 1, mode: 'run', revert: { failed: false, wave: null, all: false } });
+    core.observe('d1', running(0));
+    core.applied('d1', 7);
+    const restored = ShareCore.restore(core.snapshot(), c, 30_000);
+    restored.observe('d1', offline);
+    c.set(c.now() + 30_000);
+    restored.tick();
+    expect(restored.report().devices[0]).toMatchObject({ state: 'failed', reason: 'went offline during its soak' });
+  });
+});
+
+describe('the change seam: resolved at the owner, applied at the device\'s coordinator', () => {
+  const current: DesiredMessage = {
+    revision: 3,
+    ts: 0,
+    spec: { id: 'root', children: [{ id: 'a', step: 'avg@1' }, { id: 'b', step: 'other@2' }] },
+    modules: { 'avg@1': mod('a'), 'other@2': mod('b') },
+  };
+  const steps = { resolve: () => ({ 'x@1': mod('c') }), module: (ref: string) => (ref === 'avg@2' ? mod('d') : undefined) };
+
+  it('a step bump brings its one module; the device keeps its own for the steps it keeps, and drops the old one', () => {
+    const change = { step: 'avg@2' };
+    const modules = resolveChange(change, steps);
+    expect(modules).toEqual({ 'avg@2': mod('d') });
+    expect(skipReason(change, current)).toBeUndefined();
+    const next = desiredFor(change, modules, current);
+    expect(next.spec).toMatchObject({ id: 'root', children: [{ id: 'a', step: 'avg@2' }, { id: 'b', step: 'other@2' }] });
+    expect(next.modules).toEqual({ 'avg@2': mod('d'), 'other@2': mod('b') });
+    expect(skipReason({ step: 'none@1' }, current)).toBe('it does not run none');
+  });
+
+  it('an unknown step is refused naming the field; a whole spec skips nobody and is given as it is', () => {
+    expect(() => resolveChange({ step: 'avg@9' }, steps)).toThrow(new ChangeRefused('change.step', 'unknown step avg@9: push it first (flotilla step push)'));
+    const change = { spec: { id: 'root', children: [] } };
+    expect(skipReason(change, undefined)).toBeUndefined();
+    expect(desiredFor(change, { 'x@1': mod('c') }, current)).toEqual({ spec: change.spec, modules: { 'x@1': mod('c') } });
+  });
+});
+
+describe('step queue: steps queued during a commit share the next one', () => {
+  it('runs every queued step, then commits once for all of them, in order', async () => {
+    const log: string[] = [];
+    let commits = 0;
+    const q = new StepQueue(async () => ++commits, () => log.push(`after ${commits}`), () => {});
+    const first = q.run(() => log.push('s1'));
+    const rest = [q.run(() => log.push('s2')), q.run(() => log.push('s3'))];
+    expect(await first).toBe(1);
+    expect(await Promise.all(rest)).toEqual([2, 2]);
+    expect(log).toEqual(['s1', 'after 1', 's2', 's3', 'after 2']);
+  });
+
+  it('a step that throws rejects alone; the others of its batch commit', async () => {
+    const errors: unknown[] = [];
+    const q = new StepQueue(async () => 'ok', () => {}, (err) => errors.push(err));
+    const results = await Promise.allSettled([
+      q.run(() => {}),
+      q.run(() => {
+        throw new Error('boom');
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect(errors).toEqual([new Error('boom')]);
+  });
+});
