@@ -155,12 +155,18 @@ describe('rollouts over real agents: windows and offline devices', () => {
     const waiting = await until(id, (s) => s.reason === reason && s.devices.some((d) => d.id === 'r-3' && d.state === 'pending') && s.devices.filter((d) => d.state === 'healthy').length === 2, 'r-1 and r-2 healthy, r-3 pending');
     expect(waiting).toMatchObject({ state: 'running', reason });
     expect(waiting.devices.find((d) => d.id === 'r-3')).toMatchObject({ wave: 1, reason: 'offline' });
-    agents[2] = spawnAgent(cluster.mqttUrl, 'r-3', tokens.get('r-3')!, join(dir.path, 'r-3'), agentArgs);
-    await agents[2].waitFor('joined');
-    const done = await until(id, (s) => s.state !== 'running', 'the rollout to end');
-    expect(done).toMatchObject({ state: 'succeeded', reason: '3 of 3 devices healthy' });
-    await eventually(() => runs('r-3', 'tag@2'), 30_000, 'r-3 running tag@2');
-  }, 120_000);
+    try {
+      agents[2] = spawnAgent(cluster.mqttUrl, 'r-3', tokens.get('r-3')!, join(dir.path, 'r-3'), agentArgs);
+      // A cold agent start on a box running the whole suite can take longer than the default 20 s.
+      await agents[2].waitFor('joined', 60_000);
+      const done = await until(id, (s) => s.state !== 'running', 'the rollout to end');
+      expect(done).toMatchObject({ state: 'succeeded', reason: '3 of 3 devices healthy' });
+      await eventually(() => runs('r-3', 'tag@2'), 30_000, 'r-3 running tag@2');
+    } finally {
+      // A failure here must not leave the rollout holding the devices the next tests start rollouts over.
+      if ((await api.rollout(id)).state === 'running') await api.rolloutCommand(id, 'abort');
+    }
+  }, 150_000);
 });
 
 describe('rollout API: refusals name the field, commands check the state, restarts resume', () => {
