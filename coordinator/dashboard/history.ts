@@ -121,22 +121,22 @@ export class HealthRing {
 
 /**
  * Per-device health history. Rings are sized from the device's report interval and start over when the interval
- * changes (mixed spacing would misdraw the hour). `alive` says whether a device still exists, so rings of removed
- * devices are dropped when new devices appear, without a timer.
+ * changes (mixed spacing would misdraw the hour). A removed device's ring is dropped when the directory says so.
  */
 export class HealthHistory {
   private readonly rings = new Map<string, HealthRing>();
 
-  constructor(private readonly alive: (id: string) => boolean) {}
-
   record(id: string, h: HealthMessage): void {
     let ring = this.rings.get(id);
     if (!ring || ring.intervalS !== h.intervalS) {
-      if (!ring) this.prune();
       ring = new HealthRing(h.intervalS);
       this.rings.set(id, ring);
     }
     ring.push(h);
+  }
+
+  forget(id: string): void {
+    this.rings.delete(id);
   }
 
   get(id: string): DeviceHistory {
@@ -147,9 +147,5 @@ export class HealthHistory {
 
   get deviceCount(): number {
     return this.rings.size;
-  }
-
-  private prune(): void {
-    for (const id of this.rings.keys()) if (!this.alive(id)) this.rings.delete(id);
   }
 }
