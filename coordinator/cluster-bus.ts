@@ -56,10 +56,8 @@ export class ClusterBus {
   /** Hear every device's status, health, events and acks, off the coordinator's one dispatch. */
   async start(dispatch: Dispatch): Promise<void> {
     dispatch.on('device', (route, payload, topic) => this.fromDevice(route.id, route.level, topic, payload));
-    await this.client.subscribeAsync(
-      (['status', 'health', 'events', 'logs', 'ack'] as const).map((kind) => allDevices(kind)),
-      { qos: 1 },
-    );
+    // Each kind at its contract QoS: health at 0 costs no PUBACK and no in-flight tracking per report.
+    await this.client.subscribeAsync(Object.fromEntries((['status', 'health', 'events', 'logs', 'ack'] as const).map((kind) => [allDevices(kind), { qos: CONTRACT[kind].qos }])));
   }
 
   private fromDevice(id: string, level: string, topic: string, payload: Buffer): void {

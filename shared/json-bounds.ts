@@ -26,49 +26,46 @@ export const DEFAULT_JSON_BOUNDS: JsonBounds = {
   maxBytes: 1_048_576,
 };
 
-interface Frame {
-  value: unknown;
-  depth: number;
-  key: string | number | undefined;
-  parent: Frame | undefined;
-}
-
-/** The path is rebuilt only on failure: the hot path (health at 10k/s) allocates one frame per value, no arrays. */
-function pathOf(frame: Frame): string {
-  const parts: Array<string | number> = [];
-  for (let f: Frame | undefined = frame; f?.key !== undefined; f = f.parent) parts.unshift(f.key);
-  return parts.length ? parts.join('.') : '(root)';
-}
-
 /**
  * Throws a ValidationError naming the first bound hit and where (`what: a.b.3: nested deeper than 32 levels`).
- * Iterative, so a hostile depth cannot overflow this check's own stack.
+ * Iterative, so a hostile depth cannot overflow this check's own stack; breadth first over parallel arrays, so the
+ * hot path (health at 10k/s) allocates no object per value, while each value's parent and key stay to say where.
  */
 export function checkJsonBounds(value: unknown, what: string, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): void {
-  const stack: Frame[] = [{ value, depth: 0, key: undefined, parent: undefined }];
-  const fail = (frame: Frame, why: string): never => {
-    throw new ValidationError(`${what}: ${pathOf(frame)}: ${why}`);
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  const parents: number[] = [-1];
+  const keys: Array<string | number> = [''];
+  const fail = (i: number, why: string): never => {
+    const parts: Array<string | number> = [];
+    for (let j = i; j > 0; j = parents[j]) parts.unshift(keys[j]);
+    throw new ValidationError(`${what}: ${parts.length ? parts.join('.') : '(root)'}: ${why}`);
   };
-  while (stack.length) {
-    const frame = stack.pop()!;
-    const v = frame.value;
+  const visit = (child: unknown, depth: number, parent: number, key: string | number) => {
+    values.push(child);
+    depths.push(depth);
+    parents.push(parent);
+    keys.push(key);
+  };
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (typeof v === 'string') {
-      if (v.length > bounds.maxString) fail(frame, `string of ${v.length} characters is longer than the limit of ${bounds.maxString}`);
+      if (v.length > bounds.maxString) fail(i, `string of ${v.length} characters is longer than the limit of ${bounds.maxString}`);
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    if (frame.depth >= bounds.maxDepth) fail(frame, `nested deeper than ${bounds.maxDepth} levels`);
-    const depth = frame.depth + 1;
+    if (depths[i] >= bounds.maxDepth) fail(i, `nested deeper than ${bounds.maxDepth} levels`);
+    const depth = depths[i] + 1;
     if (Array.isArray(v)) {
-      if (v.length > bounds.maxArray) fail(frame, `array of ${v.length} elements is longer than the limit of ${bounds.maxArray}`);
-      for (let i = 0; i < v.length; i++) stack.push({ value: v[i], depth, key: i, parent: frame });
+      if (v.length > bounds.maxArray) fail(i, `array of ${v.length} elements is longer than the limit of ${bounds.maxArray}`);
+      for (let k = 0; k < v.length; k++) visit(v[k], depth, i, k);
       continue;
     }
-    const keys = Object.keys(v);
-    if (keys.length > bounds.maxKeys) fail(frame, `object with ${keys.length} keys has more than the limit of ${bounds.maxKeys}`);
-    for (const key of keys) {
-      if (key.length > bounds.maxString) fail(frame, `key of ${key.length} characters is longer than the limit of ${bounds.maxString}`);
-      stack.push({ value: (v as Record<string, unknown>)[key], depth, key, parent: frame });
+    const own = Object.keys(v);
+    if (own.length > bounds.maxKeys) fail(i, `object with ${own.length} keys has more than the limit of ${bounds.maxKeys}`);
+    for (const key of own) {
+      if (key.length > bounds.maxString) fail(i, `key of ${key.length} characters is longer than the limit of ${bounds.maxString}`);
+      visit((v as Record<string, unknown>)[key], depth, i, key);
     }
   }
 }

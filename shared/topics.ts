@@ -19,7 +19,8 @@ export interface TopicContract {
 
 export const CONTRACT: Record<DeviceTopicKind, TopicContract> = {
   status: { qos: 1, retain: true },
-  health: { qos: 1, retain: false },
+  // Latest state, not an event: a report lost with its connection is replaced by the next one (docs/protocol.md).
+  health: { qos: 0, retain: false },
   events: { qos: 1, retain: false },
   logs: { qos: 1, retain: false },
   ack: { qos: 1, retain: false },

@@ -1,6 +1,8 @@
+import { Readable } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
 import { Journal } from '../../shared/journal.js';
 import { MemoryPersistence, decode, encode, type ClientRef, type Rec, type Snapshot, type StoredPacket, type Sub } from './persistence-records.js';
+import { RetainedStore } from './retained-store.js';
 
 export type { StoredPacket } from './persistence-records.js';
 
@@ -28,8 +30,9 @@ export const MAX_QUEUED = 1000;
  */
 export class DurablePersistence extends MemoryPersistence {
   private journal!: Journal<Rec, Snapshot>;
+  /** Retained messages are kept here, not in memory's store, which scans them all on every SUBSCRIBE. */
+  private readonly retained = new RetainedStore();
   /** Who has what, to build snapshots through the public API (the memory state is private). */
-  private readonly retainedTopics = new Set<string>();
   private readonly subClients = new Set<string>();
   /** Queued messages per session, to bound each queue. */
   private readonly queued = new Map<string, number>();
@@ -55,7 +58,7 @@ export class DurablePersistence extends MemoryPersistence {
     } finally {
       this.replaying = false;
     }
-    this.opts.log.info(`broker state restored: ${this.subClients.size} sessions, ${this.retainedTopics.size} retained, ${records.length} journal records`);
+    this.opts.log.info(`broker state restored: ${this.subClients.size} sessions, ${this.retained.size} retained, ${records.length} journal records`);
   }
 
   private async restore(s: Snapshot): Promise<void> {
@@ -106,9 +109,16 @@ export class DurablePersistence extends MemoryPersistence {
   }
 
   override storeRetained(p: StoredPacket): Promise<void> {
-    if (p.payload.length === 0) this.retainedTopics.delete(p.topic);
-    else this.retainedTopics.add(p.topic);
-    return this.logged(super.storeRetained(p), { op: 'retain', p: encode(p) });
+    this.retained.store(p);
+    return this.logged(Promise.resolve(), { op: 'retain', p: encode(p) });
+  }
+
+  override createRetainedStreamCombi(patterns: string[]): Readable {
+    return Readable.from(this.retained.match(patterns));
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern]);
   }
 
   override addSubscriptions(c: ClientRef, subs: Sub[]): Promise<void> {
@@ -154,7 +164,9 @@ export class DurablePersistence extends MemoryPersistence {
 
   override outgoingClearMessageId(c: ClientRef, p: { messageId?: number }): Promise<StoredPacket | undefined> {
     // Without an id (a clean session emptying its queue) memory removes the first unsent packet; replay does the same.
-    return this.logged(super.outgoingClearMessageId(c, p), { op: 'clear', c: c.id, id: p.messageId ?? null }).then((cleared) => {
+    // A client with nothing queued (a clean session's PUBACK: aedes clears every one) has nothing to journal.
+    const rec: Rec | undefined = this.queued.has(c.id) ? { op: 'clear', c: c.id, id: p.messageId ?? null } : undefined;
+    return this.logged(super.outgoingClearMessageId(c, p), rec).then((cleared) => {
       const n = this.queued.get(c.id);
       if (cleared && n !== undefined) {
         if (n <= 1) this.queued.delete(c.id);
@@ -209,14 +221,14 @@ export class DurablePersistence extends MemoryPersistence {
   /** Reads the whole state through the public API in one synchronous block and makes it the new snapshot. */
   private compact(): Promise<number> {
     // Each call below computes its answer synchronously (memory's async bodies do not await), so together they
-    // are one cut; retained messages are streamed later, which is safe since storing one again is idempotent.
+    // are one cut.
     const subs = [...this.subClients].map((c) => [c, this.subscriptionsByClient({ id: c })] as const);
     const outgoing = [...this.queued.keys()].map((c) => [c, this.outgoingStream({ id: c })] as const);
     const incoming = [...this.incomingIds].map(([c, ids]) => [c, [...ids].map((id) => this.incomingGetPacket({ id: c }, { messageId: id }).catch(() => undefined))] as const);
     const wills = [...this.willClients].map((c) => [c, this.getWill({ id: c })] as const);
-    const retained = this.retainedTopics.size ? this.createRetainedStreamCombi([...this.retainedTopics]) : undefined;
+    const retained = [...this.retained.all()].map(encode);
     const state = async (): Promise<Snapshot> => {
-      const s: Snapshot = { retained: [], subs: [], outgoing: [], incoming: [], wills: [] };
+      const s: Snapshot = { retained, subs: [], outgoing: [], incoming: [], wills: [] };
       for (const [c, p] of subs) {
         const list = await p;
         if (list.length) s.subs.push([c, list]);
@@ -230,7 +242,6 @@ export class DurablePersistence extends MemoryPersistence {
         const will = await w;
         if (will) s.wills.push([c, encode(will)]);
       }
-      if (retained) s.retained = ((await retained.toArray()) as StoredPacket[]).map(encode);
       return s;
     };
     return this.journal.snapshot(state());

@@ -15,6 +15,12 @@ const HANDLED = '$flotilla/handled';
 
 /** Bytes waiting in one client's outgoing buffer beyond which it is treated as not reading (fair-delivery.ts). */
 export const OUTGOING_LIMIT_BYTES = 256 * 1024;
+/**
+ * The bound for the coordinator's own clients. They read in this same process, so their buffer grows only while the
+ * event loop is busy elsewhere (a GC pause, a large API answer): at 10,000 devices reporting every second, 256 KiB
+ * is ~40 ms of health, and the coordinator cut off from its own devices' reports was the worst outcome of all.
+ */
+const INTERNAL_OUTGOING_LIMIT_BYTES = 32 << 20;
 /** A client whose socket does not drain for this long is disconnected (aedes' default is 60 s). */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -148,7 +154,8 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
   const handle = (conn: Socket) => {
     const client = broker.handle(conn);
     acceptAnyOrder(client);
-    boundDelivery(client, opts.outgoingLimitBytes ?? OUTGOING_LIMIT_BYTES, delivery, opts.log);
+    const limit = opts.outgoingLimitBytes ?? OUTGOING_LIMIT_BYTES;
+    boundDelivery(client, () => (principals.get(client)?.kind === 'internal' ? INTERNAL_OUTGOING_LIMIT_BYTES : limit), delivery, opts.log);
   };
   const tcp = createServer(handle);
   const port = await listen(tcp, opts.port, opts.host);

@@ -23,17 +23,18 @@ interface DeliveringClient {
  * Fair delivery: aedes delivers each message to every subscriber through one emitter with a global concurrency
  * window, and a subscriber's delivery callback waits for its socket to drain, so a client that stops reading held
  * the window for everyone (finding 2). Here each client's delivery returns to the emitter at once, and the client's
- * own outgoing buffer is bounded at `maxBufferedBytes` (bytes written but not yet taken by the kernel):
+ * own outgoing buffer is bounded at `maxBufferedBytes()` (bytes written but not yet taken by the kernel; read per
+ * message, as who the client is is known only once it is authenticated):
  * - over the bound, a QoS 0 message to it is dropped and counted;
  * - over the bound, a QoS 1 message disconnects it, counted. Its persistent session keeps the message (queued in the
  *   broker's persistence before delivery) and aedes resends it when the client is back and reading.
  * A client whose socket does not drain for aedes' `drainTimeout` is disconnected as well.
  */
-export function boundDelivery(client: Client, maxBufferedBytes: number, stats: DeliveryStats, log: Logger): void {
+export function boundDelivery(client: Client, maxBufferedBytes: () => number, stats: DeliveryStats, log: Logger): void {
   const c = client as unknown as DeliveringClient;
   const deliver0 = c.deliver0;
   const deliverQoS = c.deliverQoS;
-  const over = () => c.conn.writableLength > maxBufferedBytes;
+  const over = () => c.conn.writableLength > maxBufferedBytes();
   c.deliver0 = (packet, done) => {
     if (over()) stats.droppedQos0++;
     else deliver0(packet, noop);
@@ -43,7 +44,7 @@ export function boundDelivery(client: Client, maxBufferedBytes: number, stats: D
     if (!over()) deliverQoS(packet, noop);
     else if (!c.conn.destroyed) {
       stats.slowDisconnects++;
-      log.warn(`disconnected "${c.id}": over ${maxBufferedBytes} bytes waiting in its outgoing buffer (a subscriber that does not read)`);
+      log.warn(`disconnected "${c.id}": over ${maxBufferedBytes()} bytes waiting in its outgoing buffer (a subscriber that does not read)`);
       c.conn.destroy(new Error('outgoing buffer limit'));
     }
     done();

@@ -42,10 +42,11 @@ export interface Dashboard {
  */
 export function mountDashboard(deps: DashboardDeps): Dashboard {
   const { directory } = deps;
-  const history = new HealthHistory((id) => directory.summary(id) !== undefined);
+  const history = new HealthHistory();
   const stream = new LiveStream({ cluster: deps.cluster, summary: (id) => directory.summary(id), flushMs: deps.flushMs, heartbeatMs: deps.heartbeatMs });
   const unsubscribe = directory.onChange((change) => {
     if (change.kind === 'health') history.record(change.id, change.health);
+    else if (change.kind === 'removed') history.forget(change.id);
     stream.change(change);
   });
   const unsubscribeLogs = deps.logs?.onLine((id, line) => stream.logLine(id, line));

@@ -3,7 +3,7 @@ import type { Labels } from '../../shared/label-syntax.js';
 import { NO_LABELS } from '../../shared/labels.js';
 import type { EventMessage, HealthMessage } from '../../shared/messages.js';
 import { combine, rollupDevices } from '../../shared/rollup.js';
-import { FleetState, summarize, type FleetChange } from './fleet-state.js';
+import { FleetState, rollupShare, summarize, type FleetChange } from './fleet-state.js';
 import { SubtreeView, type SubtreeChange } from './subtree-view.js';
 
 /**
@@ -44,7 +44,7 @@ export class DeviceDirectory {
     this.below = new SubtreeView(cluster, clock, (change) => this.emit(change));
     for (const d of records.list()) {
       this.live.remember(d.id, d.lastSeen);
-      this.shares.set(d.id, share(this.ownSummary(d.id)!));
+      this.shares.set(d.id, rollupShare(this.live.get(d.id)));
     }
   }
 
@@ -148,8 +148,7 @@ export class DeviceDirectory {
   }
 
   private reshare(id: string): void {
-    const summary = this.ownSummary(id);
-    const next = summary && share(summary);
+    const next = this.records.get(id) ? rollupShare(this.live.get(id)) : undefined;
     if (next === this.shares.get(id)) return;
     if (next === undefined) this.shares.delete(id);
     else this.shares.set(id, next);
@@ -160,11 +159,6 @@ export class DeviceDirectory {
   private emit(change: DirectoryChange): void {
     for (const listener of this.listeners) listener(change);
   }
-}
-
-/** What a device adds to a roll-up (shared/rollup.ts reads exactly these fields). */
-function share(s: DeviceSummary): string {
-  return `${s.state} ${s.online} ${s.restartsTotal} ${s.invalidMessages}`;
 }
 
 /** The one device-detail builder: a summary with the latest health (when this coordinator has it) and recent events. */

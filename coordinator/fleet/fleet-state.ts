@@ -123,6 +123,18 @@ export function healthState(d: LiveDevice | undefined): HealthState {
   return children.some((c) => c.state !== 'running') ? 'degraded' : 'ok';
 }
 
+const restartsOf = (d: LiveDevice | undefined) => d?.health?.restartsTotal ?? 0;
+/** Messages from the device rejected here, plus those the agent rejected itself. */
+const invalidCount = (d: LiveDevice | undefined) => (d?.invalidMessages ?? 0) + (d?.health?.invalidMessages ?? 0);
+
+/**
+ * What a device adds to a roll-up: the summary fields shared/rollup.ts reads, computed without building the
+ * summary (this runs on every report), by the same functions `summarize` uses.
+ */
+export function rollupShare(d: LiveDevice | undefined): string {
+  return `${healthState(d)} ${d?.online ?? false} ${restartsOf(d)} ${invalidCount(d)}`;
+}
+
 export function summarize(id: string, cluster: string, d: LiveDevice | undefined, labels: Labels): DeviceSummary {
   const h = d?.health;
   const workers = (h?.children ?? []).filter((c) => c.kind === 'worker');
@@ -139,9 +151,9 @@ export function summarize(id: string, cluster: string, d: LiveDevice | undefined
     uptimeS: h?.uptimeS ?? null,
     rssBytes: h?.memory.rss ?? null,
     load1: h?.load[0] ?? null,
-    restartsTotal: h?.restartsTotal ?? 0,
+    restartsTotal: restartsOf(d),
     children: { running: workers.filter((c) => c.state === 'running').length, total: workers.length },
-    invalidMessages: (d?.invalidMessages ?? 0) + (h?.invalidMessages ?? 0),
+    invalidMessages: invalidCount(d),
     stepRefs: (h?.steps ?? []).map((s) => s.ref),
     labels,
     lastFailure: lastFailure(d?.events ?? []),

@@ -77,4 +77,29 @@ describe('durable broker persistence', () => {
       dir.cleanup();
     }
   });
+
+  it('finds the retained message of an exact filter among thousands, scans only for wildcards, and journals nothing for a clean session\'s PUBACK', async () => {
+    const dir = tempDir();
+    try {
+      const p = new DurablePersistence({ dir: dir.path, log: memoryLogger() });
+      const broker = await Aedes.createBroker({ persistence: p });
+      const retained = (topic: string, payload: string) => ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1 as const, retain: true });
+      await Promise.all(Array.from({ length: 5_000 }, (_, i) => p.storeRetained(retained(`d/${i}/status`, String(i)))));
+      await p.storeRetained(retained('$SYS/x', 'sys'));
+      await p.storeRetained(retained('d/7/status', '')); // cleared
+      const topics = async (filters: string[]) => ((await p.createRetainedStreamCombi(filters).toArray()) as StoredPacket[]).map((x) => x.payload.toString());
+      expect(await topics(['d/42/status', 'd/7/status', 'nothing'])).toEqual(['42']);
+      expect((await topics(['d/+/status'])).length).toBe(4_999);
+      expect(await topics(['+/x'])).toEqual([]); // [MQTT-4.7.2-1]
+      expect(await topics(['$SYS/#'])).toEqual(['sys']);
+      // aedes clears the in-flight id of every PUBACK; a client with nothing queued has nothing to journal.
+      const journalled = p['journal'].size;
+      await Promise.all(Array.from({ length: 100 }, (_, id) => p.outgoingClearMessageId({ id: 'clean-client' }, { messageId: id + 1 })));
+      expect(p['journal'].size).toBe(journalled);
+      await new Promise<void>((r) => broker.close(() => r()));
+      await p.destroy();
+    } finally {
+      dir.cleanup();
+    }
+  });
 });

@@ -52,17 +52,17 @@ describe('health history ring', () => {
     expect(rssBytes[0]).toBeCloseTo(((ts[0] / 1000) * 2 - 59) / 2, 0); // the mean of its minute's 60 samples
   });
 
-  it('starts over when the interval changes and forgets removed devices when new ones appear', () => {
-    const alive = new Set(['a', 'b']);
-    const history = new HealthHistory((id) => alive.has(id));
+  it('starts over when the interval changes and forgets removed devices', () => {
+    const history = new HealthHistory();
     history.record('a', health(1, 1, 10));
     history.record('a', health(2, 2, 10));
     history.record('a', health(3, 3, 5));
     expect(history.get('a')).toMatchObject({ intervalS: 5, capacity: 60 + 55, ts: [3] });
     expect(history.get('unknown')).toMatchObject({ intervalS: null, capacity: 0, ts: [] });
-    alive.delete('a');
     history.record('b', health(4, 4));
+    history.forget('a');
     expect(history.deviceCount).toBe(1);
+    expect(history.get('a')).toMatchObject({ ts: [] });
   });
 });
 

@@ -45,9 +45,9 @@ describe('topics', () => {
     for (const bad of ['', 'a/+', '+', 'a/#', '#', 'a\u0000b']) expect(isValidTopicName(bad)).toBe(false);
   });
 
-  it('the contract: status and desired are retained, everything QoS 1; devices publish and subscribe disjoint kinds', () => {
+  it('the contract: status and desired are retained, everything QoS 1 but health (latest state); devices publish and subscribe disjoint kinds', () => {
     expect(Object.entries(CONTRACT).filter(([, c]) => c.retain).map(([k]) => k)).toEqual(['status', 'desired']);
-    expect(Object.values(CONTRACT).map((c) => c.qos)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(Object.entries(CONTRACT).filter(([, c]) => c.qos === 0).map(([k]) => k)).toEqual(['health']);
     expect([...DEVICE_PUBLISHES]).toEqual(['status', 'health', 'events', 'logs', 'ack', 'out']);
     expect([...DEVICE_SUBSCRIBES]).toEqual(['cmd', 'desired']);
     expect(allDevices('health')).toBe('flotilla/d/+/health');
