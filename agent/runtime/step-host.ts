@@ -26,9 +26,11 @@ export interface Guest {
 
 /**
  * Grace past the budget before the backstop watchdog ends a host stuck in a metered call (its `tick` should have
- * trapped it at the budget). An unmetered call has no other enforcement: no grace.
+ * trapped it at the budget). 500 ms, not less: on a loaded box the host thread can be descheduled for tens of
+ * milliseconds, and a 50 ms grace ended hosts whose metered call was about to trap itself, killing its siblings.
+ * An unmetered call has no other enforcement: no grace.
  */
-export const BACKSTOP_GRACE_MS = 50;
+export const BACKSTOP_GRACE_MS = 500;
 
 /**
  * The agent-thread side of one step host (a worker isolate, host-main.ts): routes messages by instance id, and
