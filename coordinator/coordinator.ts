@@ -19,6 +19,7 @@ import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
+import { ArtifactStore, ReleaseRegistry, addReleaseRoutes } from './releases/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
 import { FleetLogs, addLogRoutes, localLogs } from './logs/index.js';
@@ -52,6 +53,8 @@ export interface CoordinatorOptions {
   store?: Omit<StoreOptions, 'log'>;
   /** Trusted publisher keys: step uploads they did not sign are refused (none: every upload is accepted). */
   trust?: TrustedKeys;
+  /** The parent's HTTP API: agent releases and artifacts this cluster lacks are fetched from it once (and kept). */
+  parentHttp?: { http: string; token?: string };
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
@@ -80,6 +83,8 @@ export class Coordinator {
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
   rollouts!: Rollouts;
+  releases!: ReleaseRegistry;
+  artifacts!: ArtifactStore;
   mqttPort = 0;
   mqttsPort: number | undefined;
   httpPort = 0;
@@ -162,6 +167,9 @@ export class Coordinator {
     metrics.watch({ directory, broker: this.broker });
     addFederationRoutes(this.router, this.federation, directory, opts.broker ? undefined : this.children);
     addStepRoutes(this.router, this.steps, store, opts.trust ?? new Map());
+    this.releases = await ReleaseRegistry.open(opts.dataDir, storeOptions(opts, metrics), opts.parentHttp);
+    this.artifacts = new ArtifactStore(join(opts.dataDir, 'agent-artifacts'), opts.log.child('releases'), opts.parentHttp?.http);
+    addReleaseRoutes(this.router, this.releases, this.artifacts, opts.trust ?? new Map());
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
       dataDir: opts.dataDir,
@@ -282,7 +290,7 @@ export class Coordinator {
     await this.federation.stop();
     await this.bus.close();
     await this.broker?.close();
-    await Promise.all([this.registry.close(), this.children.close(), this.steps.close()]);
+    await Promise.all([this.registry.close(), this.children.close(), this.steps.close(), this.releases.close()]);
   }
 }
 
