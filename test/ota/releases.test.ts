@@ -6,7 +6,7 @@ import { generateSigningKey, trustedKeys } from '../../shared/signing.js';
 import { releaseSignatureProblem, signRelease } from '../../shared/agent-release.js';
 import { parseRange } from '../../coordinator/releases/routes.js';
 import { spawnFlotilla } from '../../cli/processes.js';
-import { startCoordinator, tempDir } from '../helpers/cluster.js';
+import { jsonBody, startCoordinator, tempDir } from '../helpers/cluster.js';
 import { packRelease, putRelease, seaTree } from './ota-helpers.js';
 
 const key = generateSigningKey();
@@ -35,14 +35,14 @@ describe('agent releases API', () => {
   it('refuses an unsigned release, one by an untrusted key and a tampered one, before storing anything (403)', async () => {
     const unsigned = await putRelease(root.api, { ...release, signature: undefined });
     expect(unsigned.status).toBe(403);
-    expect((await unsigned.json()).error.message).toMatch(/linux-x64@0\.2\.0 is unsigned/);
+    expect((await jsonBody(unsigned)).error.message).toMatch(/linux-x64@0\.2\.0 is unsigned/);
     const untrusted = await putRelease(root.api, { ...release, signature: signRelease(release.subject, createPrivateKey(other.privatePem)) });
-    expect((await untrusted.json()).error.message).toMatch(new RegExp(`untrusted key ${other.keyId}`));
+    expect((await jsonBody(untrusted)).error.message).toMatch(new RegExp(`untrusted key ${other.keyId}`));
     // The signature of another version does not cover this one.
     const replayed = await putRelease(root.api, { ...release, signature: signRelease({ ...release.subject, version: '0.1.9' }, priv) });
     expect(replayed.status).toBe(403);
-    expect((await replayed.json()).error.message).toMatch(/bad signature/);
-    expect((await (await fetch(`${root.api}/api/v1/agent-releases`)).json()).releases).toEqual([]);
+    expect((await jsonBody(replayed)).error.message).toMatch(/bad signature/);
+    expect((await jsonBody(fetch(`${root.api}/api/v1/agent-releases`))).releases).toEqual([]);
   });
 
   it('refuses bytes that are not the declared artifact (400)', async () => {
@@ -50,13 +50,13 @@ describe('agent releases API', () => {
     bytes[bytes.length - 1] ^= 0xff;
     const res = await putRelease(root.api, release, bytes);
     expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toMatch(/the bytes hash to/);
+    expect((await jsonBody(res)).error.message).toMatch(/the bytes hash to/);
   });
 
   it('stores a signed release per target and version, lists it, and keeps a version to one artifact (409)', async () => {
     const res = await putRelease(root.api, release);
     expect(res.status).toBe(201);
-    const { releases } = await (await fetch(`${root.api}/api/v1/agent-releases`)).json();
+    const { releases } = await jsonBody(fetch(`${root.api}/api/v1/agent-releases`));
     expect(releases).toEqual([expect.objectContaining({ target: 'linux-x64', version: '0.2.0', sha256: release.subject.sha256, kind: 'full', signature: release.signature })]);
     expect((await putRelease(root.api, release)).status).toBe(200);
     const different = packRelease(seaTree(join(dir.path, 'b2'), 'exit 1'), join(dir.path, 'b2.tar.xz'), { target: 'linux-x64', version: '0.2.0' }, priv);
@@ -80,7 +80,7 @@ describe('agent releases API', () => {
   });
 
   it('a cluster coordinator takes a release and its artifact from its parent once, then serves them itself', async () => {
-    const { releases } = await (await fetch(`${child.api}/api/v1/agent-releases`)).json();
+    const { releases } = await jsonBody(fetch(`${child.api}/api/v1/agent-releases`));
     expect(releases).toEqual([]);
     expect(await child.coordinator.releases.resolveVersion('0.2.0')).toEqual([expect.objectContaining({ sha256: release.subject.sha256 })]);
     const url = `${child.api}/agent-artifacts/${release.subject.sha256}`;
@@ -106,7 +106,7 @@ describe('agent releases API', () => {
     writeFileSync(keyFile, key.privatePem, { mode: 0o600 });
     const push = spawnFlotilla(['agent-release', 'push', built, '--version', '0.3.0', '--target', 'linux-x64', '--sign', keyFile, '--api', root.api], { stderr: 'ignore' });
     expect(await push.exited).toBe(0);
-    const r = await (await fetch(`${root.api}/api/v1/agent-releases/linux-x64/0.3.0`)).json();
+    const r = await jsonBody(fetch(`${root.api}/api/v1/agent-releases/linux-x64/0.3.0`));
     expect(r).toMatchObject({ sha256: packed.subject.sha256, installBytes: 1234, signature: { keyId: key.keyId } });
     const unsigned = spawnFlotilla(['agent-release', 'push', built, '--version', '0.3.1', '--api', root.api], { stderr: 'ignore' });
     expect(await unsigned.exited).toBe(1);
