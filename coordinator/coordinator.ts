@@ -19,7 +19,7 @@ import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
-import { ArtifactStore, ReleaseRegistry, addReleaseRoutes } from './releases/index.js';
+import { ArtifactStore, ReleaseRegistry, addReleaseRoutes, agentPin } from './releases/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
 import { FleetLogs, addLogRoutes, localLogs } from './logs/index.js';
@@ -176,13 +176,17 @@ export class Coordinator {
       cluster: opts.cluster,
       directory,
       desiredOf: (id) => this.desired.get(id),
-      applyDesired: async (id, spec, modules, guard) => {
-        const { revisions, errors } = await this.desired.apply([id], spec, modules, guard);
+      applyDesired: async (id, spec, modules, guard, agent) => {
+        const { revisions, errors } = await this.desired.apply([id], spec, modules, guard, agent);
         if (revisions[id] === undefined) throw new Error(errors[id] ?? 'desired state not applied');
         return revisions[id];
       },
       resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
       hasStep: (ref) => this.steps.resolve(ref) !== undefined,
+      agent: {
+        resolve: (version) => this.releases.resolveVersion(version),
+        pin: (id, version, deadlineS) => agentPin(directory.summary(id)?.target ?? undefined, this.releases.ofVersion(version), this.httpPort, deadlineS),
+      },
       store: storeOptions(opts, metrics),
       log: opts.log.child('rollouts'),
     });

@@ -19,6 +19,9 @@ export function decideUpdate(pin: AgentPin, revision: number, running: Running, 
   const { release } = pin;
   if (release.version === running.version) return { action: 'none' };
   if (last && last.revision === revision && ['committed', 'rolled_back', 'failed', 'trial'].includes(last.state)) return { action: 'none' };
+  // A release that failed its trial here is not tried again by a later revision that still pins it (a spec change
+  // carries the pin over): only another version is. A download or disk failure is retried.
+  if (last && last.version === release.version && last.state === 'rolled_back') return { action: 'none' };
   if (!running.launched) return { action: 'refuse', reason: 'this agent was not started by flotilla-launcher (no FLOTILLA_HOME): it cannot update itself' };
   if (release.target !== running.target) return { action: 'refuse', reason: `release ${release.version} is for ${release.target}, this device runs ${running.target}` };
   const refused = releaseSignatureProblem(trusted, release);

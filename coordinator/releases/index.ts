@@ -2,3 +2,4 @@
 export { ArtifactStore } from './artifact-store.js';
 export { ReleaseRegistry } from './release-registry.js';
 export { addReleaseRoutes, RELEASE_HEADER } from './routes.js';
+export { agentCandidate, agentObservation, agentPin } from './agent-change.js';

@@ -7,6 +7,7 @@ import { RolloutPlanner, type Decision as PlannerDecision, type PlannerRules, ty
 import { ShareCore, type Candidate, type Decision as ShareDecision, type Observation, type ShareSnapshot } from './share-core.js';
 import { bumpSkipReason, bumpStep } from './step-bump.js';
 import { planWaves } from './waves.js';
+import type { AgentPin } from '../../shared/agent-release.js';
 
 /** What a rollout needs from its coordinator. */
 export interface RolloutDeps {
@@ -14,10 +15,14 @@ export interface RolloutDeps {
   /** The desired state of an own device, and a new one for some (coordinator/desired). */
   desiredOf(id: string): DesiredMessage | undefined;
   /** With a guard, the agent reverts by itself if the tree fails within `windowMs` (device-local rollback). */
-  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
+  /** `agent` pins the agent release (null: unpinned; absent: as it was). */
+  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard, agent?: AgentPin | null): Promise<number>;
   /** Check a spec and resolve its steps (throws a ValidationError naming the problem). */
   resolve(spec: unknown): Record<string, ModuleRef>;
   observe(id: string): Observation;
+  /** Agent changes: what the gate sees of a device, and the pin of its target's release (none: no release). */
+  observeAgent(id: string, version: string): Observation;
+  agentPin(id: string, version: string, deadlineS: number): AgentPin | undefined;
   save(record: StoredRollout): Promise<void>;
   /** The rollout's status changed (for watchers). */
   changed(status: RolloutStatus): void;
@@ -82,7 +87,7 @@ export class LocalRollout {
   /** Start (or resume after a restart): what each device looks like now, then the planner's orders. */
   start(): Promise<void> {
     return this.run(() => {
-      for (const d of this.share.report().devices) this.onShare(this.share.observe(d.id, this.deps.observe(d.id)));
+      for (const d of this.share.report().devices) this.onShare(this.share.observe(d.id, this.observation(d.id)));
       this.onShare(this.share.tick());
       this.onPlanner(this.planner.start());
     });
@@ -103,7 +108,7 @@ export class LocalRollout {
 
   /** A device of this rollout changed at its coordinator. */
   observe(id: string): Promise<void> {
-    return this.run(() => this.onShare(this.share.observe(id, this.deps.observe(id))));
+    return this.run(() => this.onShare(this.share.observe(id, this.observation(id))));
   }
 
   /** pause | resume | abort | rollback; a CommandError (409) when the state does not allow it. */
@@ -111,6 +116,11 @@ export class LocalRollout {
     // Checked and changed at once, so the caller's answer reflects it; carried out in order with the rest.
     const decisions = this.planner[name]();
     return this.run(() => this.onPlanner(decisions));
+  }
+
+  /** What the gate sees of a device: its tree for spec and step changes, its agent for agent changes. */
+  private observation(id: string): Observation {
+    return 'agent' in this.def.change ? this.deps.observeAgent(id, this.def.change.agent) : this.deps.observe(id);
   }
 
   stop(): void {
@@ -164,8 +174,15 @@ export class LocalRollout {
     const current = this.deps.desiredOf(id);
     let spec: unknown;
     let modules: Record<string, ModuleRef>;
+    let agent: AgentPin | undefined;
     try {
-      if ('step' in this.def.change) {
+      if ('agent' in this.def.change) {
+        // Its own tree, unchanged; the new agent must join within the time its gate waits for it.
+        agent = this.deps.agentPin(id, this.def.change.agent, this.def.applyTimeout / 1000);
+        if (!agent) throw new Error(`no release ${this.def.change.agent} for its target`);
+        spec = current?.spec ?? { id: 'root', children: [] };
+        modules = current?.modules ?? {};
+      } else if ('step' in this.def.change) {
         const own = current ? parseSupervisorSpec(current.spec) : null;
         const bump = own && bumpStep(own, this.def.change.step);
         if (!bump) throw new Error(bumpSkipReason(own, this.def.change.step) ?? 'nothing to bump');
@@ -182,7 +199,8 @@ export class LocalRollout {
     let revision: number;
     try {
       // The device's own probation: as long as the coordinator waits for its verdict.
-      revision = await this.deps.applyDesired(id, spec, modules, { windowMs: this.def.soak + this.def.applyTimeout });
+      // An agent change has the launcher's trial instead of the tree's guard.
+      revision = agent ? await this.deps.applyDesired(id, spec, modules, undefined, agent) : await this.deps.applyDesired(id, spec, modules, { windowMs: this.def.soak + this.def.applyTimeout });
     } catch (err) {
       return void this.run(() => this.onShare(this.share.applyFailed(id, errorMessage(err))));
     }
@@ -193,8 +211,10 @@ export class LocalRollout {
   private async revert(id: string): Promise<void> {
     const before = this.previous.get(id);
     try {
-      if (before) await this.deps.applyDesired(id, before.spec, before.modules);
-      else if (before === null) await this.deps.applyDesired(id, { id: 'root', children: [] }, {});
+      // An agent change goes back to the agent pinned before (none: unpinned, the device keeps what it runs).
+      const agent = 'agent' in this.def.change ? (before?.agent ?? null) : undefined;
+      if (before) await this.deps.applyDesired(id, before.spec, before.modules, undefined, agent);
+      else if (before === null) await this.deps.applyDesired(id, { id: 'root', children: [] }, {}, undefined, agent);
     } catch (err) {
       this.deps.log.error(`rollout ${this.id}: could not roll back ${id}: ${errorMessage(err)}`);
     }

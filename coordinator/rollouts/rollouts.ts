@@ -11,6 +11,8 @@ import { LocalRollout, type RolloutDeps } from './local-rollout.js';
 import { observationOf } from './observe.js';
 import { RolloutFile } from './rollout-file.js';
 import { bumpSkipReason } from './step-bump.js';
+import type { AgentRelease } from '../../shared/agent-release.js';
+import { agentCandidate, agentObservation } from '../releases/agent-change.js';
 
 /** A rollout request refused: `status` is the HTTP status, the message names the field. */
 export class RolloutRefused extends Error {
@@ -28,11 +30,13 @@ export interface RolloutsDeps {
   cluster: string;
   directory: DeviceDirectory;
   desiredOf(id: string): DesiredMessage | undefined;
-  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
+  applyDesired: RolloutDeps['applyDesired'];
   /** Check a spec and resolve its steps (a ValidationError names the problem). */
   resolve(spec: unknown): Record<string, ModuleRef>;
   /** Whether the step registry has this `name@version`. */
   hasStep(ref: string): boolean;
+  /** Agent changes: the releases of a version (asking the parent for those this cluster lacks), and the pin. */
+  agent: { resolve(version: string): Promise<AgentRelease[]>; pin: RolloutDeps['agentPin'] };
   store: StoreOptions;
   log: Logger;
 }
@@ -101,6 +105,8 @@ export class Rollouts {
     if ('step' in def.change && !this.deps.hasStep(def.change.step)) {
       throw new RolloutRefused(400, `change.step: unknown step ${def.change.step}: push it first (flotilla step push)`);
     }
+    const releases = 'agent' in def.change ? await this.deps.agent.resolve(def.change.agent) : [];
+    if ('agent' in def.change && releases.length === 0) throw new RolloutRefused(400, `change.agent: no agent release ${def.change.agent}: push one per target first (flotilla agent-release push)`);
     const selected = this.deps.directory.ownSummaries().filter((d) => matches(def.selector, d));
     if (selected.length === 0) throw new RolloutRefused(400, `selector: "${def.selector.source}" matches no device of cluster ${this.deps.cluster}`);
     for (const d of selected) {
@@ -108,6 +114,7 @@ export class Rollouts {
       if (other) throw new RolloutRefused(409, `selector: device ${d.id} is already in rollout ${other.id} (${other.status().state}); two active rollouts may not share a device`);
     }
     const candidates = selected.map((d) => {
+      if ('agent' in def.change) return agentCandidate(d, def.change.agent, releases);
       if (!('step' in def.change)) return { id: d.id };
       const desired = this.deps.desiredOf(d.id);
       const skip = bumpSkipReason(desired ? parseSupervisorSpec(desired.spec) : null, def.change.step);
@@ -134,6 +141,8 @@ export class Rollouts {
       applyDesired: deps.applyDesired,
       resolve: deps.resolve,
       observe: (id) => observationOf(deps.directory.live.get(id)),
+      observeAgent: (id, version) => agentObservation(deps.directory.live.get(id), version),
+      agentPin: deps.agent.pin,
       save: (record) => this.file.save(record),
       changed: (status) => {
         for (const w of this.watchers) w(status);
