@@ -82,8 +82,10 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
   agent.addHealthSource(() => updater.health());
   const workload = await attachWorkload(agent, { trusted, onDesired: (desired) => void updater.desired(desired.revision, desired.agent) });
   await agent.joined;
-  // A trial agent commits once its coordinator took it in (CONNACK: reached and authenticated).
-  await updater.joined();
+  // A trial agent commits once its coordinator took it in (CONNACK: reached and authenticated) and the tree it had
+  // on disk runs again; if that tree does not start under it, it ends its trial at once.
+  await workload.whenIdle();
+  await updater.joined(agent.state.data.desired === null || workload.desired !== undefined);
   announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName(), version: updater.version });
   await untilSignal();
   log.info('shutting down');

@@ -1,8 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream } from 'node:stream/web';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { sha256File } from '../../shared/sha256-file.js';
 
 export class DownloadError extends Error {
@@ -42,9 +38,16 @@ export async function download(spec: DownloadSpec): Promise<number> {
         if (res.status === 200) have = 0;
         else if (res.status !== 206) throw new DownloadError(`${spec.url} answered HTTP ${res.status}`);
         if (!res.body) throw new DownloadError(`${spec.url} sent no body`);
-        const body = Readable.fromWeb(res.body as ReadableStream<Uint8Array>);
-        body.on('data', (chunk: Buffer) => (transferred += chunk.length));
-        await pipeline(body, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
+        // Each chunk is written before the next is read: whatever arrived before a broken link is in the part file.
+        const out = await open(part, have > 0 ? 'a' : 'w');
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            await out.write(chunk);
+            transferred += chunk.length;
+          }
+        } finally {
+          await out.close();
+        }
       }
       const got = await stat(part).then((s) => s.size);
       if (got !== spec.size) throw new DownloadError(`${got} of ${spec.size} bytes arrived`);

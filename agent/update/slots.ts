@@ -62,6 +62,11 @@ export class SlotHome {
     return writeFileAtomic(join(this.home, 'active'), `${slot}\n`);
   }
 
+  /** The trial agent found itself unhealthy: the launcher takes this as the rollback's reason. */
+  failTrial(reason: string): Promise<void> {
+    return writeFileAtomic(join(this.home, 'trial-failed'), `${reason}\n`);
+  }
+
   /** What the launcher wrote after a failed trial, if anything (taken: the file is removed once read). */
   takeRolledBack(): RolledBack | undefined {
     const text = this.read('rolled-back');

@@ -74,10 +74,20 @@ export class Updater {
     return launch !== undefined && launch.trial && this.home!.active() !== launch.slot;
   }
 
-  /** The trial agent joined its coordinator (a round trip acknowledged): its slot becomes the active one. */
-  async joined(): Promise<void> {
+  /**
+   * The trial agent joined its coordinator: with its tree running (`healthy`) its slot becomes the active one;
+   * otherwise it tells the launcher why and ends, and the launcher starts the previous slot.
+   */
+  async joined(healthy: boolean): Promise<void> {
     if (!this.onTrial) return;
     const { launch, log } = this.deps;
+    if (!healthy) {
+      const reason = `version ${this.version} joined, but the desired state on disk did not start under it`;
+      log.error(reason);
+      await this.home!.failTrial(reason);
+      this.deps.restart();
+      return;
+    }
     await this.home!.commit(launch!.slot);
     const revision = this.last?.version === this.version ? this.last.revision : 0;
     await this.record({ revision, version: this.version, state: 'committed' });

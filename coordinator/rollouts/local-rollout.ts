@@ -177,8 +177,9 @@ export class LocalRollout {
     let agent: AgentPin | undefined;
     try {
       if ('agent' in this.def.change) {
-        // Its own tree, unchanged; the new agent must join within the time its gate waits for it.
-        agent = this.deps.agentPin(id, this.def.change.agent, this.def.applyTimeout / 1000);
+        // Its own tree, unchanged. The apply timeout covers download, install and trial: the trial gets half, so
+        // the device's own rollback comes before the gate gives up on it.
+        agent = this.deps.agentPin(id, this.def.change.agent, this.def.applyTimeout / 2000);
         if (!agent) throw new Error(`no release ${this.def.change.agent} for its target`);
         spec = current?.spec ?? { id: 'root', children: [] };
         modules = current?.modules ?? {};

@@ -5,6 +5,7 @@
 # rolled-back and starts the previous slot again. Layout (docs/flashing.md, "Over-the-air agent updates"):
 #   $FLOTILLA_HOME/active        the committed slot, "a" or "b" (written by the agent when a trial commits)
 #   $FLOTILLA_HOME/trial         "SLOT DEADLINE_S REVISION VERSION" (written by the agent that staged an update)
+#   $FLOTILLA_HOME/trial-failed  why a trial agent that joined found itself unhealthy (written by it, read here)
 #   $FLOTILLA_HOME/rolled-back   "REVISION VERSION REASON" (written here, read by the agent)
 #   $FLOTILLA_HOME/slots/{a,b}/  one release each
 # POSIX sh only (busybox ash, dash): it must outlive every release it starts.
@@ -28,7 +29,7 @@ while :; do
 		# The agent commits by writing active first: a trial naming the active slot is committed already.
 		if [ "$t_slot" = "$active" ]; then rm -f "$home/trial"; else slot=$t_slot; trial=1; fi
 	fi
-	rm -f "$home/trial-expired"
+	rm -f "$home/trial-expired" "$home/trial-failed"
 	[ -n "$trial" ] && say "starting slot $slot (version $t_version) on trial for ${t_deadline}s"
 	FLOTILLA_HOME=$home FLOTILLA_SLOT=$slot FLOTILLA_TRIAL=$trial @EXEC_PREFIX@"$home/slots/$slot/$entry" "$@" &
 	child=$!
@@ -59,7 +60,9 @@ while :; do
 	[ -n "$timer" ] && kill -TERM "$timer" 2>/dev/null && wait "$timer" 2>/dev/null
 	rolled=
 	if [ -n "$trial" ] && [ "$(cat "$home/active" 2>/dev/null)" != "$slot" ]; then
-		if [ -f "$home/trial-expired" ]; then
+		if [ -f "$home/trial-failed" ]; then
+			reason=$(cat "$home/trial-failed")
+		elif [ -f "$home/trial-expired" ]; then
 			reason="version $t_version did not join and report healthy within ${t_deadline}s"
 		elif [ -n "$stopping" ]; then
 			reason="version $t_version was stopped before it joined and reported healthy"
@@ -68,7 +71,7 @@ while :; do
 		fi
 		say "rolled back to slot $active: $reason"
 		put "$home/rolled-back" "$t_revision $t_version $reason"
-		rm -f "$home/trial" "$home/trial-expired"
+		rm -f "$home/trial" "$home/trial-expired" "$home/trial-failed"
 		rolled=1
 	fi
 	[ -n "$stopping" ] && exit 0

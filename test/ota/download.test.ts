@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download } from '../../agent/update/download.js';
@@ -9,7 +9,7 @@ import { decideUpdate } from '../../agent/update/decide.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
 import type { AgentPin } from '../../shared/agent-release.js';
 import { listen } from '../../coordinator/listen.js';
-import { memoryLogger, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { eventually, memoryLogger, startCoordinator, tempDir } from '../helpers/cluster.js';
 import { packRelease, putRelease, seaTree } from './ota-helpers.js';
 
 describe('artifact download', () => {
@@ -20,6 +20,8 @@ describe('artifact download', () => {
   let artifact: Buffer;
   let sha256: string;
   const ranges: (string | undefined)[] = [];
+  const file = join(dir.path, 'got.artifact');
+  const part = `${file}.part`;
 
   beforeAll(async () => {
     c = await startCoordinator();
@@ -36,8 +38,11 @@ describe('artifact download', () => {
       const upstream = await fetch(`${c.api}${req.url}`, { headers: req.headers.range ? { range: req.headers.range } : {} });
       res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
       const body = Buffer.from(await upstream.arrayBuffer());
-      if (ranges.length === 1) res.write(body.subarray(0, 100_000), () => res.destroy());
-      else res.end(body);
+      if (ranges.length > 1) return void res.end(body);
+      res.write(body.subarray(0, 100_000));
+      // The link breaks once the device has some of it on disk.
+      await eventually(() => existsSync(part) && statSync(part).size > 0, 10_000, 'the first bytes on disk');
+      res.destroy();
     });
     proxyUrl = `http://127.0.0.1:${await listen(proxy, 0, '127.0.0.1')}`;
   });
@@ -50,7 +55,6 @@ describe('artifact download', () => {
   });
 
   it('resumes a broken download with Range from what arrived, and verifies the whole file', async () => {
-    const file = join(dir.path, 'got.artifact');
     const transferred = await download({ url: `${proxyUrl}/agent-artifacts/${sha256}`, file, sha256, size: artifact.length, attempts: 3, backoffMs: () => 0 });
     expect(readFileSync(file).equals(artifact)).toBe(true);
     expect(ranges[0]).toBeUndefined();

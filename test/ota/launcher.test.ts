@@ -119,15 +119,22 @@ describe('A/B launcher on x64', () => {
     expect(onlineOn('0.1.0')).toBeTruthy();
   });
 
+  it('a trial agent that finds itself unhealthy ends its trial with its reason, and A runs again', async () => {
+    // What agent/update/updater.ts does when the tree on disk does not start under the new agent.
+    await roll('0.2.0-sick', 'echo "version 0.2.0-sick joined, but its tree did not start" > "$FLOTILLA_HOME/trial-failed"; exit 0');
+    const h = await eventually(() => health()?.agentUpdate?.version === '0.2.0-sick' && health()?.agentUpdate?.state === 'rolled_back' && onlineOn('0.1.0'), 30_000, 'rolled back to A');
+    expect(h.agentUpdate).toMatchObject({ reason: 'version 0.2.0-sick joined, but its tree did not start', restarts: 3 });
+  });
+
   it('a good release B is taken: the device restarts into slot B, commits, reports 0.2.0, keeps its step, and A stays beside it', async () => {
     const before = health()!.revision;
     await roll('0.2.0', AGENT);
     const h = await eventually(() => health()?.agentUpdate?.state === 'committed' && onlineOn('0.2.0'), 30_000, 'committed on B');
-    expect(h.agentUpdate).toMatchObject({ version: '0.2.0', restarts: 3 });
+    expect(h.agentUpdate).toMatchObject({ version: '0.2.0', restarts: 4 });
     expect(h.revision).toBeGreaterThan(before!);
     expect(readFileSync(join(home, 'active'), 'utf8').trim()).toBe('b');
     expect(existsSync(join(home, 'slots', 'a', 'flotilla-agent'))).toBe(true);
     expect(JSON.parse(readFileSync(join(home, 'slots', 'b', 'release.json'), 'utf8'))).toMatchObject({ version: '0.2.0', signature: { keyId: key.keyId } });
-    expect(device.milestones.filter((m) => m.event === 'joined').map((m) => m.version)).toEqual(['0.1.0', '0.1.0', '0.1.0', '0.2.0']);
+    expect(device.milestones.filter((m) => m.event === 'joined').map((m) => m.version)).toEqual(['0.1.0', '0.1.0', '0.1.0', '0.1.0', '0.2.0']);
   });
 });

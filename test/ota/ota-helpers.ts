@@ -28,11 +28,16 @@ export function seaTree(dir: string, script: string): string {
   return dir;
 }
 
-/** `tar -cJf` of a release folder, and its signed subject. */
-export function packRelease(dir: string, out: string, subject: { target: string; version: string }, key?: KeyObject): { file: string; subject: ReleaseSubject; signature?: AgentRelease['signature'] } {
-  execFileSync('tar', ['-cJf', out, '-C', dir, '.']);
+/** A tar.xz of a release folder (fast xz: test artifacts are thrown away), and its signed subject. */
+export function packRelease(
+  dir: string,
+  out: string,
+  subject: { target: string; version: string; kind?: ReleaseSubject['kind']; runtime?: string },
+  key?: KeyObject,
+): { file: string; subject: ReleaseSubject; signature?: AgentRelease['signature'] } {
+  execFileSync('sh', ['-c', 'tar -cf - -C "$0" . | xz -0 -T2 > "$1"', dir, out]);
   const bytes = readFileSync(out);
-  const full: ReleaseSubject = { ...subject, sha256: sha256Hex(bytes), size: statSync(out).size, kind: 'full', installBytes: 4096 };
+  const full: ReleaseSubject = { kind: 'full', ...subject, sha256: sha256Hex(bytes), size: statSync(out).size, installBytes: 4096 };
   return { file: out, subject: full, ...(key ? { signature: signRelease(full, key) } : {}) };
 }
 
