@@ -114,9 +114,11 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
       const home = join(dir.path, id);
       flash(t, home);
       const launcher = join(artifactLayout(t, OUT_ROOT).kit, 'flotilla-launcher');
+      // Health every 5 s: a device counts as offline after two silent intervals, and an emulated agent on a busy
+      // 2-core host can stall for seconds.
       devices.set(
         t.name,
-        launch(['sh', launcher, '--coordinator', mqttUrl, '--id', id, `--token=${token}`, '--data-dir', join(dir.path, `${id}-data`), '--health-interval', '2', '--trust', pubFile], {
+        launch(['sh', launcher, '--coordinator', mqttUrl, '--id', id, `--token=${token}`, '--data-dir', join(dir.path, `${id}-data`), '--health-interval', '5', '--trust', pubFile], {
           ...process.env,
           FLOTILLA_HOME: home,
           FLOTILLA_EMULATOR: emulator(t),
