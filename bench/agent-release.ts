@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { listen } from '../coordinator/listen.js';
-import { RELEASE_HEADER } from '../coordinator/releases/routes.js';
+import { RELEASE_HEADER } from '../shared/agent-release.js';
 import { loadTargets } from '../firmware-targets/descriptor.js';
 import { OUT_ROOT, TARGETS_DIR } from '../firmware-targets/build.js';
 import { BuildRelease } from '../firmware-targets/release-info.js';

@@ -1,15 +1,14 @@
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AgentRelease, AgentReleaseList, AgentVersion, releaseKey, signRelease, TargetName, type ReleaseSubject } from '../shared/agent-release.js';
+import { AgentRelease, AgentReleaseList, AgentVersion, RELEASE_HEADER, releaseKey, signRelease, TargetName, type ReleaseSubject } from '../shared/agent-release.js';
 import { opt } from '../shared/config.js';
 import { defineCommand, defineGroup } from '../shared/command.js';
 import { ConfigError, errorMessage } from '../shared/errors.js';
 import { ApiError } from '../shared/api.js';
 import { readPrivateKey } from '../shared/signing-keys.js';
 import { BuildRelease } from '../firmware-targets/release-info.js';
-import { sha256File } from '../firmware-targets/cache.js';
-import { RELEASE_HEADER } from '../coordinator/releases/routes.js';
+import { sha256File } from '../shared/sha256-file.js';
 import { apiOptions } from './api-options.js';
 import { ApiClient } from './api-client.js';
 

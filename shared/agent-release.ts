@@ -41,6 +41,9 @@ export type AgentReleaseList = z.infer<typeof AgentReleaseList>;
 /** `target@version`, the registry's key. */
 export const releaseKey = (target: string, version: string): string => `${target}@${version}`;
 
+/** The upload header carrying a release's subject and signature (JSON); the body is the artifact itself. */
+export const RELEASE_HEADER = 'x-flotilla-release';
+
 /** Where a coordinator serves an artifact: content-addressed, so a cache at any hop never serves stale bytes. */
 export const artifactPath = (sha256: string): string => `/agent-artifacts/${sha256}`;
 

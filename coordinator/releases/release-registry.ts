@@ -44,7 +44,7 @@ export class ReleaseRegistry {
     await this.store.commit();
   }
 
-  /** This coordinator's releases of `version`, after asking the parent for those it has (once per version asked). */
+  /** This coordinator's releases of `version`, after asking the parent (if any) for those it lacks. */
   async resolveVersion(version: string): Promise<AgentRelease[]> {
     if (this.parent) {
       try {

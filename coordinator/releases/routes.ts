@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { AgentRelease, releaseSignatureProblem, ReleaseSubject, type AgentReleaseList } from '../../shared/agent-release.js';
+import { AgentRelease, RELEASE_HEADER, releaseSignatureProblem, ReleaseSubject, type AgentReleaseList } from '../../shared/agent-release.js';
 import { ValidationError } from '../../shared/errors.js';
 import { parseBoundedJson } from '../../shared/json-bounds.js';
 import { StepSignature, type TrustedKeys } from '../../shared/signing.js';
@@ -10,8 +10,6 @@ import type { ReleaseRegistry } from './release-registry.js';
 
 /** An artifact is a whole agent build: a MIPS runtime tree is ~20 MB compressed; this leaves room. */
 export const MAX_ARTIFACT_BYTES = 512 * 1024 * 1024;
-/** The header carrying an upload's release subject and signature (JSON): the body is the artifact itself. */
-export const RELEASE_HEADER = 'x-flotilla-release';
 
 const UploadHeader = ReleaseSubject.omit({ target: true, version: true }).extend({ signature: StepSignature.optional() });
 

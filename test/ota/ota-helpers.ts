@@ -4,12 +4,11 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { signRelease, type AgentRelease, type ReleaseSubject } from '../../shared/agent-release.js';
+import { RELEASE_HEADER, signRelease, type AgentRelease, type ReleaseSubject } from '../../shared/agent-release.js';
 import { sha256Hex } from '../../shared/step-manifest.js';
 import { renderFile, templateVars } from '../../firmware-targets/kit.js';
 import type { TargetDescriptor } from '../../firmware-targets/descriptor.js';
 import { TARGETS_DIR } from '../../firmware-targets/build.js';
-import { RELEASE_HEADER } from '../../coordinator/releases/routes.js';
 
 /** Render the target's A/B launcher into `home` (as install.sh puts it beside the slots). */
 export function writeLauncher(target: TargetDescriptor, home: string): string {
