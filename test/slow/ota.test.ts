@@ -23,10 +23,14 @@ import { launch, packRelease, putRelease, type Launched } from '../ota/ota-helpe
 // never connects are rolled back on both (each back online on A within the deadline), then B is taken. The MIPS
 // update ships only the agent bundle.
 const targets = loadTargets(TARGETS_DIR).filter((t) => t.name === 'linux-arm64' || t.name === 'linux-mipsel');
-/** The rollout's apply timeout; the trial gets half (coordinator/releases/agent-change.ts): an emulated agent takes
- *  10-30 s to join on a busy 2-core host. */
-const APPLY_TIMEOUT_S = 90;
-const TRIAL_S = APPLY_TIMEOUT_S / 2;
+/**
+ * The rollouts' apply timeout; the trial gets half (coordinator/rollouts/local-rollout.ts). An emulated SEA takes
+ * 10-60 s to join on a 2-core host shared with other work, so a release expected to join gets a generous one (it
+ * costs nothing once the device commits); the one that never joins a short one (it costs its whole trial).
+ */
+const APPLY_TIMEOUT_S = 240;
+const HANG_APPLY_TIMEOUT_S = 90;
+const TRIAL_S = HANG_APPLY_TIMEOUT_S / 2;
 
 /** How the host runs the target's executables: qemu-user for a SEA; a runtime tree's own script adds -L itself. */
 function emulator(t: TargetDescriptor): string {
@@ -84,12 +88,12 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
   const summary = async (id: string): Promise<DeviceSummary | undefined> => (await api.devices()).devices.find((d) => d.id === id);
   const detail = async (id: string) => (await fetch(`${apiUrl}/api/v1/devices/${id}`)).json() as Promise<{ health?: { agentUpdate?: { version: string; state: string; reason?: string; restarts: number } } }>;
 
-  async function rollout(version: string): Promise<RolloutStatus> {
-    const { id } = await api.startRollout({ selector: 'fleet=ota', change: { agent: version }, canary: 2, waves: '100%', soak: '2s', applyTimeout: `${APPLY_TIMEOUT_S}s` });
+  async function rollout(version: string, applyTimeoutS = APPLY_TIMEOUT_S): Promise<RolloutStatus> {
+    const { id } = await api.startRollout({ selector: 'fleet=ota', change: { agent: version }, canary: 2, waves: '100%', soak: '2s', applyTimeout: `${applyTimeoutS}s` });
     return eventually(async () => {
       const s = await api.rollout(id);
       return s.state !== 'running' && s;
-    }, (APPLY_TIMEOUT_S + 120) * 1000, `rollout of ${version} to end`);
+    }, (applyTimeoutS + 120) * 1000, `rollout of ${version} to end`);
   }
 
   /** Both devices online on `version`, each with the update state given. */
@@ -146,7 +150,7 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
     const status = await rollout('0.2.0-crash');
     // The canary halts at its first failure; the other device finishes its own trial regardless.
     expect(status.state).toBe('halted');
-    expect(status.reason).toMatch(/rolled back revision \d+ by itself: version 0\.2\.0-crash exited with code 3 before it joined/);
+    expect(status.reason).toMatch(/version 0\.2\.0-crash exited with code 3 before it joined/);
     const back = await bothOn('0.1.0', 'rolled_back', 'both back online on A after the crashing release');
     for (const { d } of back) expect(d.health!.agentUpdate).toMatchObject({ version: '0.2.0-crash', reason: expect.stringMatching(/exited with code 3 before it joined/) });
   });
@@ -158,13 +162,13 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
       expect((await putRelease(apiUrl, packRelease(build.dir, join(work, 'r.tar.xz'), { target: t.name, version: '0.2.0-hang', kind: build.kind, runtime: build.runtime }, createPrivateKey(key.privatePem)))).status).toBe(201);
     }
     const started = Date.now();
-    const status = await rollout('0.2.0-hang');
+    const status = await rollout('0.2.0-hang', HANG_APPLY_TIMEOUT_S);
+    // Halted by the first device's verdict: its own rollback, or its gate's timeout if A's emulated restart was slow.
     expect(status.state).toBe('halted');
-    expect(status.reason).toMatch(new RegExp(`did not join and report healthy within ${TRIAL_S}s`));
     const back = await bothOn('0.1.0', 'rolled_back', 'both back online on A after the hanging release');
     for (const { d } of back) expect(d.health!.agentUpdate).toMatchObject({ version: '0.2.0-hang', reason: `version 0.2.0-hang did not join and report healthy within ${TRIAL_S}s` });
     // Download and install, the trial's deadline, the launcher's 5 s grace, A's emulated start.
-    expect(Date.now() - started).toBeLessThan((TRIAL_S + 90) * 1000);
+    expect(Date.now() - started).toBeLessThan((TRIAL_S + 150) * 1000);
   });
 
   it('both take release B through a rollout; the MIPS update ships only the agent bundle', async () => {
