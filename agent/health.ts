@@ -5,7 +5,7 @@ import type { HealthMessage } from '../shared/messages.js';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 
 /** What the rest of the agent (supervision, step store) adds to each health report. */
-export type HealthContribution = Partial<Pick<HealthMessage, 'children' | 'steps' | 'rates' | 'restartsTotal' | 'spool' | 'revision' | 'rolledBack' | 'logsDropped' | 'revokedSteps'>>;
+export type HealthContribution = Partial<Pick<HealthMessage, 'children' | 'steps' | 'rates' | 'restartsTotal' | 'spool' | 'revision' | 'rolledBack' | 'logsDropped' | 'revokedSteps' | 'agentVersion' | 'agentUpdate'>>;
 
 export interface HealthInputs {
   seq: number;

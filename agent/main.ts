@@ -11,6 +11,8 @@ import { LogForwarder } from './log-forwarder.js';
 import { attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
 import { readTrustedKeys } from '../shared/signing-keys.js';
+import { artifactPath } from '../shared/agent-release.js';
+import { launchEnv, Updater } from './update/index.js';
 import { z } from 'zod';
 
 export const agentSpec = {
@@ -32,7 +34,11 @@ export const agentSpec = {
     trust: {
       schema: z.array(z.string().min(1)),
       multiple: true,
-      description: 'public key (PEM) of a trusted step publisher: run only steps signed by a trusted key; repeat for more (rotation)',
+      description: 'public key (PEM) of a trusted publisher: run only steps, and install only agent releases, signed by a trusted key; repeat for more (rotation)',
+    },
+    'releases-url': {
+      schema: opt.url(['http', 'https']),
+      description: "where agent releases are downloaded (default: http://<the --coordinator host>:<its HTTP port>)",
     },
     ...daemonOptions,
   },
@@ -60,9 +66,27 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
     log,
   });
   agent.addHealthSource(() => ({ logsDropped: logs.dropped }));
-  const workload = await attachWorkload(agent, { trusted });
+  const a = agent;
+  const updater = await Updater.open({
+    launch: launchEnv(),
+    dataDir: v['data-dir'],
+    target: targetName(),
+    trusted,
+    artifactUrl: (pin) => new URL(artifactPath(pin.release.sha256), v['releases-url'] ?? `http://${new URL(v.coordinator).hostname}:${pin.httpPort}`).href,
+    emitEvent: (type, data) => a.emitEvent(type, data),
+    reportHealth: () => a.reportHealth(),
+    // The same clean stop as a service stop; the launcher then starts the staged slot.
+    restart: () => process.kill(process.pid, 'SIGTERM'),
+    log: log.child('update'),
+  });
+  agent.addHealthSource(() => updater.health());
+  const workload = await attachWorkload(agent, { trusted, onDesired: (desired) => void updater.desired(desired.revision, desired.agent) });
   await agent.joined;
-  announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName() });
+  // A trial agent commits once its coordinator took it in (CONNACK: reached and authenticated) and the tree it had
+  // on disk runs again; if that tree does not start under it, it ends its trial at once.
+  await workload.whenIdle();
+  await updater.joined(agent.state.data.desired === null || workload.desired !== undefined);
+  announce('joined', { id: v.id, coordinator: v.coordinator, arch: process.arch, target: targetName(), version: updater.version });
   await untilSignal();
   log.info('shutting down');
   agent.beginStop();

@@ -24,6 +24,7 @@ const BENCHES = [
   'cluster-load',
   'spool',
   'logs',
+  'agent-release',
 ];
 
 const onlyAt = process.argv.indexOf('--only');

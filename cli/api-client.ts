@@ -8,6 +8,7 @@ import { StepInfo, type StepUpload } from '../shared/modules.js';
 import { describeZodError } from '../shared/errors.js';
 import { DeviceLogs } from '../shared/logs.js';
 import { RevocationList, type RevocationRequest } from '../shared/revocations.js';
+import { AgentReleaseList } from '../shared/agent-release.js';
 
 /** A small client of the coordinator's HTTP API (docs/api.md), validating every response it gets. */
 export class ApiClient {
@@ -71,6 +72,10 @@ export class ApiClient {
   /** Send a desired supervisor spec to the target's devices; per-device revisions (in `acks`) or errors. */
   applyDesired(target: FanoutTarget, spec: unknown, timeoutMs?: number) {
     return this.request('POST', '/api/v1/desired', FanoutResult, { target, spec, timeoutMs });
+  }
+
+  agentReleases() {
+    return this.request('GET', '/api/v1/agent-releases', AgentReleaseList);
   }
 
   startRollout(request: RolloutRequest) {

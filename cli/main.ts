@@ -10,6 +10,7 @@ import { rolloutCommand } from './rollout.js';
 import { logsCommand } from './logs.js';
 import { applyCommand } from './apply.js';
 import { keysCommand } from './keys.js';
+import { agentReleaseCommand } from './agent-release.js';
 
 /** A command loaded only when it runs, so each process loads only its own side. */
 function lazy(name: string, summary: string, load: () => Promise<Command>): Command {
@@ -27,6 +28,7 @@ const commands: Command[] = [
   keysCommand,
   lazy('step', 'build a step (AssemblyScript -> .wasm + manifest), run one on stdin lines, sign one, push one to a coordinator', async () => (await import('./step.js')).stepCommand),
   applyCommand,
+  agentReleaseCommand,
   rolloutCommand,
   demoCommand,
 ];

@@ -12,12 +12,13 @@ const json = { schema: opt.bool, flag: true, description: 'print JSON' } as cons
 const start = defineCommand(
   {
     command: 'rollout start',
-    summary: 'start a staged rollout of a spec or a step version over the devices a selector matches; prints its id',
+    summary: 'start a staged rollout of a spec, a step version or an agent release over the devices a selector matches; prints its id',
     usage:
-      "flotilla rollout start (--spec FILE | --step NAME@VERSION) --select SELECTOR [--canary N|N%] [--waves P1,P2,...] [--soak DURATION] [--max-failures N|N%] [--max-restarts N] [--window 'CRON DURATION [TZ]']... [--offline-timeout DURATION] [--json]",
+      "flotilla rollout start (--spec FILE | --step NAME@VERSION | --agent VERSION) --select SELECTOR [--canary N|N%] [--waves P1,P2,...] [--soak DURATION] [--max-failures N|N%] [--max-restarts N] [--window 'CRON DURATION [TZ]']... [--offline-timeout DURATION] [--json]",
     options: {
       spec: { schema: opt.string, description: 'a supervisor spec (JSON file) every selected device gets' },
       step: { schema: opt.string, description: 'a step bump: every child running NAME@* gets NAME@VERSION' },
+      agent: { schema: opt.string, description: 'an agent release: every device updates itself to the release VERSION of its own target (flotilla agent-release push)' },
       select: { schema: opt.string, required: true, description: 'which devices (label selector: site=paris,arch in (arm64,arm),cluster=root/eu/**)' },
       canary: { schema: opt.string, description: 'canary size, N devices or N% (default 1)' },
       waves: { schema: opt.string, description: 'cumulative wave sizes in % (default 10%,50%,100%)' },
@@ -33,10 +34,10 @@ const start = defineCommand(
     },
   },
   async (v) => {
-    if ((v.spec === undefined) === (v.step === undefined)) throw new ConfigError('expected exactly one of --spec and --step');
+    if ([v.spec, v.step, v.agent].filter((c) => c !== undefined).length !== 1) throw new ConfigError('expected exactly one of --spec, --step and --agent');
     const request: RolloutRequest = {
       selector: v.select,
-      change: v.step !== undefined ? { step: v.step } : { spec: readSpec(v.spec!) },
+      change: v.agent !== undefined ? { agent: v.agent } : v.step !== undefined ? { step: v.step } : { spec: readSpec(v.spec!) },
       ...(v.canary !== undefined && { canary: v.canary }),
       ...(v.waves !== undefined && { waves: v.waves }),
       ...(v.soak !== undefined && { soak: v.soak }),

@@ -24,6 +24,7 @@ import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
 import { DesiredStates, addDesiredRoutes, moduleRefOf, resolveSpec } from './desired/index.js';
 import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
+import { ArtifactStore, ReleaseRegistry, addReleaseRoutes, agentPin } from './releases/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
 import { FleetLogs, addLogRoutes, localLogs } from './logs/index.js';
@@ -57,6 +58,8 @@ export interface CoordinatorOptions {
   store?: Omit<StoreOptions, 'log'>;
   /** Trusted publisher keys: step uploads they did not sign are refused (none: every upload is accepted). */
   trust?: TrustedKeys;
+  /** The parent's HTTP API: agent releases and artifacts this cluster lacks are fetched from it once (and kept). */
+  parentHttp?: { http: string; token?: string };
 }
 
 /** The coordinator's internal MQTT user; its password is random per start and never leaves the process. */
@@ -87,6 +90,8 @@ export class Coordinator {
   private sweeper!: NodeJS.Timeout;
   dashboard!: Dashboard;
   rollouts!: Rollouts;
+  releases!: ReleaseRegistry;
+  artifacts!: ArtifactStore;
   mqttPort = 0;
   mqttsPort: number | undefined;
   httpPort = 0;
@@ -175,22 +180,32 @@ export class Coordinator {
     addFederationRoutes(this.router, this.federation, directory, opts.broker ? undefined : this.children);
     addStepRoutes(this.router, this.steps, store, opts.trust ?? new Map(), () => this.revocations.keyIds());
     addKeyRoutes(this.router, this.revocations);
+    this.releases = await ReleaseRegistry.open(opts.dataDir, storeOptions(opts, metrics), opts.parentHttp);
+    this.artifacts = new ArtifactStore(join(opts.dataDir, 'agent-artifacts'), opts.log.child('releases'), opts.parentHttp?.http);
+    addReleaseRoutes(this.router, this.releases, this.artifacts, opts.trust ?? new Map());
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
       dataDir: opts.dataDir,
       cluster: opts.cluster,
       directory,
       desiredOf: (id) => this.desired.get(id),
-      applyDesired: async (id, spec, modules, guard) => {
-        const { revisions, errors } = await this.desired.apply([id], spec, modules, guard);
+      applyDesired: async (id, spec, modules, guard, agent) => {
+        const { revisions, errors } = await this.desired.apply([id], spec, modules, guard, agent);
         if (revisions[id] === undefined) throw new Error(errors[id] ?? 'desired state not applied');
         return revisions[id];
       },
-      steps: {
-        resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
-        module: (ref) => {
-          const info = this.steps.resolve(ref);
-          return info && moduleRefOf(info);
+      env: {
+        steps: {
+          resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
+          module: (ref) => {
+            const info = this.steps.resolve(ref);
+            return info && moduleRefOf(info);
+          },
+        },
+        releases: {
+          resolve: (version) => this.releases.resolveVersion(version),
+          held: (version) => this.releases.ofVersion(version),
+          pin: (target, version, deadlineS) => agentPin(target, this.releases.ofVersion(version), this.httpPort, deadlineS),
         },
       },
       request: (path, target, op, timeoutMs) => this.federation.request(path, target, op, timeoutMs),
@@ -312,7 +327,7 @@ export class Coordinator {
     await this.federation.stop();
     await this.bus.close();
     await this.broker?.close();
-    await Promise.all([this.registry.close(), this.children.close(), this.steps.close(), this.revocations.close()]);
+    await Promise.all([this.registry.close(), this.children.close(), this.steps.close(), this.revocations.close(), this.releases.close()]);
   }
 }
 

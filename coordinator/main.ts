@@ -35,6 +35,8 @@ export const coordinatorSpec = {
     'tls-key': { schema: opt.string, description: 'PEM private key for --tls-cert' },
     'mqtts-port': { schema: opt.port, default: 8883, description: 'MQTT over TLS port, when --tls-cert is given' },
     trust: { schema: z.array(z.string().min(1)), multiple: true, description: 'public key (PEM) of a trusted step publisher: refuse step uploads it did not sign; repeat for more' },
+    'parent-http': { schema: opt.url(['http', 'https']), description: 'parent coordinator HTTP URL: agent releases and their artifacts this cluster lacks come from there (once each)' },
+    'parent-api-token': { schema: opt.string, secret: true, description: 'API token of --parent-http, if it requires one' },
     ...daemonOptions,
   },
 } satisfies CommandSpec;
@@ -64,6 +66,7 @@ export const coordinatorCommand = defineCommand(coordinatorSpec, async (v) => {
     bufferLimit: v['buffer-limit'],
     spoolBytes: v['spool-bytes'],
     trust: readTrustedKeys(v.trust),
+    parentHttp: v['parent-http'] ? { http: v['parent-http'], token: v['parent-api-token'] } : undefined,
     log,
   });
   announce('listening', { mqtt: coordinator.mqttPort, http: coordinator.httpPort, ...(coordinator.mqttsPort !== undefined ? { mqtts: coordinator.mqttsPort } : {}) });

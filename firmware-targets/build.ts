@@ -12,7 +12,8 @@ import { run } from './exec.js';
 import { debianDebs, npmNodeBinary } from './fetch.js';
 import { renderFile, templateVars, writeKit } from './kit.js';
 import { artifactLayout, launchCommand, nodeCommand } from './launch.js';
-import { listTree, packTarball, writeSums } from './package.js';
+import { hashEntries, listTree, packTarball, writeSums } from './package.js';
+import { RUNTIME_DIGEST_FILE, type BuildRelease } from './release-info.js';
 import { unpackRuntime } from './runtime-tree.js';
 import { buildSea } from './sea.js';
 
@@ -53,6 +54,8 @@ async function buildTarget(t: TargetDescriptor, ctx: Ctx): Promise<BuiltTarget> 
 
   let entries: string[];
   let rawBytes: number;
+  let bundleEntries: string[] | undefined;
+  let runtime: string | undefined;
   if (t.node.from === 'npm') {
     const base = await npmNodeBinary(ctx.cache, t.node.package, t.node.version);
     const key = sha256Text(t.node.package, t.node.version, await sha256File(bundle));
@@ -75,11 +78,22 @@ async function buildTarget(t: TargetDescriptor, ctx: Ctx): Promise<BuiltTarget> 
     renderFile(join(TARGETS_DIR, 'kit'), 'launcher.sh', layout.executable, templateVars(t), 0o755);
     writeKit(t, join(TARGETS_DIR, 'kit'), layout.kit);
     await checkNodeVersion(t, layout.runtime, ctx.hostArch);
+    // The runtime tree's digest travels in the artifact: an update whose runtime is unchanged ships without it.
+    runtime = await hashEntries(layout.tree, ['runtime']);
+    writeFileSync(join(layout.tree, RUNTIME_DIGEST_FILE), runtime + '\n');
     entries = ['flotilla'];
+    bundleEntries = ['bin', 'lib', 'kit', RUNTIME_DIGEST_FILE].map((e) => join('flotilla', e));
     rawBytes = listTree(layout.tree).reduce((n, f) => n + f.bytes, 0);
   }
   const packed = await packTarball(ctx.cache, layout.dir, entries, layout.tarball);
   if (packed.hit) hits.push('tarball');
+  const release: BuildRelease = { target: t.name, full: { file: relative(layout.dir, layout.tarball), installBytes: rawBytes }, ...(runtime ? { runtime } : {}) };
+  if (bundleEntries) {
+    await packTarball(ctx.cache, layout.dir, bundleEntries, layout.bundleTarball);
+    const installBytes = bundleEntries.flatMap((e) => listTree(layout.dir).filter((f) => f.path === e || f.path.startsWith(`${e}/`))).reduce((n, f) => n + f.bytes, 0);
+    release.bundle = { file: relative(layout.dir, layout.bundleTarball), installBytes };
+  }
+  writeFileSync(join(layout.dir, 'release.json'), JSON.stringify(release, null, 2) + '\n');
   await smokeTest(t, ctx.hostArch);
   const tarball = relative(layout.dir, layout.tarball);
   await writeSums(layout.dir, t.artifact.kind === 'sea' ? ['flotilla-agent', tarball] : [tarball]);

@@ -17,6 +17,11 @@ export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-siz
  * less private RSS for an idle agent (bench/footprint.ts, bench/README.md). Ignored by other libcs.
  */
 export const SERVICE_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=131072';
+/** Where the installed agent keeps its A/B slots (writable under the systemd unit's ProtectSystem=strict). */
+export const AGENT_HOME = '/var/lib/flotilla/agent';
+/** Where install.sh puts the launcher, the one thing the service runs. */
+export const LAUNCHER_PATH = '/usr/local/bin/flotilla-launcher';
+
 /** The environment the installed service runs the agent with (besides its config file). */
 export const SERVICE_ENV = { NODE_OPTIONS: SERVICE_NODE_OPTIONS, GLIBC_TUNABLES: SERVICE_GLIBC_TUNABLES };
 
@@ -35,7 +40,13 @@ export function templateVars(target: TargetDescriptor): Record<string, string> {
   const vars: Record<string, string> = {
     TARGET: target.name,
     KIND: target.artifact.kind,
-    EXEC: sea ? '/usr/local/bin/flotilla-agent' : '/opt/flotilla/bin/flotilla-agent',
+    EXEC: LAUNCHER_PATH,
+    HOME: AGENT_HOME,
+    /** The agent's executable inside a slot. */
+    ENTRY: sea ? 'flotilla-agent' : 'flotilla/bin/flotilla-agent',
+    // A test host runs a foreign SEA under qemu-user (FLOTILLA_EMULATOR, empty on devices); a runtime tree's own
+    // script does that for its loader.
+    EXEC_PREFIX: sea ? '$FLOTILLA_EMULATOR ' : '',
     NODE_OPTIONS: SERVICE_NODE_OPTIONS,
     GLIBC_TUNABLES: SERVICE_GLIBC_TUNABLES,
     NODE_VERSION: target.node.version,
@@ -59,4 +70,5 @@ export function writeKit(target: TargetDescriptor, kitDir: string, outDir: strin
     renderFile(kitDir, template, join(outDir, template), vars, mode);
   }
   renderFile(kitDir, 'install.sh', join(outDir, 'install.sh'), vars, 0o755);
+  renderFile(kitDir, 'flotilla-launcher.sh', join(outDir, 'flotilla-launcher'), vars, 0o755);
 }

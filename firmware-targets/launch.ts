@@ -16,6 +16,8 @@ export function artifactLayout(target: TargetDescriptor, outRoot: string) {
     bundle: join(tree, 'lib', 'agent.cjs'),
     kit: sea ? join(dir, 'kit') : join(tree, 'kit'),
     tarball: join(dir, `flotilla-agent-${target.name}.tar.xz`),
+    /** Runtime targets: the agent without its runtime tree, an update for devices that have that runtime. */
+    bundleTarball: join(dir, `flotilla-agent-${target.name}-bundle.tar.xz`),
     sums: join(dir, 'SHA256SUMS'),
   };
 }

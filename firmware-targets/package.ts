@@ -16,8 +16,8 @@ export function listTree(dir: string, base = dir): { path: string; bytes: number
   return out;
 }
 
-/** Content hash of the given paths under `dir` (names, modes and bytes), used as the tarball's cache key. */
-async function hashEntries(dir: string, entries: string[]): Promise<string> {
+/** Content hash of the given paths under `dir` (names, modes and bytes): a tarball's cache key, a runtime tree's digest. */
+export async function hashEntries(dir: string, entries: string[]): Promise<string> {
   const hash = createHash('sha256');
   for (const e of entries) {
     for (const f of statSync(join(dir, e)).isDirectory() ? listTree(join(dir, e), dir) : [{ path: e, bytes: 0 }]) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Sha256 } from './module-fetch.js';
 import { StepLimits } from './step-manifest.js';
 import { StepSignature } from './signing.js';
+import { AgentPin } from './agent-release.js';
 import { StepRef, parseSupervisorSpec, type SupervisorSpec, type WorkerChild } from './supervisor-spec.js';
 import { ValidationError, describeZodError, errorMessage } from './errors.js';
 
@@ -33,6 +34,8 @@ export const DesiredMessage = z.object({
   spec: z.unknown(),
   modules: z.record(StepRef, ModuleRef),
   guard: DesiredGuard.optional(),
+  /** The agent release the device should run (an agent rollout); absent: whatever it runs. */
+  agent: AgentPin.optional(),
 });
 export type DesiredMessage = z.infer<typeof DesiredMessage>;
 export interface DesiredState {
@@ -41,6 +44,7 @@ export interface DesiredState {
   spec: SupervisorSpec;
   modules: Record<string, ModuleRef>;
   guard?: DesiredGuard;
+  agent?: AgentPin;
 }
 
 /** Parse a desired message; every step the spec uses must have its module listed. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AgentUpdateHealth } from './agent-release.js';
 import { ValidationError, describeZodError } from './errors.js';
 import { parseBoundedJson } from './json-bounds.js';
 import { StartChildCommand, TerminateChildCommand } from './supervisor-spec.js';
@@ -71,6 +72,8 @@ export const HealthMessage = z.object({
   revision: z.number().int().nonnegative().optional(),
   /** The last revision the agent rolled back by itself (docs/rollouts.md); in every report, so it is never lost. */
   rolledBack: z.number().int().nonnegative().optional(),
+  /** The last over-the-air agent update this device worked on, and its restarts for updates (docs/flashing.md). */
+  agentUpdate: AgentUpdateHealth.optional(),
   /** Warn/error lines the agent did not forward since it started (over a step's rate limit, or while offline). */
   logsDropped: z.number().int().nonnegative().default(0),
   /** Steps it runs whose module is signed by a key revoked since (shared/revocations.ts): kept running, reported. */

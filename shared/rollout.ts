@@ -4,6 +4,7 @@ import { SelectorSchema } from './selector-schema.js';
 import { ModuleRef } from './desired.js';
 import { StepRef } from './supervisor-spec.js';
 import { WindowSchema } from './window.js';
+import { AgentVersion } from './agent-release.js';
 
 /**
  * Staged rollouts (docs/rollouts.md): what the API and the CLI exchange, and what coordinators pass each other.
@@ -49,7 +50,8 @@ export const WavesSchema = z
     return waves;
   });
 
-export const RolloutChange = z.union([z.strictObject({ spec: z.unknown() }), z.strictObject({ step: StepRef })]);
+/** A whole spec, a step bump, or an agent release (each device takes the release of its own target). */
+export const RolloutChange = z.union([z.strictObject({ spec: z.unknown() }), z.strictObject({ step: StepRef }), z.strictObject({ agent: AgentVersion })]);
 
 /** `POST /api/v1/rollouts`. */
 export const RolloutRequest = z.strictObject({

@@ -20,7 +20,10 @@ const FETCH_TIMEOUT_MS = 30_000;
  * local state), step inputs and outputs through the agent (its subscriptions and spool), supervisor events back,
  * simple_one_for_one commands, and the tree in every health report.
  */
-export async function attachWorkload(agent: Agent, options: { restartBufferSize?: number; trusted?: TrustedKeys } = {}): Promise<Workload> {
+export async function attachWorkload(
+  agent: Agent,
+  options: { restartBufferSize?: number; trusted?: TrustedKeys; /** Every desired state received (the agent updater reads its pin). */ onDesired?: (desired: DesiredState) => void } = {},
+): Promise<Workload> {
   const { opts, client, state } = agent;
   /** A step output the broker would refuse is rejected when the spec (or child) arrives, not at its first message. */
   const checkOutputs = (outputs: (string | undefined)[]) => {
@@ -93,6 +96,7 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
   agent.onDesired(async (payload) => {
     // A malformed desired state is rejected input (thrown: logged and counted); one that fails to apply is an event.
     const desired = parseDesired(decode(z.unknown(), payload, 'desired spec'));
+    options.onDesired?.(desired);
     // Its coordinator still holds (retained) the revision this agent rolled back: it is not run again.
     if (desired.revision === state.data.rolledBack) return;
     guard.applying(desired, workload.desired);

@@ -71,6 +71,14 @@ export class Workload {
     return this.current;
   }
 
+  /** Resolves once every apply queued so far has settled (succeeded or failed). */
+  whenIdle(): Promise<void> {
+    return this.applying.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /**
    * Apply desired states one at a time, in arrival order; a stale revision is ignored. A failed apply (its caller
    * reports it) never blocks the ones queued after it: each waits for the previous to settle, not to succeed.

@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
+import type { AgentPin } from '../../shared/agent-release.js';
 import { errorMessage } from '../../shared/errors.js';
 import { encode } from '../../shared/messages.js';
 import { CONTRACT, deviceTopic } from '../../shared/topics.js';
@@ -24,16 +25,18 @@ export class DesiredStates {
   /**
    * Store and publish `spec` for each device; the stores share one commit. The revision is the time of the change in
    * ms, or the previous revision + 1 if the clock went back. A device whose state could not be stored is not
-   * published to and reports why in `errors` (ids from the wire: null-prototype maps).
+   * published to and reports why in `errors` (ids from the wire: null-prototype maps). The agent a device should
+   * run carries over from its previous desired state unless `agent` sets it (null: no longer pinned).
    */
-  async apply(devices: string[], spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }> {
+  async apply(devices: string[], spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard, agent?: AgentPin | null): Promise<{ revisions: Record<string, number>; errors: Record<string, string> }> {
     const revisions: Record<string, number> = Object.create(null);
     const errors: Record<string, string> = Object.create(null);
     const ts = this.clock();
     await Promise.all(
       devices.map(async (id) => {
-        const previous = this.get(id)?.revision ?? 0;
-        const desired: DesiredMessage = { revision: Math.max(ts, previous + 1), ts, spec, modules, ...(guard && { guard }) };
+        const before = this.get(id);
+        const pin = agent === undefined ? before?.agent : (agent ?? undefined);
+        const desired: DesiredMessage = { revision: Math.max(ts, (before?.revision ?? 0) + 1), ts, spec, modules, ...(guard && { guard }), ...(pin && { agent: pin }) };
         try {
           await this.registry.setDesired(id, desired);
         } catch (err) {

@@ -1,7 +1,13 @@
+import type { AgentPin, AgentRelease } from '../../shared/agent-release.js';
+import type { DeviceSummary } from '../../shared/api.js';
 import { stepRefs, type DesiredMessage, type ModuleRef } from '../../shared/desired.js';
 import { ValidationError } from '../../shared/errors.js';
 import type { RolloutDefinition } from '../../shared/rollout.js';
 import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
+import { agentObservation, agentSkip } from '../releases/agent-change.js';
+import type { LiveDevice } from '../fleet/fleet-state.js';
+import { observationOf } from './observe.js';
+import type { Observation } from './share-core.js';
 import { bumpSkipReason, bumpStep } from './step-bump.js';
 
 /**
@@ -19,13 +25,49 @@ export interface StepLookup {
   module(ref: string): ModuleRef | undefined;
 }
 
+/** This coordinator's agent releases (coordinator/releases). */
+export interface ReleaseLookup {
+  /** The releases of a version, asking the parent for those this cluster lacks. */
+  resolve(version: string): Promise<AgentRelease[]>;
+  /** The releases of a version held here. */
+  held(version: string): AgentRelease[];
+  /** The pin for a device of `target` (undefined: no release for it here); the trial has `deadlineS`. */
+  pin(target: string | undefined, version: string, deadlineS: number): AgentPin | undefined;
+}
+
+/** What a kind reads at its coordinator. */
+export interface ChangeEnv {
+  steps: StepLookup;
+  releases: ReleaseLookup;
+}
+
+/** One device at its own coordinator, as a kind sees it. */
+export interface DeviceView {
+  current: DesiredMessage | undefined;
+  summary: DeviceSummary | undefined;
+}
+
+/** A device's new desired state; `agent` pins a release, `guard` says whether the tree's own rollback guards it. */
+export interface ChangedDesired {
+  spec: unknown;
+  modules: Record<string, ModuleRef>;
+  guard: boolean;
+  agent?: AgentPin;
+}
+
 interface ChangeKind<C extends Change> {
   /** At the owner: the modules every device taking the change needs; a ChangeRefused names the field. */
-  resolve(change: C, steps: StepLookup): Record<string, ModuleRef>;
+  resolve(change: C, env: ChangeEnv): Promise<Record<string, ModuleRef>>;
+  /** At the device's coordinator, when its share opens: fetch what the change needs that is not here yet. */
+  prepare(change: C, env: ChangeEnv): Promise<void>;
   /** At the device's coordinator: why this device cannot take it (it is skipped and reported), or undefined. */
-  skip(change: C, current: DesiredMessage | undefined): string | undefined;
+  skip(change: C, device: DeviceView, env: ChangeEnv): string | undefined;
   /** At the device's coordinator: the device's new desired state; throws (the device fails) when it cannot. */
-  desired(change: C, modules: Record<string, ModuleRef>, current: DesiredMessage | undefined): { spec: unknown; modules: Record<string, ModuleRef> };
+  desired(change: C, modules: Record<string, ModuleRef>, device: DeviceView, env: ChangeEnv, applyTimeoutMs: number): ChangedDesired;
+  /** What the gate sees of a device. */
+  observe(change: C, live: LiveDevice | undefined): Observation;
+  /** Whether a revert puts back the agent pinned before (an agent change) or leaves the pin as it is. */
+  revertsAgent: boolean;
 }
 
 /** A change the owner cannot accept: `field` is the request field to name in the 400. */
@@ -41,29 +83,35 @@ export class ChangeRefused extends Error {
 
 type StepChange = Extract<Change, { step: string }>;
 type SpecChange = Extract<Change, { spec: unknown }>;
+type AgentChange = Extract<Change, { agent: string }>;
 
 const specOf = (current: DesiredMessage | undefined) => (current ? parseSupervisorSpec(current.spec) : null);
 
 /** `--step NAME@VERSION`: every worker running NAME@* in the device's own spec gets VERSION (step-bump.ts). */
+/** The tree kinds: the gate watches the tree, the agent's own tree guard covers the soak. */
+const treeKind = { prepare: async () => {}, observe: (_: unknown, live: LiveDevice | undefined) => observationOf(live), revertsAgent: false };
+
 const stepBump: ChangeKind<StepChange> = {
-  resolve({ step }, steps) {
+  ...treeKind,
+  async resolve({ step }, { steps }) {
     const module = steps.module(step);
     if (!module) throw new ChangeRefused('change.step', `unknown step ${step}: push it first (flotilla step push)`);
     return { [step]: module };
   },
-  skip: ({ step }, current) => bumpSkipReason(specOf(current), step),
-  desired({ step }, modules, current) {
+  skip: ({ step }, { current }) => bumpSkipReason(specOf(current), step),
+  desired({ step }, modules, { current }) {
     const bump = current && bumpStep(parseSupervisorSpec(current.spec), step);
     if (!bump) throw new Error(bumpSkipReason(specOf(current), step) ?? 'nothing to bump');
     // The device's own modules for the steps it keeps, the rollout's for the new one.
     const all = { ...current.modules, ...modules };
-    return { spec: bump.spec, modules: Object.fromEntries(stepRefs(bump.spec).map((ref) => [ref, all[ref]])) };
+    return { spec: bump.spec, modules: Object.fromEntries(stepRefs(bump.spec).map((ref) => [ref, all[ref]])), guard: true };
   },
 };
 
 /** `--spec FILE`: one whole supervisor spec for every device. */
 const wholeSpec: ChangeKind<SpecChange> = {
-  resolve({ spec }, steps) {
+  ...treeKind,
+  async resolve({ spec }, { steps }) {
     try {
       return steps.resolve(spec);
     } catch (err) {
@@ -72,16 +120,44 @@ const wholeSpec: ChangeKind<SpecChange> = {
     }
   },
   skip: () => undefined,
-  desired: ({ spec }, modules) => ({ spec, modules }),
+  desired: ({ spec }, modules) => ({ spec, modules, guard: true }),
+};
+
+/**
+ * `--agent VERSION`: each device gets the release of its own target pinned in its desired state, its tree unchanged
+ * (coordinator/releases/agent-change.ts); the launcher's trial, not the tree's guard, is its probation.
+ */
+const agentRelease: ChangeKind<AgentChange> = {
+  async resolve({ agent }, { releases }) {
+    if ((await releases.resolve(agent)).length === 0) throw new ChangeRefused('change.agent', `no agent release ${agent}: push one per target first (flotilla agent-release push)`);
+    return {};
+  },
+  async prepare({ agent }, { releases }) {
+    await releases.resolve(agent);
+  },
+  skip: ({ agent }, { summary }, { releases }) => (summary ? agentSkip(summary, agent, releases.held(agent)) : 'not a device of this cluster'),
+  desired({ agent }, _modules, { current, summary }, { releases }, applyTimeoutMs) {
+    // The apply timeout covers download, install and trial: the trial gets half, so the device's own rollback
+    // comes before the gate gives up on it.
+    const pin = releases.pin(summary?.target ?? undefined, agent, applyTimeoutMs / 2000);
+    if (!pin) throw new Error(`no release ${agent} for its target`);
+    return { spec: current?.spec ?? { id: 'root', children: [] }, modules: current?.modules ?? {}, guard: false, agent: pin };
+  },
+  observe: ({ agent }, live) => agentObservation(live, agent),
+  revertsAgent: true,
 };
 
 /** One row per kind, keyed by the change's one field (RolloutChange is a union of strict one-field objects). */
-const KINDS = { step: stepBump, spec: wholeSpec };
+const KINDS = { step: stepBump, spec: wholeSpec, agent: agentRelease };
 
 function kindOf(change: Change): ChangeKind<Change> {
   return KINDS[Object.keys(change)[0] as keyof typeof KINDS] as ChangeKind<Change>;
 }
 
-export const resolveChange = (change: Change, steps: StepLookup) => kindOf(change).resolve(change, steps);
-export const skipReason = (change: Change, current: DesiredMessage | undefined) => kindOf(change).skip(change, current);
-export const desiredFor = (change: Change, modules: Record<string, ModuleRef>, current: DesiredMessage | undefined) => kindOf(change).desired(change, modules, current);
+export const resolveChange = (change: Change, env: ChangeEnv) => kindOf(change).resolve(change, env);
+export const prepareChange = (change: Change, env: ChangeEnv) => kindOf(change).prepare(change, env);
+export const skipReason = (change: Change, device: DeviceView, env: ChangeEnv) => kindOf(change).skip(change, device, env);
+export const desiredFor = (change: Change, modules: Record<string, ModuleRef>, device: DeviceView, env: ChangeEnv, applyTimeoutMs: number) =>
+  kindOf(change).desired(change, modules, device, env, applyTimeoutMs);
+export const observeFor = (change: Change, live: LiveDevice | undefined) => kindOf(change).observe(change, live);
+export const revertsAgent = (change: Change) => kindOf(change).revertsAgent;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AgentPin } from '../../shared/agent-release.js';
 import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { RequestOp, RequestScope } from '../../shared/federation.js';
@@ -9,7 +10,7 @@ import type { FanoutResult } from '../../shared/api.js';
 import { RolloutRequest, ShareReply, type RolloutStatus, type ShareOrder, type ShareReportMessage } from '../../shared/rollout.js';
 import { matches } from '../../shared/selector.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
-import { ChangeRefused, resolveChange, type StepLookup } from './change.js';
+import { ChangeRefused, resolveChange, type ChangeEnv } from './change.js';
 import { OwnedRollout, type OwnerDeps } from './owned-rollout.js';
 import { RolloutFile } from './rollout-file.js';
 import { Shares } from './shares.js';
@@ -34,9 +35,10 @@ export interface RolloutsDeps {
   cluster: string;
   directory: DeviceDirectory;
   desiredOf(id: string): DesiredMessage | undefined;
-  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
-  /** The step registry here, for the changes of the rollouts started here. */
-  steps: StepLookup;
+  /** `agent` pins the agent release (null: unpinned; absent: as it was). */
+  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard, agent?: AgentPin | null): Promise<number>;
+  /** The step registry and agent releases here, for the changes of rollouts started here and of shares here. */
+  env: ChangeEnv;
   /** A request down the tree (coordinator/federation: `[]` is this cluster); acks keyed by qualified id. */
   request(path: ClusterPath, target: RequestScope, op: RequestOp, timeoutMs: number): Promise<{ result: FanoutResult }>;
   /** Send a report of one of our shares up to the parent's coordinators (the owner is above). */
@@ -67,6 +69,7 @@ export class Rollouts {
         directory: deps.directory,
         desiredOf: deps.desiredOf,
         applyDesired: deps.applyDesired,
+        env: deps.env,
         report: ({ rollout, upstream }, reply) => (upstream ? deps.publishUp({ rollout, ...reply }) : this.reported([], { rollout, ...reply })),
         log: deps.log,
         now: Date.now,
@@ -134,7 +137,7 @@ export class Rollouts {
     const def = parsed.data;
     let modules: Record<string, ModuleRef>;
     try {
-      modules = resolveChange(def.change, this.deps.steps);
+      modules = await resolveChange(def.change, this.deps.env);
     } catch (err) {
       if (err instanceof ChangeRefused) throw new RolloutRefused(400, `${err.field}: ${err.message}`);
       throw err;

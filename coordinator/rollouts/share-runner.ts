@@ -1,8 +1,9 @@
+import type { AgentPin } from '../../shared/agent-release.js';
 import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
-import { desiredFor, skipReason, type Change } from './change.js';
+import { desiredFor, revertsAgent, skipReason, type Change, type ChangeEnv, type DeviceView } from './change.js';
 import { ShareCore, type Decision, type Observation, type ShareSnapshot } from './share-core.js';
 import { StepQueue } from './step-queue.js';
 
@@ -29,9 +30,15 @@ export interface ShareRecord {
 /** What a share needs from its coordinator. */
 export interface ShareDeps {
   desiredOf(id: string): DesiredMessage | undefined;
-  /** With a guard, the agent reverts by itself if the tree fails within `windowMs` (device-local rollback). */
-  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard): Promise<number>;
-  observe(id: string): Observation;
+  /**
+   * With a guard, the agent reverts by itself if the tree fails within `windowMs` (device-local rollback); `agent`
+   * pins the agent release (null: unpinned; absent: as it was).
+   */
+  applyDesired(id: string, spec: unknown, modules: Record<string, ModuleRef>, guard?: DesiredGuard, agent?: AgentPin | null): Promise<number>;
+  /** What the gate sees of a device, for this change. */
+  observe(id: string, change: Change): Observation;
+  device(id: string): DeviceView;
+  env: ChangeEnv;
   save(record: ShareRecord): Promise<void>;
   /** The share's progress, once the state it reflects is on disk. */
   report(share: Pick<ShareRecord, 'rollout' | 'upstream'>, reply: ShareReply): void;
@@ -79,7 +86,7 @@ export class ShareRunner {
   /** A new share over the devices the owner chose; a device that cannot take the change is skipped with the reason. */
   static create(open: ShareOpen, upstream: boolean, deps: ShareDeps): ShareRunner {
     const candidates = [...new Set(open.devices)].map((id) => {
-      const skip = skipReason(open.change, deps.desiredOf(id));
+      const skip = skipReason(open.change, deps.device(id), deps.env);
       return skip ? { id, skip } : { id };
     });
     const core = ShareCore.create(open.gates, candidates, { now: deps.now });
@@ -111,7 +118,7 @@ export class ShareRunner {
   /** Begin, or resume after a restart: what each device looks like now; the current report goes out. */
   start(): Promise<ShareReply> {
     return this.run(() => {
-      for (const d of this.core.report().devices) this.onCore(this.core.observe(d.id, this.deps.observe(d.id)));
+      for (const d of this.core.report().devices) this.onCore(this.core.observe(d.id, this.deps.observe(d.id, this.record.change)));
       this.onCore(this.core.tick());
     });
   }
@@ -128,7 +135,7 @@ export class ShareRunner {
 
   /** A device of this share changed at this coordinator. */
   observe(id: string): void {
-    this.later(() => this.onCore(this.core.observe(id, this.deps.observe(id))));
+    this.later(() => this.onCore(this.core.observe(id, this.deps.observe(id, this.record.change))));
   }
 
   stop(): void {
@@ -205,9 +212,11 @@ export class ShareRunner {
     const { soakMs, applyTimeoutMs } = this.core.gates;
     let revision: number;
     try {
-      const desired = desiredFor(this.record.change, this.record.modules, this.deps.desiredOf(id));
-      // The device's own probation: as long as the coordinator waits for its verdict.
-      revision = await this.deps.applyDesired(id, desired.spec, desired.modules, { windowMs: soakMs + applyTimeoutMs });
+      const desired = desiredFor(this.record.change, this.record.modules, this.deps.device(id), this.deps.env, applyTimeoutMs);
+      // The device's own probation: as long as the coordinator waits for its verdict (an agent change has the
+      // launcher's trial instead).
+      const guard = desired.guard ? { windowMs: soakMs + applyTimeoutMs } : undefined;
+      revision = await this.deps.applyDesired(id, desired.spec, desired.modules, guard, desired.agent);
     } catch (err) {
       return this.later(() => this.onCore(this.core.applyFailed(id, errorMessage(err))));
     }
@@ -218,8 +227,10 @@ export class ShareRunner {
   private async revert(id: string): Promise<void> {
     const before = this.previous.get(id);
     try {
-      if (before) await this.deps.applyDesired(id, before.spec, before.modules);
-      else if (before === null) await this.deps.applyDesired(id, { id: 'root', children: [] }, {});
+      // An agent change goes back to the agent pinned before (none: unpinned, the device keeps what it runs).
+      const agent = revertsAgent(this.record.change) ? (before?.agent ?? null) : undefined;
+      if (before) await this.deps.applyDesired(id, before.spec, before.modules, undefined, agent);
+      else if (before === null) await this.deps.applyDesired(id, { id: 'root', children: [] }, {}, undefined, agent);
     } catch (err) {
       this.deps.log.error(`rollout ${this.rollout}: could not roll back ${id}: ${errorMessage(err)}`);
     }

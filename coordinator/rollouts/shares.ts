@@ -1,11 +1,11 @@
 import { errorMessage } from '../../shared/errors.js';
 import type { ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
 import type { DirectoryChange, DeviceDirectory } from '../fleet/directory.js';
-import { observationOf } from './observe.js';
+import { observeFor, prepareChange } from './change.js';
 import type { RolloutFile } from './rollout-file.js';
 import { ShareRunner, type ShareDeps } from './share-runner.js';
 
-export type SharesDeps = Omit<ShareDeps, 'observe' | 'save'> & { cluster: string; directory: DeviceDirectory };
+export type SharesDeps = Omit<ShareDeps, 'observe' | 'device' | 'save'> & { cluster: string; directory: DeviceDirectory };
 
 /**
  * This coordinator's shares of rollouts, one per rollout that covers some of its own devices, whoever owns the
@@ -50,6 +50,8 @@ export class Shares {
       const other = this.activeWith(id);
       if (other) throw new Error(`device ${id} is already in rollout ${other}; two active rollouts may not share a device`);
     }
+    await prepareChange(msg.change, this.deps.env);
+    if (this.all.has(msg.rollout)) return this.all.get(msg.rollout)!.current(); // opened again while preparing
     const share = ShareRunner.create(msg, upstream, this.shareDeps());
     this.all.set(msg.rollout, share);
     return share.start();
@@ -70,7 +72,12 @@ export class Shares {
 
   private shareDeps(): ShareDeps {
     const { deps } = this;
-    return { ...deps, observe: (id) => observationOf(deps.directory.live.get(id)), save: (record) => this.file.saveShare(record) };
+    return {
+      ...deps,
+      observe: (id, change) => observeFor(change, deps.directory.live.get(id)),
+      device: (id) => ({ current: deps.desiredOf(id), summary: deps.directory.summary(id) }),
+      save: (record) => this.file.saveShare(record),
+    };
   }
 
   /** Own device news reaches the active shares that hold that device. */

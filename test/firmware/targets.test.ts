@@ -85,16 +85,17 @@ describe('install kit', () => {
       try {
         writeKit(t, join(TARGETS_DIR, 'kit'), out);
         const files = readdirSync(out).sort();
-        expect(files).toEqual(['agent.json', 'flotilla-agent.service', 'install.sh', ...(t.kit.includes('procd') ? ['flotilla-agent.procd'] : [])].sort());
+        expect(files).toEqual(['agent.json', 'flotilla-agent.service', 'flotilla-launcher', 'install.sh', ...(t.kit.includes('procd') ? ['flotilla-agent.procd'] : [])].sort());
         for (const f of files) expect(readFileSync(join(out, f), 'utf8')).not.toMatch(/@[A-Z_]+@/);
         const unit = readFileSync(join(out, 'flotilla-agent.service'), 'utf8');
-        expect(unit).toContain(t.artifact.kind === 'sea' ? 'ExecStart=/usr/local/bin/flotilla-agent' : 'ExecStart=/opt/flotilla/bin/flotilla-agent');
+        // The service runs the A/B launcher, which runs the agent of the active slot.
+        expect(unit).toContain('ExecStart=/usr/local/bin/flotilla-launcher');
         // Quoted, or systemd splits the flags into separate (invalid) assignments.
         expect(unit).toContain(`Environment="NODE_OPTIONS=${SERVICE_ENV.NODE_OPTIONS}" "GLIBC_TUNABLES=${SERVICE_ENV.GLIBC_TUNABLES}"`);
         expect(JSON.parse(readFileSync(join(out, 'agent.json'), 'utf8'))).toMatchObject({ 'token-file': '/etc/flotilla/token' });
         // The shell parts must at least parse (sh -n), the launcher of runtime targets included.
         if (t.artifact.kind === 'runtime') renderFile(join(TARGETS_DIR, 'kit'), 'launcher.sh', join(out, 'launcher.sh'), templateVars(t), 0o755);
-        for (const f of readdirSync(out).filter((f) => f.endsWith('.sh') || f.endsWith('.procd'))) execFileSync('sh', ['-n', join(out, f)]);
+        for (const f of readdirSync(out).filter((f) => f.endsWith('.sh') || f.endsWith('.procd') || f === 'flotilla-launcher')) execFileSync('sh', ['-n', join(out, f)]);
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ChangeRefused, desiredFor, resolveChange, skipReason } from '../../coordinator/rollouts/change.js';
+import { ChangeRefused, desiredFor, resolveChange, revertsAgent, skipReason } from '../../coordinator/rollouts/change.js';
 import { ShareCore, type Observation } from '../../coordinator/rollouts/share-core.js';
 import { StepQueue } from '../../coordinator/rollouts/step-queue.js';
 import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
+import type { AgentPin, AgentRelease } from '../../shared/agent-release.js';
+import type { DeviceSummary } from '../../shared/api.js';
 
 const mod = (c: string): ModuleRef => ({ sha256: c.repeat(64), size: 1 });
 const clock = (t = 1_000_000) => ({ now: () => t, set: (v: number) => (t = v) });
@@ -52,23 +54,48 @@ describe('the change seam: resolved at the owner, applied at the device\'s coord
     modules: { 'avg@1': mod('a'), 'other@2': mod('b') },
   };
   const steps = { resolve: () => ({ 'x@1': mod('c') }), module: (ref: string) => (ref === 'avg@2' ? mod('d') : undefined) };
+  const release = { target: 'linux-arm64', version: '2.0.0' } as AgentRelease;
+  const releases = {
+    resolve: async (v: string) => (v === '2.0.0' ? [release] : []),
+    held: (v: string) => (v === '2.0.0' ? [release] : []),
+    pin: (target: string | undefined, v: string, deadlineS: number) => (target === 'linux-arm64' && v === '2.0.0' ? ({ release, httpPort: 1, deadlineS } as AgentPin) : undefined),
+  };
+  const env = { steps, releases };
+  const device = (summary?: Partial<DeviceSummary>) => ({ current, summary: summary as DeviceSummary | undefined });
 
-  it('a step bump brings its one module; the device keeps its own for the steps it keeps, and drops the old one', () => {
+  it('a step bump brings its one module; the device keeps its own for the steps it keeps, and drops the old one', async () => {
     const change = { step: 'avg@2' };
-    const modules = resolveChange(change, steps);
+    const modules = await resolveChange(change, env);
     expect(modules).toEqual({ 'avg@2': mod('d') });
-    expect(skipReason(change, current)).toBeUndefined();
-    const next = desiredFor(change, modules, current);
+    expect(skipReason(change, device(), env)).toBeUndefined();
+    const next = desiredFor(change, modules, device(), env, 5_000);
     expect(next.spec).toMatchObject({ id: 'root', children: [{ id: 'a', step: 'avg@2' }, { id: 'b', step: 'other@2' }] });
     expect(next.modules).toEqual({ 'avg@2': mod('d'), 'other@2': mod('b') });
-    expect(skipReason({ step: 'none@1' }, current)).toBe('it does not run none');
+    expect(next).toMatchObject({ guard: true });
+    expect(next.agent).toBeUndefined();
+    expect(skipReason({ step: 'none@1' }, device(), env)).toBe('it does not run none');
+    expect(revertsAgent(change)).toBe(false);
   });
 
-  it('an unknown step is refused naming the field; a whole spec skips nobody and is given as it is', () => {
-    expect(() => resolveChange({ step: 'avg@9' }, steps)).toThrow(new ChangeRefused('change.step', 'unknown step avg@9: push it first (flotilla step push)'));
+  it('an unknown step is refused naming the field; a whole spec skips nobody and is given as it is', async () => {
+    await expect(resolveChange({ step: 'avg@9' }, env)).rejects.toThrow(new ChangeRefused('change.step', 'unknown step avg@9: push it first (flotilla step push)'));
     const change = { spec: { id: 'root', children: [] } };
-    expect(skipReason(change, undefined)).toBeUndefined();
-    expect(desiredFor(change, { 'x@1': mod('c') }, current)).toEqual({ spec: change.spec, modules: { 'x@1': mod('c') } });
+    expect(skipReason(change, { current: undefined, summary: undefined }, env)).toBeUndefined();
+    expect(desiredFor(change, { 'x@1': mod('c') }, device(), env, 5_000)).toEqual({ spec: change.spec, modules: { 'x@1': mod('c') }, guard: true });
+  });
+
+  it('an agent release pins the release of the device\'s own target, keeps its tree, and reverts the pin', async () => {
+    const change = { agent: '2.0.0' };
+    expect(await resolveChange(change, env)).toEqual({});
+    await expect(resolveChange({ agent: '9.9.9' }, env)).rejects.toThrow(new ChangeRefused('change.agent', 'no agent release 9.9.9: push one per target first (flotilla agent-release push)'));
+    expect(skipReason(change, device({ target: 'linux-arm64', agentVersion: '1.0.0' }), env)).toBeUndefined();
+    expect(skipReason(change, device({ target: 'linux-arm64', agentVersion: '2.0.0' }), env)).toBe('it already runs agent 2.0.0');
+    expect(skipReason(change, device({ target: 'linux-mipsel', agentVersion: '1.0.0' }), env)).toBe('no release 2.0.0 for its target linux-mipsel');
+    const next = desiredFor(change, {}, device({ target: 'linux-arm64' }), env, 120_000);
+    // The trial gets half the apply timeout, in seconds.
+    expect(next).toEqual({ spec: current.spec, modules: current.modules, guard: false, agent: { release, httpPort: 1, deadlineS: 60 } });
+    expect(() => desiredFor(change, {}, device({ target: 'linux-mipsel' }), env, 120_000)).toThrow('no release 2.0.0 for its target');
+    expect(revertsAgent(change)).toBe(true);
   });
 });
 

@@ -1,0 +1,106 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningKey, trustedKeys } from '../../shared/signing.js';
+import type { RolloutStatus } from '../../shared/rollout.js';
+import { loadTargets } from '../../firmware-targets/descriptor.js';
+import { REPO_ROOT, TARGETS_DIR } from '../../firmware-targets/build.js';
+import { spawnFlotilla } from '../../cli/processes.js';
+import { eventually, jsonBody, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { launch, packRelease, putRelease, seaTree, writeLauncher, type Launched } from './ota-helpers.js';
+
+// `flotilla rollout start --agent VERSION`: the same canary, waves and gates as step rollouts, over devices that
+// each run the real agent under the A/B launcher (x64, real processes).
+const target = loadTargets(TARGETS_DIR).find((t) => t.name === 'linux-x64')!;
+const AGENT = `exec "${process.execPath}" "${join(REPO_ROOT, 'dist/firmware-targets/agent-entry.js')}" "$@"`;
+const IDS = ['dev-1', 'dev-2'];
+
+describe('agent rollout', () => {
+  const dir = tempDir('flotilla-agent-rollout-');
+  const key = generateSigningKey();
+  const priv = createPrivateKey(key.privatePem);
+  let c: Awaited<ReturnType<typeof startCoordinator>>;
+  const devices: Launched[] = [];
+
+  const health = (id: string) => c.coordinator.directory.live.get(id)?.health;
+  const rollout = async (id: string): Promise<RolloutStatus> => jsonBody(fetch(`${c.api}/api/v1/rollouts/${id}`));
+  const release = async (version: string, script: string) => {
+    const packed = packRelease(seaTree(join(dir.path, `r-${version}`), script), join(dir.path, `r-${version}.tar.xz`), { target: 'linux-x64', version }, priv);
+    expect((await putRelease(c.api, packed)).status).toBe(201);
+  };
+  const start = async (version: string): Promise<string> => {
+    const cli = spawnFlotilla(['rollout', 'start', '--agent', version, '--select', 'fleet=ota', '--canary', '1', '--waves', '100%', '--soak', '1s', '--api', c.api, '--json'], { stderr: 'ignore' });
+    const out: string[] = [];
+    cli.child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
+    expect(await cli.exited).toBe(0);
+    return (JSON.parse(out.join('')) as RolloutStatus).id;
+  };
+
+  beforeAll(async () => {
+    const pub = join(dir.path, 'acme.pub');
+    writeFileSync(pub, key.publicPem);
+    c = await startCoordinator({ trust: trustedKeys([createPublicKey(key.publicPem)]) });
+    for (const id of IDS) {
+      const token = await c.coordinator.registry.enroll(id);
+      await c.coordinator.registry.setLabels(id, { fleet: 'ota' });
+      c.coordinator.directory.enrolled(id);
+      const home = join(dir.path, id);
+      const launcher = writeLauncher(target, home);
+      seaTree(join(home, 'slots', 'a'), AGENT);
+      writeFileSync(join(home, 'active'), 'a\n');
+      devices.push(
+        launch(['sh', launcher, '--coordinator', c.mqttUrl, '--id', id, `--token=${token}`, '--data-dir', join(dir.path, `${id}-data`), '--health-interval', '1', '--trust', pub], {
+          ...process.env,
+          FLOTILLA_HOME: home,
+          FLOTILLA_TARGET: 'linux-x64',
+        }),
+      );
+    }
+    await eventually(() => IDS.every((id) => health(id)?.agentVersion === '0.1.0'), 30_000, 'both devices on 0.1.0');
+  });
+
+  afterAll(async () => {
+    await Promise.all(devices.map((d) => d.stop()));
+    await c?.stop();
+    dir.cleanup();
+  });
+
+  it('refuses a version nobody released', async () => {
+    const res = await fetch(`${c.api}/api/v1/rollouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ selector: 'fleet=ota', change: { agent: '9.9.9' } }) });
+    expect(res.status).toBe(400);
+    expect((await jsonBody(res)).error.message).toMatch(/no agent release 9\.9\.9/);
+  });
+
+  it('a release that exits at start fails the canary: rolled back on the device, the rollout halts, the other device never gets it', async () => {
+    await release('0.2.0-crash', 'exit 3');
+    const id = await start('0.2.0-crash');
+    const status = await eventually(async () => {
+      const s = await rollout(id);
+      return s.state !== 'running' && s;
+    }, 60_000, 'the rollout to stop');
+    expect(status.state).toBe('halted');
+    const canary = status.devices.find((d) => d.wave === 0)!;
+    expect(canary.state).toBe('rolled_back');
+    expect(canary.reason).toMatch(/exited with code 3 before it joined/);
+    const other = status.devices.find((d) => d.id !== canary.id)!;
+    expect(other.state).toBe('skipped');
+    expect(health(other.id)?.agentUpdate).toBeUndefined();
+    await eventually(() => IDS.every((d) => c.coordinator.directory.live.get(d)?.online && health(d)?.agentVersion === '0.1.0'), 30_000, 'both back online on 0.1.0');
+  });
+
+  it('a good release goes canary first, then the rest; every device reports the new agentVersion and the rollout succeeds', async () => {
+    await release('0.2.0', AGENT);
+    const id = await start('0.2.0');
+    const status = await eventually(async () => {
+      const s = await rollout(id);
+      return s.state !== 'running' && s;
+    }, 90_000, 'the rollout to end');
+    expect(status.state, JSON.stringify(status)).toBe('succeeded');
+    expect(status.devices.map((d) => [d.wave, d.state]).sort()).toEqual([[0, 'healthy'], [1, 'healthy']]);
+    for (const d of IDS) {
+      expect(health(d)).toMatchObject({ agentVersion: '0.2.0', agentUpdate: { state: 'committed', version: '0.2.0' } });
+      expect(readFileSync(join(dir.path, d, 'active'), 'utf8').trim()).toBe('b');
+    }
+  });
+});
