@@ -42,7 +42,7 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
 
   const instances = new Map<number, Instance>();
   /** Producer id → the ids of the instances its outputs are handed to in this host (`link`). */
-  const links = new Map<number, number[]>();
+  const links = new Map<number, { to: number[]; keep: boolean }>();
   /** The instance whose code runs now: the imports act on it. */
   let cur: Instance | undefined;
   let mem8 = new Uint8Array(0);
@@ -257,15 +257,19 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
    */
   function runChain(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer, piped: boolean, path: Set<number>, replies: FromHost[], transfer: ArrayBuffer[]): void {
     const r = runBatch(inst, count, lensBuf, dataBuf);
+    const link = links.get(inst.id);
     const next: Instance[] = [];
-    for (const id of r.out.count > 0 ? (links.get(inst.id) ?? []) : []) {
+    for (const id of r.out.count > 0 && link ? link.to : []) {
       const consumer = instances.get(id);
       if (consumer && control[KILL] !== id && !path.has(id)) next.push(consumer);
     }
     const fwd = next.length > 0 ? next.map((c) => c.id) : undefined;
-    const reply = { i: inst.id, processed: r.processed, out: r.out, logs: r.logs, ...(r.exit ? { exit: r.exit as never } : {}), ...(fwd ? { fwd } : {}) };
+    // Handed to every consumer and wanted by no one else: only the count crosses.
+    const countOnly = fwd !== undefined && !link!.keep && next.length === link!.to.length;
+    const out = countOnly ? { count: r.out.count, lens: null, data: null } : r.out;
+    const reply = { i: inst.id, processed: r.processed, out, logs: r.logs, ...(r.exit ? { exit: r.exit as never } : {}), ...(fwd ? { fwd } : {}) };
     replies.push(piped ? { t: 'piped', count, ...reply } : { t: 'done', ...reply });
-    transfer.push(...r.transfer);
+    if (!countOnly) transfer.push(...r.transfer);
     for (const consumer of next) {
       path.add(consumer.id);
       runChain(consumer, r.out.count, r.out.lens!, r.out.data!, true, path, replies, transfer);
@@ -300,7 +304,7 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
         }
         return;
       case 'link':
-        if (inst) links.set(msg.i, msg.to);
+        if (inst) links.set(msg.i, { to: msg.to, keep: msg.keep });
         return;
       case 'swap': {
         if (!inst) return;

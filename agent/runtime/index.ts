@@ -40,7 +40,8 @@
  *   steps that share its host in the host thread, right after each batch, without crossing to the agent thread
  *   (handles in another host are left out). A link change waits until none of this step's batches is in the host,
  *   so a consumer gets its producer's outputs in order across it. A consumer gone from the host (exited, being
- *   killed) is not handed anything.
+ *   killed) is not handed anything. `pipe(to, { outputs: false })`: outputs that every handle of `to` got stay in
+ *   the host; only their count comes back (`onPiped(count, piped)`), for a producer nothing else reads.
  * - `onOutput(payload: Uint8Array, piped: StepHandle[])` — each output message, in order of emission, delivered
  *   batch by batch; `piped` names the handles it was already handed to in the host (the caller does not push it
  *   to them).

@@ -33,8 +33,11 @@ export type ToHost =
   | { t: 'instantiate'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
   | ({ t: 'batch'; i: number } & Packed)
   | { t: 'swap'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
-  /** From now on, hand the outputs of instance `i` to the instances `to` in the host (`{from}` consumers). */
-  | { t: 'link'; i: number; to: number[] }
+  /**
+   * From now on, hand the outputs of instance `i` to the instances `to` in the host (`{from}` consumers); unless
+   * `keep`, a batch's outputs handed to all of them come back as a count only (`out.lens`/`out.data` null).
+   */
+  | { t: 'link'; i: number; to: number[]; keep: boolean }
   /** Graceful: answered by `stopped` after the batches sent before it. */
   | { t: 'stop'; i: number }
   /** Forget the instance at once (a kill); answered by `dropped`. */

@@ -21,6 +21,11 @@ export interface StartOptions {
    * them again.
    */
   onOutput?: (payload: Uint8Array, piped: readonly StepHandle[]) => void;
+  /**
+   * `count` outputs handed to every handle of a `pipe(to, { outputs: false })` inside the host, and so not
+   * delivered to `onOutput` (they still count in `stats().out`).
+   */
+  onPiped?: (count: number, piped: readonly StepHandle[]) => void;
   onLog?: (level: StepLogLevel, message: string) => void;
   /** Called once when a started step exits (not when `start` rejects). */
   onExit?: (reason: ExitReason) => void;
@@ -67,9 +72,10 @@ export interface StepHandle {
    * Hands this step's outputs to `to` inside its host, without crossing to the agent thread (a `{from}` pipeline);
    * replaces the previous list. Handles in another host are left out (the caller pushes to them as before). An
    * output reaches `onOutput` all the same, naming the handles that already got it; a consumer that has exited or
-   * is being killed when the output is made does not get it there (it is not named).
+   * is being killed when the output is made does not get it there (it is not named). With `outputs: false`, outputs
+   * that every handle of `to` got are only counted (`onPiped`), not delivered.
    */
-  pipe(to: readonly StepHandle[]): void;
+  pipe(to: readonly StepHandle[], options?: { outputs?: boolean }): void;
   stop(shutdown?: ShutdownSpec): Promise<ExitReason>;
   swap(step: LoadedStep, config?: unknown): Promise<void>;
   stats(): StepStats;
@@ -113,7 +119,7 @@ export class StepInstance implements StepHandle, Guest {
   /** This instance's id in its host. */
   readonly iid: number;
   private linked = '';
-  private pendingLink: { key: string; consumers: StepInstance[] } | undefined;
+  private pendingLink: { key: string; consumers: StepInstance[]; keep: boolean } | undefined;
   private readonly inFlight: InFlight[] = [];
   private open: BatchWriter;
   private sealed: Packed[] = [];
@@ -182,11 +188,13 @@ export class StepInstance implements StepHandle, Guest {
     return true;
   }
 
-  pipe(to: readonly StepHandle[]): void {
+  pipe(to: readonly StepHandle[], options: { outputs?: boolean } = {}): void {
     const consumers = to.filter((h): h is StepInstance => h instanceof StepInstance && h.host === this.host && h !== this);
-    const key = consumers.map((c) => c.iid).join(',');
+    // Outputs may stay in the host only if every consumer named is in it.
+    const keep = (options.outputs ?? true) || consumers.length < to.length;
+    const key = `${consumers.map((c) => c.iid).join(',')}${keep ? '' : '!'}`;
     if (this.reason || key === (this.pendingLink ? this.pendingLink.key : this.linked)) return;
-    this.pendingLink = { key, consumers };
+    this.pendingLink = { key, consumers, keep };
     this.pump();
   }
 
@@ -202,7 +210,7 @@ export class StepInstance implements StepHandle, Guest {
     for (const c of pending.consumers) c.sendQueued();
     this.pendingLink = undefined;
     this.linked = pending.key;
-    this.post({ t: 'link', i: this.iid, to: pending.consumers.map((c) => c.iid) });
+    this.post({ t: 'link', i: this.iid, to: pending.consumers.map((c) => c.iid), keep: pending.keep });
     return true;
   }
 
@@ -335,12 +343,13 @@ export class StepInstance implements StepHandle, Guest {
   }
 
   private deliver(out: Packed, logs: (number | string)[], fwd: number[] | undefined): void {
-    const { onLog, onOutput } = this.options;
+    const { onLog, onOutput, onPiped } = this.options;
     if (onLog) for (let i = 0; i < logs.length; i += 2) onLog(LOG_LEVELS[logs[i] as number], logs[i + 1] as string);
     this.counts.out += out.count;
-    if (!onOutput) return;
+    if (out.count === 0) return;
     const piped = fwd ? fwd.map((id) => this.host.guest(id)).filter((g): g is StepInstance => g instanceof StepInstance) : NONE;
-    unpack(out, (payload) => onOutput(payload, piped));
+    if (out.data === null) onPiped?.(out.count, piped);
+    else if (onOutput) unpack(out, (payload) => onOutput(payload, piped));
   }
 
   /** The host reported the instance's own exit: it runs no more code, so its owner hears at once. */

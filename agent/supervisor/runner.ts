@@ -287,6 +287,7 @@ export class SupervisorRunner {
         initial,
         host: child.host,
         onOutput: (payload, piped) => current() && this.output(path, payload, piped),
+        onPiped: (count, piped) => current() && this.piped(path, count, piped),
         onLog: (level, message) => {
           if (!current()) return;
           if (level === 'warn' || level === 'error') slot.problem = message;
@@ -363,18 +364,26 @@ export class SupervisorRunner {
     }
   }
 
+  /** `count` outputs of `path` handed to each of `piped` in the host (it has no `output` topic): only counted. */
+  private piped(path: string, count: number, piped: readonly StepHandle[]): void {
+    this.countersOf(path).out += count;
+    for (const consumer of piped) this.countersOf(consumer.id).in += count;
+  }
+
   /**
    * `{from}` pipelines whose producer and consumers share a step host pass messages inside it (StepHandle.pipe):
    * each running producer is piped to its running consumers, again whenever a child starts or the spec changes.
    * A consumer that is (re)starting or stopping is not reached that way; its producer's outputs come through
-   * `deliver` (buffered while it restarts) as before.
+   * `deliver` (buffered while it restarts) as before. Outputs of a producer with no `output` topic whose every
+   * consumer runs need not come back at all: they are counted (`piped`).
    */
   private relink(): void {
-    for (const [producer, consumers] of this.currentWiring().consumers) {
+    const wiring = this.currentWiring();
+    for (const [producer, consumers] of wiring.consumers) {
       const handle = this.slots.get(producer)?.handle;
       if (!handle) continue;
-      const running = consumers.filter((c) => this.core.phase(c) === 'running').map((c) => this.slots.get(c)?.handle);
-      handle.pipe(running.filter((h): h is StepHandle => h !== undefined));
+      const running = consumers.map((c) => (this.core.phase(c) === 'running' ? this.slots.get(c)?.handle : undefined)).filter((h): h is StepHandle => h !== undefined);
+      handle.pipe(running, { outputs: Boolean(wiring.specs.get(producer)?.output) || running.length < consumers.length });
     }
   }
 

@@ -182,6 +182,31 @@ describe('SupervisorRunner with real Wasm steps', () => {
     ]);
   });
 
+  it('a piped stage with no output topic sends only counts to the agent thread; a restarted consumer still gets every later message', async () => {
+    const stage = (id: string, from?: string) => ({ id, step: 'crashy@1', ...(from ? { input: { from } } : {}) });
+    let counted = 0;
+    const spy: typeof runtime = Object.create(runtime);
+    spy.start = (options) => runtime.start({ ...options, onPiped: (count, to) => ((counted += count), options.onPiped?.(count, to)) });
+    const o = observe({ id: 'root', children: [stage('a'), stage('b', 'a'), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
+    await o.runner.start();
+    const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    for (const m of sent) o.runner.deliver('root/a', bytes(m));
+    await o.waitFor(() => o.texts('root/c').length === sent.length, 'the last stage’s outputs');
+    expect(o.texts('root/c')).toEqual(sent);
+    expect(counted).toBeGreaterThan(0);
+    expect(o.runner.health().map((c) => [c.path, c.messagesIn, c.messagesOut, c.dropped])).toEqual([
+      ['root/a', 200, 200, 0],
+      ['root/b', 200, 200, 0],
+      ['root/c', 200, 200, 0],
+    ]);
+    // b restarts: while it does, a's outputs come back to be buffered for it, then b is linked again.
+    o.runner.deliver('root/b', bytes('crash'));
+    await o.event(/child_terminated root b trap/);
+    for (const m of ['n1', 'n2', 'n3']) o.runner.deliver('root/a', bytes(m));
+    await o.waitFor(() => o.texts('root/c').length === sent.length + 3, 'the messages sent around the restart');
+    expect(o.texts('root/c').slice(-3)).toEqual(['n1', 'n2', 'n3']);
+  });
+
   it('a consumer restarted inside a piped pipeline gets its producer’s messages in order, none twice, losses counted', async () => {
     const o = observe({ id: 'root', children: [crashy('a'), crashy('b', { input: { from: 'a' } })] });
     await o.runner.start();
