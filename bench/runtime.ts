@@ -137,11 +137,15 @@ async function latency(rate: number, seconds: number, handle?: StepHandle): Prom
   const lat: number[] = [];
   sink = (payload) => lat.push(performance.now() - sentAt[new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true)]);
   const h = handle ?? (await started((p) => sink(p)));
+  // A step ended under the run (the backstop terminating a host stuck past budget + grace) fails the bench, not hangs it.
+  let gone: string | undefined;
+  void h.exited.then((reason) => (gone = reason));
   const payload = new Uint8Array(100);
   const view = new DataView(payload.buffer);
   const t0 = performance.now();
   let sent = 0;
   while (lat.length < total) {
+    if (gone !== undefined) throw new Error(`the measured step exited (${gone}) with ${total - lat.length} messages outstanding`);
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
     for (; sent < due; sent++) {
       view.setUint32(0, sent, true);

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
 /**
@@ -20,6 +21,26 @@ const absentOptional: Plugin = {
 };
 
 /**
+ * Library modules an agent never runs, replaced by small stand-ins: they would only sit in its heap as source text
+ * and function data (measured in bench/README.md, footprint). The agent speaks mqtt:// and mqtts:// only (its
+ * `--coordinator` option says so), so mqtt.js's WebSocket and SOCKS transports go; zod keeps its English messages
+ * and drops its other locales and the JSON Schema importer.
+ */
+const TRIMMED: { path: RegExp; contents: string }[] = [
+  { path: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]ws\.js$/, contents: 'const no = () => { throw new Error("flotilla-agent: WebSocket transports are not built in"); }; exports.streamBuilder = no; exports.browserStreamBuilder = no;' },
+  { path: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]socks\.js$/, contents: 'exports.default = () => { throw new Error("flotilla-agent: SOCKS proxies are not built in"); };' },
+  { path: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/, contents: 'export { default as en } from "./en.js";' },
+  { path: /[\\/]zod[\\/]v4[\\/]classic[\\/]from-json-schema\.js$/, contents: 'export function fromJSONSchema() { throw new Error("flotilla-agent: fromJSONSchema is not built in"); }' },
+];
+
+const trimmed: Plugin = {
+  name: 'trimmed',
+  setup(b) {
+    for (const { path, contents } of TRIMMED) b.onLoad({ filter: path }, (args) => ({ contents, loader: 'js', resolveDir: dirname(args.path) }));
+  },
+};
+
+/**
  * The agent as one CommonJS file (SEA and Debian's Node both run a single CJS script). The target's name is
  * compiled in as `process.env.FLOTILLA_TARGET`, which agent/health.ts reports.
  */
@@ -34,7 +55,7 @@ export async function bundleAgent(opts: { entry: string; targetName: string; nod
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [absentOptional],
+    plugins: [absentOptional, trimmed],
     // `step build` loads the AssemblyScript compiler lazily; an authoring tool, never shipped to devices.
     external: ['assemblyscript', 'assemblyscript/*'],
     define: {

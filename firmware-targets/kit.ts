@@ -14,9 +14,11 @@ export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=1 --max-old-space-siz
 /**
  * glibc malloc tuning the service files set: a fixed trim threshold (the default value, but set, which turns off
  * glibc's sliding mmap threshold) lets freed start-up memory (V8's parser zones) go back to the kernel: about 6 MB
- * less private RSS for an idle agent (bench/footprint.ts, bench/README.md). Ignored by other libcs.
+ * less private RSS for an idle agent; and blocks of 16 KiB or more in mappings of their own, so a long-lived small
+ * block left above them cannot keep them in the heap: another 4 MB (bench/footprint.ts, bench/README.md). Ignored
+ * by other libcs.
  */
-export const SERVICE_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=131072';
+export const SERVICE_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=16384';
 /** Where the installed agent keeps its A/B slots (writable under the systemd unit's ProtectSystem=strict). */
 export const AGENT_HOME = '/var/lib/flotilla/agent';
 /** Where install.sh puts the launcher, the one thing the service runs. */

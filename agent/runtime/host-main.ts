@@ -41,6 +41,8 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
   }
 
   const instances = new Map<number, Instance>();
+  /** Producer id → the ids of the instances its outputs are handed to in this host (`link`). */
+  const links = new Map<number, { to: number[]; keep: boolean }>();
   /** The instance whose code runs now: the imports act on it. */
   let cur: Instance | undefined;
   let mem8 = new Uint8Array(0);
@@ -207,7 +209,8 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
     }
   }
 
-  function runBatch(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer): void {
+  /** Runs one batch of `inst`; returns its reply (outputs drained, logs taken) and the outputs as they travel. */
+  function runBatch(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer): { processed: number; exit: string | undefined; out: Packed; transfer: ArrayBuffer[]; logs: (number | string)[] } {
     const lens = new Uint32Array(lensBuf, 0, count);
     const input = new Uint8Array(dataBuf);
     let offset = 0;
@@ -240,9 +243,43 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
         leave();
       }
     }
-    if (exit) instances.delete(inst.id);
-    const { out, transfer } = takeOut();
-    send(exit ? { t: 'done', i: inst.id, processed, out, logs, exit: exit as never } : { t: 'done', i: inst.id, processed, out, logs }, transfer);
+    if (exit) forget(inst.id);
+    const taken = logs;
+    logs = [];
+    return { processed, exit, ...takeOut(), logs: taken };
+  }
+
+  /**
+   * Runs a batch of `inst`, then hands its outputs, in this thread, to each instance it is linked to (`{from}`
+   * consumers sharing this host), depth first: a pipeline's messages cross to the agent thread once, with every
+   * stage's reply. A consumer that is gone (exited, dropped, being killed) or already on this path (a cycle) is not
+   * handed anything: its producer's reply leaves it out of `fwd`, and the agent thread delivers those outputs itself.
+   */
+  function runChain(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer, piped: boolean, path: Set<number>, replies: FromHost[], transfer: ArrayBuffer[]): void {
+    const r = runBatch(inst, count, lensBuf, dataBuf);
+    const link = links.get(inst.id);
+    const next: Instance[] = [];
+    for (const id of r.out.count > 0 && link ? link.to : []) {
+      const consumer = instances.get(id);
+      if (consumer && control[KILL] !== id && !path.has(id)) next.push(consumer);
+    }
+    const fwd = next.length > 0 ? next.map((c) => c.id) : undefined;
+    // Handed to every consumer and wanted by no one else: only the count crosses.
+    const countOnly = fwd !== undefined && !link!.keep && next.length === link!.to.length;
+    const out = countOnly ? { count: r.out.count, lens: null, data: null } : r.out;
+    const reply = { i: inst.id, processed: r.processed, out, logs: r.logs, ...(r.exit ? { exit: r.exit as never } : {}), ...(fwd ? { fwd } : {}) };
+    replies.push(piped ? { t: 'piped', count, ...reply } : { t: 'done', ...reply });
+    if (!countOnly) transfer.push(...r.transfer);
+    for (const consumer of next) {
+      path.add(consumer.id);
+      runChain(consumer, r.out.count, r.out.lens!, r.out.data!, true, path, replies, transfer);
+      path.delete(consumer.id);
+    }
+  }
+
+  function forget(id: number): void {
+    instances.delete(id);
+    links.delete(id);
   }
 
   port.on('message', (msg: ToHost) => {
@@ -259,7 +296,15 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
       }
       case 'batch':
         // Batches of an instance that exited or was killed meanwhile are not run.
-        if (inst && control[KILL] !== inst.id) runBatch(inst, msg.count, msg.lens!, msg.data!);
+        if (inst && control[KILL] !== inst.id) {
+          const replies: FromHost[] = [];
+          const transfer: ArrayBuffer[] = [];
+          runChain(inst, msg.count, msg.lens!, msg.data!, false, new Set([inst.id]), replies, transfer);
+          send(replies.length === 1 ? replies[0] : { t: 'chain', replies }, transfer);
+        }
+        return;
+      case 'link':
+        if (inst) links.set(msg.i, { to: msg.to, keep: msg.keep });
         return;
       case 'swap': {
         if (!inst) return;
@@ -270,10 +315,10 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
       }
       case 'stop':
         if (!inst) return;
-        instances.delete(msg.i);
+        forget(msg.i);
         return send({ t: 'stopped', i: msg.i });
       case 'drop':
-        instances.delete(msg.i);
+        forget(msg.i);
         return send({ t: 'dropped', i: msg.i });
     }
   });

@@ -36,7 +36,15 @@
  *   `maxQueuedBytes` waiting or in the host, default 100,000 / 16 MiB), or the step is stopping
  *   or has exited. Throws StepInputError for a message larger than the manifest's `maxInputBytes`; the step keeps
  *   running.
- * - `onOutput(payload: Uint8Array)` — each output message, in order of emission, delivered batch by batch.
+ * - `pipe(to: StepHandle[])` — a `{from}` pipeline inside the host: this step's outputs are handed to the `to`
+ *   steps that share its host in the host thread, right after each batch, without crossing to the agent thread
+ *   (handles in another host are left out). A link change waits until none of this step's batches is in the host,
+ *   so a consumer gets its producer's outputs in order across it. A consumer gone from the host (exited, being
+ *   killed) is not handed anything. `pipe(to, { outputs: false })`: outputs that every handle of `to` got stay in
+ *   the host; only their count comes back (`onPiped(count, piped)`), for a producer nothing else reads.
+ * - `onOutput(payload: Uint8Array, piped: StepHandle[])` — each output message, in order of emission, delivered
+ *   batch by batch; `piped` names the handles it was already handed to in the host (the caller does not push it
+ *   to them).
  *   Outputs of the message during which a step fails are discarded (that message did not complete). A step that
  *   is terminated from outside (`timeout`, `killed`) loses the outputs of the whole batch it was working on: they
  *   only leave the host with the batch's reply. Those messages count as dropped, not processed.

@@ -33,15 +33,26 @@ export type ToHost =
   | { t: 'instantiate'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
   | ({ t: 'batch'; i: number } & Packed)
   | { t: 'swap'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
+  /**
+   * From now on, hand the outputs of instance `i` to the instances `to` in the host (`{from}` consumers); unless
+   * `keep`, a batch's outputs handed to all of them come back as a count only (`out.lens`/`out.data` null).
+   */
+  | { t: 'link'; i: number; to: number[]; keep: boolean }
   /** Graceful: answered by `stopped` after the batches sent before it. */
   | { t: 'stop'; i: number }
   /** Forget the instance at once (a kill); answered by `dropped`. */
   | { t: 'drop'; i: number };
 
-/** Logs as flat pairs: level, text, level, text, ... */
+/**
+ * Logs as flat pairs: level, text, level, text, ... `fwd`: the instances the batch's outputs were also handed to in
+ * the host; each one's `piped` reply (its batch of `count` messages, those outputs) follows in the same `chain`.
+ */
 export type FromHost =
   | { t: 'ready'; i: number; out: Packed; logs: (number | string)[] }
-  | { t: 'done'; i: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason }
+  | { t: 'done'; i: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason; fwd?: number[] }
+  | { t: 'piped'; i: number; count: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason; fwd?: number[] }
+  /** The replies of one batch and of the batches it was piped into, in the order they ran. */
+  | { t: 'chain'; replies: FromHost[] }
   | { t: 'swapped'; i: number; out: Packed; logs: (number | string)[]; error?: string }
   | { t: 'stopped'; i: number }
   | { t: 'dropped'; i: number };

@@ -15,8 +15,17 @@ export interface StartOptions {
   step: LoadedStep;
   /** Passed to `init` as UTF-8 JSON: bytes and strings as they are, other values JSON-encoded, undefined = none. */
   config?: unknown;
-  /** Each output message, in order. The view shares its batch's buffer; it is never written again. */
-  onOutput?: (payload: Uint8Array) => void;
+  /**
+   * Each output message, in order. The view shares its batch's buffer; it is never written again. `piped`: the
+   * handles (`StepHandle.pipe`) this output was already handed to inside the host; the caller must not push it to
+   * them again.
+   */
+  onOutput?: (payload: Uint8Array, piped: readonly StepHandle[]) => void;
+  /**
+   * `count` outputs handed to every handle of a `pipe(to, { outputs: false })` inside the host, and so not
+   * delivered to `onOutput` (they still count in `stats().out`).
+   */
+  onPiped?: (count: number, piped: readonly StepHandle[]) => void;
   onLog?: (level: StepLogLevel, message: string) => void;
   /** Called once when a started step exits (not when `start` rejects). */
   onExit?: (reason: ExitReason) => void;
@@ -59,6 +68,14 @@ export interface StepHandle {
   /** Resolves once, with the exit reason, when no code of this instance runs any more. */
   readonly exited: Promise<ExitReason>;
   push(payload: Uint8Array): boolean;
+  /**
+   * Hands this step's outputs to `to` inside its host, without crossing to the agent thread (a `{from}` pipeline);
+   * replaces the previous list. Handles in another host are left out (the caller pushes to them as before). An
+   * output reaches `onOutput` all the same, naming the handles that already got it; a consumer that has exited or
+   * is being killed when the output is made does not get it there (it is not named). With `outputs: false`, outputs
+   * that every handle of `to` got are only counted (`onPiped`), not delivered.
+   */
+  pipe(to: readonly StepHandle[], options?: { outputs?: boolean }): void;
   stop(shutdown?: ShutdownSpec): Promise<ExitReason>;
   swap(step: LoadedStep, config?: unknown): Promise<void>;
   stats(): StepStats;
@@ -76,6 +93,7 @@ const MAX_IN_FLIGHT = 2;
  * in the host counts against `maxQueued`/`maxQueuedBytes`, so this stays bounded.
  */
 const STALLED_MS = 2;
+const NONE: readonly StepHandle[] = [];
 type InFlight = { kind: 'batch'; count: number; bytes: number; at: number } | { kind: 'swap'; step: LoadedStep; at: number; resolve(): void; reject(err: Error): void };
 
 function encodeConfig(config: unknown): Uint8Array {
@@ -98,7 +116,10 @@ export class StepInstance implements StepHandle, Guest {
   readonly ready: Promise<void>;
 
   private step: LoadedStep;
-  private readonly iid: number;
+  /** This instance's id in its host. */
+  readonly iid: number;
+  private linked = '';
+  private pendingLink: { key: string; consumers: StepInstance[]; keep: boolean } | undefined;
   private readonly inFlight: InFlight[] = [];
   private open: BatchWriter;
   private sealed: Packed[] = [];
@@ -167,6 +188,38 @@ export class StepInstance implements StepHandle, Guest {
     return true;
   }
 
+  pipe(to: readonly StepHandle[], options: { outputs?: boolean } = {}): void {
+    const consumers = to.filter((h): h is StepInstance => h instanceof StepInstance && h.host === this.host && h !== this);
+    // Outputs may stay in the host only if every consumer named is in it.
+    const keep = (options.outputs ?? true) || consumers.length < to.length;
+    const key = `${consumers.map((c) => c.iid).join(',')}${keep ? '' : '!'}`;
+    if (this.reason || key === (this.pendingLink ? this.pendingLink.key : this.linked)) return;
+    this.pendingLink = { key, consumers, keep };
+    this.pump();
+  }
+
+  /**
+   * Order across a link change: outputs made before it must reach a consumer before those handed over in the host
+   * after it. So the link waits until none of this step's batches is in the host (their outputs were pushed to the
+   * consumers here), the consumers' queues are sent, and only then this step's next batches.
+   */
+  private linkWhenIdle(): boolean {
+    const pending = this.pendingLink;
+    if (!pending) return true;
+    if (this.inFlight.length > 0) return false;
+    for (const c of pending.consumers) c.sendQueued();
+    this.pendingLink = undefined;
+    this.linked = pending.key;
+    this.post({ t: 'link', i: this.iid, to: pending.consumers.map((c) => c.iid), keep: pending.keep });
+    return true;
+  }
+
+  /** Sends every queued message to the host now (ahead of a producer's link to this step). */
+  private sendQueued(): void {
+    this.seal();
+    this.pump(true, false, true);
+  }
+
   stop(shutdown: ShutdownSpec = 5_000): Promise<ExitReason> {
     if (this.reason) return this.exited;
     if (shutdown === 'brutal_kill') {
@@ -197,11 +250,24 @@ export class StepInstance implements StepHandle, Guest {
     return { ...this.counts, queued: this.waiting + this.inHost.messages };
   }
 
-  onMessage(msg: FromHost): void {
+  onMessage(msg: Exclude<FromHost, { t: 'chain' }>): void {
     if (msg.t === 'dropped') return this.report();
-    if (this.reason) return;
+    if (msg.t === 'piped') this.counts.in += msg.count;
+    if (this.reason) {
+      if (msg.t === 'piped') this.counts.dropped += msg.count; // handed over in the host as this end was decided
+      return;
+    }
     if (msg.t === 'stopped') return this.exit('shutdown');
-    this.deliver(msg.out, msg.logs);
+    this.deliver(msg.out, msg.logs, msg.t === 'done' || msg.t === 'piped' ? msg.fwd : undefined);
+    if (msg.t === 'piped') {
+      // A batch handed over in the host: it never waited here, so only the counts change.
+      this.counts.processed += msg.processed;
+      if (msg.exit) {
+        this.counts.dropped += msg.count - msg.processed;
+        this.exit(msg.exit);
+      }
+      return;
+    }
     if (msg.t === 'ready') {
       this.starting = false;
       this.settleReady();
@@ -240,9 +306,13 @@ export class StepInstance implements StepHandle, Guest {
     this.open = new BatchWriter({ count, bytes });
   }
 
-  /** Sends sealed (and, when the host has room, the open) batches; `all` ignores the in-flight cap, `early` the start. */
-  private pump(all = false, early = false): void {
+  /**
+   * Sends sealed (and, when the host has room, the open) batches; `all` ignores the in-flight cap, `early` the start,
+   * `beforeLink` a link of this step's own that waits (linkWhenIdle).
+   */
+  private pump(all = false, early = false, beforeLink = false): void {
     if (this.reason || (this.starting && !early)) return;
+    if (!beforeLink && !this.linkWhenIdle()) return;
     if (this.sealed.length === 0 && this.hasRoom()) this.seal();
     while (this.sealed.length > 0 && (all || this.hasRoom())) {
       const batch = this.sealed.shift()!;
@@ -272,11 +342,14 @@ export class StepInstance implements StepHandle, Guest {
     this.open = new BatchWriter();
   }
 
-  private deliver(out: Packed, logs: (number | string)[]): void {
-    const { onLog, onOutput } = this.options;
+  private deliver(out: Packed, logs: (number | string)[], fwd: number[] | undefined): void {
+    const { onLog, onOutput, onPiped } = this.options;
     if (onLog) for (let i = 0; i < logs.length; i += 2) onLog(LOG_LEVELS[logs[i] as number], logs[i + 1] as string);
     this.counts.out += out.count;
-    if (onOutput) unpack(out, onOutput);
+    if (out.count === 0) return;
+    const piped = fwd ? fwd.map((id) => this.host.guest(id)).filter((g): g is StepInstance => g instanceof StepInstance) : NONE;
+    if (out.data === null) onPiped?.(out.count, piped);
+    else if (onOutput) unpack(out, (payload) => onOutput(payload, piped));
   }
 
   /** The host reported the instance's own exit: it runs no more code, so its owner hears at once. */

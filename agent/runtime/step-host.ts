@@ -19,7 +19,7 @@ export interface Guest {
   budgetMs(): number;
   /** True if the module is metered: its calls end themselves at the budget, the watchdog is only a backstop. */
   readonly metered: boolean;
-  onMessage(msg: FromHost): void;
+  onMessage(msg: Exclude<FromHost, { t: 'chain' }>): void;
   /** The host thread is gone (terminated or died) with the instance in it. */
   onHostGone(reason: ExitReason): void;
 }
@@ -60,7 +60,10 @@ export class StepHost {
     this.worker = new Worker(HOST_SOURCE, { eval: true, resourceLimits: limits, execArgv: [], workerData: this.control.buffer });
     this.threadId = this.worker.threadId;
     this.worker.unref(); // only running instances keep the agent alive
-    this.worker.on('message', (msg: FromHost) => this.guests.get(msg.i)?.onMessage(msg));
+    this.worker.on('message', (msg: FromHost) => {
+      if (msg.t !== 'chain') return this.guests.get(msg.i)?.onMessage(msg);
+      for (const reply of msg.replies) if (reply.t !== 'chain') this.guests.get(reply.i)?.onMessage(reply);
+    });
     this.worker.on('error', (err) => (this.workerError = err.message));
     this.worker.on('exit', (code) => this.die(() => (this.workerError ? `trap:${this.workerError}` : `trap:step host exited unexpectedly (code ${code})`)));
   }
@@ -72,6 +75,11 @@ export class StepHost {
 
   get alive(): boolean {
     return !this.gone;
+  }
+
+  /** The instance registered as `id`, if it is still in this host. */
+  guest(id: number): Guest | undefined {
+    return this.guests.get(id);
   }
 
   /** Registers an instance; returns its id (the `i` of its messages). */

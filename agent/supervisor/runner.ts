@@ -106,6 +106,7 @@ export class SupervisorRunner {
   apply(spec: SupervisorSpec): void {
     this.wiring = null;
     this.feed(() => this.core.apply(spec));
+    this.relink();
   }
 
   /** simple_one_for_one: resolves once the new child runs; rejects if the command is refused or its start fails. */
@@ -285,7 +286,8 @@ export class SupervisorRunner {
         config: child.config,
         initial,
         host: child.host,
-        onOutput: (payload) => current() && this.output(path, payload),
+        onOutput: (payload, piped) => current() && this.output(path, payload, piped),
+        onPiped: (count, piped) => current() && this.piped(path, count, piped),
         onLog: (level, message) => {
           if (!current()) return;
           if (level === 'warn' || level === 'error') slot.problem = message;
@@ -321,6 +323,7 @@ export class SupervisorRunner {
     this.feed(() => this.core.started(path));
     // Buffered while the start was under way: still before anything delivered from now on.
     for (const payload of this.buffers.get(path)?.take() ?? []) this.deliver(path, payload);
+    this.relink();
   }
 
   /** The child's buffered messages for its next start (counted in); those over the step's input limit are dropped. */
@@ -350,11 +353,38 @@ export class SupervisorRunner {
     }
   }
 
-  private output(path: string, payload: Uint8Array): void {
+  private output(path: string, payload: Uint8Array, piped: readonly StepHandle[]): void {
     this.countersOf(path).out++;
     const topic = this.currentWiring().specs.get(path)?.output;
     if (topic) this.options.onOutput?.(path, topic, payload);
-    for (const consumer of this.currentWiring().consumers.get(path) ?? []) this.deliver(consumer, payload);
+    for (const consumer of this.currentWiring().consumers.get(path) ?? []) {
+      // Handed over inside the step host already (`relink`): counted as delivered, not pushed again.
+      if (piped.some((h) => h.id === consumer)) this.countersOf(consumer).in++;
+      else this.deliver(consumer, payload);
+    }
+  }
+
+  /** `count` outputs of `path` handed to each of `piped` in the host (it has no `output` topic): only counted. */
+  private piped(path: string, count: number, piped: readonly StepHandle[]): void {
+    this.countersOf(path).out += count;
+    for (const consumer of piped) this.countersOf(consumer.id).in += count;
+  }
+
+  /**
+   * `{from}` pipelines whose producer and consumers share a step host pass messages inside it (StepHandle.pipe):
+   * each running producer is piped to its running consumers, again whenever a child starts or the spec changes.
+   * A consumer that is (re)starting or stopping is not reached that way; its producer's outputs come through
+   * `deliver` (buffered while it restarts) as before. Outputs of a producer with no `output` topic whose every
+   * consumer runs need not come back at all: they are counted (`piped`).
+   */
+  private relink(): void {
+    const wiring = this.currentWiring();
+    for (const [producer, consumers] of wiring.consumers) {
+      const handle = this.slots.get(producer)?.handle;
+      if (!handle) continue;
+      const running = consumers.map((c) => (this.core.phase(c) === 'running' ? this.slots.get(c)?.handle : undefined)).filter((h): h is StepHandle => h !== undefined);
+      handle.pipe(running, { outputs: Boolean(wiring.specs.get(producer)?.output) || running.length < consumers.length });
+    }
   }
 
   /** Keeps what a finished instance dropped (messages queued in it when it exited) in the child's count. */

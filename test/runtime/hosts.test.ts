@@ -162,4 +162,27 @@ describe('step hosts', () => {
     expect(runtime.hosts()).toMatchObject({ spawned: 2, hosts: 1 });
     await runtime.stop();
   });
+
+  it('pipe: outputs are handed to a consumer in the same host, never to one in another; a consumer that traps exits alone', async () => {
+    const runtime = new StepRuntime();
+    const echo = await loadWat(runtime, 'echo');
+    const piped: string[][] = [];
+    const a = await startRecorded(runtime, echo, { onOutput: (_p, to) => piped.push(to.map((h) => h.id)) });
+    const same = await startRecorded(runtime, echo, { id: 'same' });
+    const bad = await startRecorded(runtime, await loadWat(runtime, 'trap'), { id: 'bad' });
+    const other = await startRecorded(runtime, echo, { id: 'other', host: 'other' });
+    a.handle.pipe([same.handle, bad.handle, other.handle]);
+    a.handle.push(bytes('x'));
+    expect(Buffer.from((await same.outputs(1))[0]).toString()).toBe('x');
+    expect(await bad.exit).toMatch(/^trap:/);
+    await eventually(() => expect(piped).toEqual([['same', 'bad']]));
+    expect(other.out).toEqual([]);
+    expect(same.handle.stats()).toMatchObject({ in: 1, processed: 1, out: 1, dropped: 0 });
+    // The trapped consumer is gone from the host: the producer runs on, its next output goes to `same` only.
+    a.handle.push(bytes('y'));
+    await same.outputs(2);
+    await eventually(() => expect(piped).toEqual([['same', 'bad'], ['same']]));
+    expect(a.handle.stats()).toMatchObject({ processed: 2, out: 2 });
+    await runtime.stop();
+  });
 });

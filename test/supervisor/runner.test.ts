@@ -162,6 +162,71 @@ describe('SupervisorRunner with real Wasm steps', () => {
     expect(o.texts('root/parse')).toEqual(['42']);
   });
 
+  it('pipelines in one step host pass messages inside it: every stage in order, counted in and out', async () => {
+    let piped = 0;
+    const spy: typeof runtime = Object.create(runtime);
+    spy.start = (options) => runtime.start({ ...options, onOutput: (payload, to) => ((piped += to.length), options.onOutput?.(payload, to)) });
+    const o = observe({ id: 'root', children: [crashy('a'), crashy('b', { input: { from: 'a' } }), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
+    await o.runner.start();
+    const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    for (const m of sent) o.runner.deliver('root/a', bytes(m));
+    await o.waitFor(() => o.texts('root/c').length === sent.length, 'the last stage’s outputs');
+    expect(o.texts('root/b')).toEqual(sent);
+    expect(o.texts('root/c')).toEqual(sent);
+    // a → b and b → c inside the host, apart from what crossed before the links were made.
+    expect(piped).toBeGreaterThan(0);
+    expect(o.runner.health().map((c) => [c.path, c.messagesIn, c.messagesOut, c.dropped])).toEqual([
+      ['root/a', 200, 200, 0],
+      ['root/b', 200, 200, 0],
+      ['root/c', 200, 200, 0],
+    ]);
+  });
+
+  it('a piped stage with no output topic sends only counts to the agent thread; a restarted consumer still gets every later message', async () => {
+    const stage = (id: string, from?: string) => ({ id, step: 'crashy@1', ...(from ? { input: { from } } : {}) });
+    let counted = 0;
+    const spy: typeof runtime = Object.create(runtime);
+    spy.start = (options) => runtime.start({ ...options, onPiped: (count, to) => ((counted += count), options.onPiped?.(count, to)) });
+    const o = observe({ id: 'root', children: [stage('a'), stage('b', 'a'), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
+    await o.runner.start();
+    const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    for (const m of sent) o.runner.deliver('root/a', bytes(m));
+    await o.waitFor(() => o.texts('root/c').length === sent.length, 'the last stage’s outputs');
+    expect(o.texts('root/c')).toEqual(sent);
+    expect(counted).toBeGreaterThan(0);
+    expect(o.runner.health().map((c) => [c.path, c.messagesIn, c.messagesOut, c.dropped])).toEqual([
+      ['root/a', 200, 200, 0],
+      ['root/b', 200, 200, 0],
+      ['root/c', 200, 200, 0],
+    ]);
+    // b restarts: while it does, a's outputs come back to be buffered for it, then b is linked again.
+    o.runner.deliver('root/b', bytes('crash'));
+    await o.event(/child_terminated root b trap/);
+    for (const m of ['n1', 'n2', 'n3']) o.runner.deliver('root/a', bytes(m));
+    await o.waitFor(() => o.texts('root/c').length === sent.length + 3, 'the messages sent around the restart');
+    expect(o.texts('root/c').slice(-3)).toEqual(['n1', 'n2', 'n3']);
+  });
+
+  it('a consumer restarted inside a piped pipeline gets its producer’s messages in order, none twice, losses counted', async () => {
+    const o = observe({ id: 'root', children: [crashy('a'), crashy('b', { input: { from: 'a' } })] });
+    await o.runner.start();
+    const sent = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    for (const [i, m] of sent.entries()) {
+      o.runner.deliver('root/a', bytes(m));
+      if (i === 100) o.runner.deliver('root/b', bytes('crash'));
+      if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await o.waitFor(() => o.texts('root/a').length === sent.length, 'the producer’s outputs');
+    await o.waitFor(() => {
+      const b = o.runner.health()[1];
+      return b.state === 'running' && b.messagesIn === sent.length + 1 && o.texts('root/b').length + b.dropped! === b.messagesIn;
+    }, 'the consumer to account for every message');
+    const got = o.texts('root/b').map((t) => Number(t.slice(1)));
+    expect(got.every((n, i) => i === 0 || n > got[i - 1])).toBe(true);
+    expect(got.at(-1)).toBe(299);
+    expect(o.runner.health()[1]).toMatchObject({ restarts: 1, messagesIn: 301 });
+  });
+
   it('messages arriving while a child restarts are buffered and delivered after it; overflow is dropped and counted', async () => {
     const o = observe({ id: 'root', children: [crashy('a')] }, { restartBufferSize: 3 });
     await o.runner.start();
