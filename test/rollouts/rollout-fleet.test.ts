@@ -120,7 +120,7 @@ describe('rollouts over real agents', () => {
       { id: 'r-3', state: 'skipped', reason: 'the rollout ended before its wave' },
     ]);
     // The canary is back on its previous spec; the others never received the new one.
-    await eventually(() => runs('r-1', 'tag@2'), 30_000, 'r-1 back on tag@2');
+    await eventually(() => runs('r-1', 'tag@2'), 60_000, 'r-1 back on tag@2');
     expect((await api.desired('r-1')).spec).toMatchObject(tree('tag@2'));
     for (const other of ['r-2', 'r-3']) {
       expect((await api.desired(other)).revision).toBe(before.get(other));
