@@ -106,6 +106,7 @@ export class Agent {
       name: 'outgoing',
       log: opts.log.child('spool'),
       maxBytes: opts.spoolBytes ?? SPOOL_BYTES,
+      // Health is QoS 0 now and never spooled; a spool left by an older agent (QoS 1 health) still sends only its latest.
       latestOnly: (topic) => topic === deviceTopic(opts.id, 'health'),
     });
     return new Agent(opts, state, spool);
