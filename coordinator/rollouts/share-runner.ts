@@ -1,9 +1,10 @@
 import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
+import type { RolloutStatus, ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
 import { desiredFor, skipReason, type Change } from './change.js';
 import { ShareCore, type Decision, type Observation, type ShareSnapshot } from './share-core.js';
+import { shareStatus } from './share-status.js';
 import { StepQueue } from './step-queue.js';
 
 /** Reports go out at most this often per share (the last state always goes): the owner's work per cluster stays bounded. */
@@ -97,6 +98,16 @@ export class ShareRunner {
 
   get rollout(): string {
     return this.record.rollout;
+  }
+
+  /** The owner is a coordinator above. */
+  get upstream(): boolean {
+    return this.record.upstream;
+  }
+
+  /** As this cluster's API shows it (share-status.ts). */
+  status(): RolloutStatus {
+    return shareStatus(this.record.rollout, this.core.mode, this.core.report());
   }
 
   /** Still taking orders (the owner has not ended it). */
