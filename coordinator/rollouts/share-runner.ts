@@ -52,7 +52,7 @@ export class ShareRunner {
   private stopped = false;
   private readonly steps = new StepQueue<ShareReply>(
     async () => {
-      if (!this.stopped) await this.deps.save(this.stored());
+      if (!this.stopped) await this.save();
       return this.reply();
     },
     () => {
@@ -66,6 +66,8 @@ export class ShareRunner {
   /** Devices the current batch decided to update, or to give back their previous state (sent after its commit). */
   private readonly toApply: string[] = [];
   private readonly toRevert: string[] = [];
+  /** What the last save wrote of the share (its state and how many previous states): unchanged, nothing to write. */
+  private saved = '';
   /** A changed report waits to be sent. */
   private dirty = true;
   private sentAt = 0;
@@ -156,6 +158,20 @@ export class ShareRunner {
   /** The same, for steps nobody waits on (a failure is logged by the queue). */
   private later(step: () => void): void {
     this.run(step).catch(() => {});
+  }
+
+  /**
+   * Persist the share if a step changed it. Most steps change nothing durable (a health report from a device that is
+   * not in a wave yet, or that says nothing new): the state they leave is the one already on disk, and rewriting
+   * rollouts.json for them queued a wave's real commits (and its devices' registry writes) behind useless fsyncs.
+   */
+  private async save(): Promise<void> {
+    const record = this.stored();
+    // `previous` only grows, with a device going to updating; `seq` is time-based, so an older one on disk is fine.
+    const durable = JSON.stringify(record.share) + record.previous.length;
+    if (durable === this.saved) return;
+    await this.deps.save(record);
+    this.saved = durable;
   }
 
   private stored(): ShareRecord {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ChangeRefused, desiredFor, resolveChange, skipReason } from '../../coordinator/rollouts/change.js';
 import { ShareCore, type Observation } from '../../coordinator/rollouts/share-core.js';
 import { StepQueue } from '../../coordinator/rollouts/step-queue.js';
+import { ShareRunner } from '../../coordinator/rollouts/share-runner.js';
+import { memoryLogger } from '../helpers/cluster.js';
 import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
 
 const mod = (c: string): ModuleRef => ({ sha256: c.repeat(64), size: 1 });
@@ -95,5 +97,38 @@ describe('step queue: steps queued during a commit share the next one', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     expect(errors).toEqual([new Error('boom')]);
+  });
+});
+
+describe('share runner: a step that changes nothing durable writes nothing', () => {
+  it('observations that leave the share as it is do not rewrite rollouts.json', async () => {
+    let saves = 0;
+    const runner = ShareRunner.create(
+      { rollout: 'r-1', gates, change: { spec: { id: 'root', children: [] } }, modules: {}, devices: ['d1', 'd2'] },
+      true,
+      {
+        desiredOf: () => undefined,
+        applyDesired: async () => 7,
+        observe: () => running(0),
+        save: async () => void saves++,
+        report: () => {},
+        log: memoryLogger([]),
+        now: Date.now,
+      },
+    );
+    try {
+      await runner.start();
+      expect(saves).toBe(1);
+      // Health reports that say nothing new, before the devices' wave.
+      runner.observe('d1');
+      runner.observe('d2');
+      await runner.current();
+      expect(saves).toBe(1);
+      // An order does change the share: written.
+      await runner.order({ wave: 0, quota: 1, mode: 'run', revert: { failed: false, wave: null, all: false } });
+      expect(saves).toBe(2);
+    } finally {
+      runner.stop();
+    }
   });
 });
