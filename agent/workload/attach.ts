@@ -44,7 +44,7 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
     store: new StepStore(opts.dataDir),
     trusted: options.trusted ?? new Map(),
     revoked: () => revocations.keyIds(),
-    fetchModule: (sha256, deadline) =>
+    fetchModule: (sha256, deadline, cancel) =>
       fetchWithRetry({
         attempt: (signal, timeoutMs) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, timeoutMs, signal),
         onReconnect: (listener) => {
@@ -56,7 +56,7 @@ export async function attachWorkload(agent: Agent, options: { restartBufferSize?
         isFinal: (err) => err instanceof ModuleUnavailableError,
         backoff: new Backoff(500, 10_000),
         attemptTimeoutMs: FETCH_ATTEMPT_MS,
-      }, deadline),
+      }, deadline, cancel),
     fetchBudgetMs: FETCH_BUDGET_MS,
     publishOutput: (topic, payload) => agent.publishOutput(topic, payload),
     resolveOutput: (output) => resolveOutputTopic(opts.id, output),

@@ -26,11 +26,18 @@ export class ModuleFetchGaveUp extends Error {
  * (or a transfer that did not hash right) waits a backoff first. A coordinator that answers it has no such
  * module is believed: it is up, and has already asked its own parent. Pure: time and the link come from `deps`.
  */
-export async function fetchWithRetry(deps: FetchRetryDeps, deadline: number): Promise<Uint8Array> {
+export async function fetchWithRetry(deps: FetchRetryDeps, deadline: number, cancel?: AbortSignal): Promise<Uint8Array> {
   let attempts = 0;
   for (;;) {
+    if (cancel?.aborted) throw new ModuleFetchGaveUp(`module fetch cancelled after ${attempts} attempt(s): the agent is stopping`);
     const current = new AbortController();
-    const off = deps.onReconnect(() => current.abort());
+    const abort = () => current.abort();
+    cancel?.addEventListener('abort', abort, { once: true });
+    const offReconnect = deps.onReconnect(abort);
+    const off = () => {
+      offReconnect();
+      cancel?.removeEventListener('abort', abort);
+    };
     let failure: unknown;
     try {
       attempts++;
@@ -44,13 +51,16 @@ export async function fetchWithRetry(deps: FetchRetryDeps, deadline: number): Pr
     const left = deadline - deps.now();
     if (left <= 0) throw new ModuleFetchGaveUp(`${errorMessage(failure)} (gave up after ${attempts} attempt(s))`);
     if (current.signal.aborted) continue;
-    // The backoff is cut short by a reconnect: the link that came back is the one to ask.
+    // The backoff is cut short by a reconnect (the link that came back is the one to ask) or by `cancel`.
     const wake = new AbortController();
-    const offWake = deps.onReconnect(() => wake.abort());
+    const wakeUp = () => wake.abort();
+    cancel?.addEventListener('abort', wakeUp, { once: true });
+    const offWake = deps.onReconnect(wakeUp);
     try {
       await deps.sleep(Math.min(deps.backoff.next(), left), wake.signal);
     } finally {
       offWake();
+      cancel?.removeEventListener('abort', wakeUp);
     }
   }
 }

@@ -24,8 +24,8 @@ export interface WorkloadDeps {
   trusted: TrustedKeys;
   /** Revoked key ids (shared/revocations.ts): a new desired state using a module signed by one is refused. */
   revoked(): ReadonlySet<string>;
-  /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher), retrying until `deadline`. */
-  fetchModule(sha256: string, deadline: number): Promise<Uint8Array>;
+  /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher), retrying until `deadline` or `cancel`. */
+  fetchModule(sha256: string, deadline: number, cancel: AbortSignal): Promise<Uint8Array>;
   /** How long applying an unguarded desired state may spend fetching its modules (a guarded one: its window). */
   fetchBudgetMs: number;
   /** Publishes a step output on a resolved MQTT topic. */
@@ -61,6 +61,8 @@ export class Workload {
   private readonly cronTasks: ScheduledTask[] = [];
   private applying: Promise<void> = Promise.resolve();
   private lastRates = { at: Date.now(), in: 0, out: 0 };
+  /** Aborted by stop(): a fetch still retrying must not hold up the shutdown. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: WorkloadDeps) {}
 
@@ -134,7 +136,7 @@ export class Workload {
       await store.get(mod.sha256);
     } catch (err) {
       if (!(err instanceof StepNotFoundError || err instanceof StepCorruptError)) throw err;
-      const bytes = await this.deps.fetchModule(mod.sha256, deadline);
+      const bytes = await this.deps.fetchModule(mod.sha256, deadline, this.stopping.signal);
       const [name, version] = ref.split('@');
       const manifest = manifestFor(bytes, { name, version, limits: mod.limits });
       await store.put(bytes, manifest);
@@ -213,6 +215,7 @@ export class Workload {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     for (const task of this.cronTasks.splice(0)) await task.destroy();
     await this.applying.catch((err) => this.deps.log.warn(`last apply failed: ${errorMessage(err)}`));
     await this.runner?.stop();

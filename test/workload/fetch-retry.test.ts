@@ -73,4 +73,14 @@ describe('fetchWithRetry', () => {
     // 30 s, a 500 ms backoff, then the 9.5 s left.
     expect(timeouts).toEqual([30_000, 9_500]);
   });
+
+  it('ends at once when cancelled (the agent stopping), also in the middle of an attempt', async () => {
+    const cancel = new AbortController();
+    const f = fake((signal) => {
+      queueMicrotask(() => cancel.abort());
+      return new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned'))));
+    });
+    await expect(fetchWithRetry(f.deps, 60_000, cancel.signal)).rejects.toThrow(/cancelled after 1 attempt\(s\)/);
+    expect(f.sleeps).toEqual([]);
+  });
 });
