@@ -66,6 +66,8 @@ export class ShareRunner {
   /** Devices the current batch decided to update, or to give back their previous state (sent after its commit). */
   private readonly toApply: string[] = [];
   private readonly toRevert: string[] = [];
+  /** Devices a restored share sends the change again: perhaps it reached them before the restart. */
+  private readonly resumed = new Set<string>();
   /** What the last save wrote of the share (its state and how many previous states): unchanged, nothing to write. */
   private saved = '';
   /** A changed report waits to be sent. */
@@ -93,8 +95,10 @@ export class ShareRunner {
     const core = ShareCore.restore(record.share, { now: deps.now }, RESTART_GRACE_MS);
     const { share, previous, ...rest } = record;
     const runner = new ShareRunner(core, rest, new Map(previous), deps);
-    // Decided before the restart but perhaps never sent: sent (again) once resumed; a new revision changes nothing else.
-    runner.toApply.push(...share.devices.filter((d) => d.state === 'updating' && d.revision === undefined).map((d) => d.id));
+    // Decided before the restart but perhaps never sent: sent (again) once resumed, unless it was (apply()).
+    const unsent = share.devices.filter((d) => d.state === 'updating' && d.revision === undefined).map((d) => d.id);
+    runner.toApply.push(...unsent);
+    for (const id of unsent) runner.resumed.add(id);
     return runner;
   }
 
@@ -231,6 +235,12 @@ export class ShareRunner {
   private async apply(id: string): Promise<void> {
     const { soakMs, applyTimeoutMs } = this.core.gates;
     let revision: number;
+    // Killed between storing the device's new desired state and recording that: it has a newer one than the state
+    // kept for its rollback, the change (a step bump would refuse it again: "already runs"). Recorded as applied.
+    const current = this.deps.desiredOf(id);
+    if (this.resumed.delete(id) && current && current.revision > (this.previous.get(id)?.revision ?? 0)) {
+      return this.later(() => this.onCore(this.core.applied(id, current.revision)));
+    }
     try {
       const desired = desiredFor(this.record.change, this.record.modules, this.deps.desiredOf(id));
       // The device's own probation: as long as the coordinator waits for its verdict.

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ChangeRefused, desiredFor, resolveChange, skipReason } from '../../coordinator/rollouts/change.js';
 import { ShareCore, type Observation } from '../../coordinator/rollouts/share-core.js';
 import { StepQueue } from '../../coordinator/rollouts/step-queue.js';
-import { ShareRunner } from '../../coordinator/rollouts/share-runner.js';
-import { memoryLogger } from '../helpers/cluster.js';
+import { ShareRunner, type ShareRecord } from '../../coordinator/rollouts/share-runner.js';
+import { eventually, memoryLogger } from '../helpers/cluster.js';
 import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
 
 const mod = (c: string): ModuleRef => ({ sha256: c.repeat(64), size: 1 });
@@ -129,6 +129,41 @@ describe('share runner: a step that changes nothing durable writes nothing', () 
       expect(saves).toBe(2);
     } finally {
       runner.stop();
+    }
+  });
+});
+
+describe('share runner: killed between storing a device\'s new desired state and recording it', () => {
+  it('the resumed share records the change as applied instead of sending it again', async () => {
+    const before: DesiredMessage = { revision: 3, ts: 0, spec: { id: 'root', children: [{ id: 'a', step: 'avg@1' }] }, modules: { 'avg@1': mod('a') } };
+    const after: DesiredMessage = { revision: 9, ts: 0, spec: { id: 'root', children: [{ id: 'a', step: 'avg@2' }] }, modules: { 'avg@2': mod('d') } };
+    let stored: ShareRecord | undefined;
+    let desired = before;
+    const applied: string[] = [];
+    const deps = {
+      desiredOf: () => desired,
+      // The first coordinator dies while storing: the desired state changes, the answer never comes.
+      applyDesired: () => ((desired = after), new Promise<number>(() => {})),
+      observe: () => running(3),
+      save: async (r: ShareRecord) => void (stored = structuredClone(r)),
+      report: () => {},
+      log: memoryLogger([]),
+      now: Date.now,
+    };
+    const first = ShareRunner.create({ rollout: 'r-1', gates, change: { step: 'avg@2' }, modules: { 'avg@2': mod('d') }, devices: ['d1'] }, true, deps);
+    await first.start();
+    await first.order({ wave: 0, quota: 1, mode: 'run', revert: { failed: false, wave: null, all: false } });
+    first.stop();
+    expect(stored!.share.devices[0]).toMatchObject({ state: 'updating' });
+    expect(stored!.share.devices[0].revision).toBeUndefined();
+
+    const resumed = ShareRunner.restore(stored!, { ...deps, applyDesired: async (id) => (applied.push(id), 10) });
+    try {
+      await resumed.start();
+      await eventually(async () => (await resumed.current()).report.devices[0].revision === 9, 5_000, 'revision 9 recorded');
+      expect(applied).toEqual([]);
+    } finally {
+      resumed.stop();
     }
   });
 });
