@@ -33,6 +33,11 @@ export class ModuleFetchError extends Error {
   override name = 'ModuleFetchError';
 }
 
+/** The coordinator answered that it has no such module (and could not get it from its parent). */
+export class ModuleUnavailableError extends ModuleFetchError {
+  override name = 'ModuleUnavailableError';
+}
+
 /** The part of an mqtt.js client the fetcher uses (MqttClient satisfies it). */
 export interface FetchClient {
   subscribeAsync(topic: string, opts: { qos: 0 | 1 }): Promise<unknown>;
@@ -42,16 +47,23 @@ export interface FetchClient {
   removeListener(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
 }
 
-/** Fetch one module by digest; resolves with bytes whose sha256 matches, rejects on timeout, absence or mismatch. */
-export async function fetchModule(client: FetchClient, requestTopic: string, replyTopic: string, sha256: string, timeoutMs: number): Promise<Uint8Array> {
+/**
+ * Fetch one module by digest; resolves with bytes whose sha256 matches, rejects on timeout, absence, mismatch or
+ * `signal` (the caller gave up on this attempt, e.g. its link reconnected and the request may be lost).
+ */
+export async function fetchModule(client: FetchClient, requestTopic: string, replyTopic: string, sha256: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
   FetchRequest.parse({ sha256 });
   let listener!: (topic: string, payload: Buffer) => void;
   let timer!: ReturnType<typeof setTimeout>;
+  let onAbort: (() => void) | undefined;
   const reply = new Promise<Uint8Array>((resolve, reject) => {
     timer = setTimeout(() => reject(new ModuleFetchError(`module ${sha256} not received within ${timeoutMs} ms`)), timeoutMs);
+    onAbort = () => reject(new ModuleFetchError(`fetch of module ${sha256} abandoned`));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     listener = (topic, payload) => {
       if (topic !== replyTopic) return;
-      if (payload.length === 0) return reject(new ModuleFetchError(`module ${sha256} is not available upstream`));
+      if (payload.length === 0) return reject(new ModuleUnavailableError(`module ${sha256} is not available upstream`));
       const actual = sha256Hex(payload);
       if (actual !== sha256) return reject(new ModuleFetchError(`module ${sha256}: received bytes hash to ${actual}`));
       resolve(new Uint8Array(payload));
@@ -61,11 +73,14 @@ export async function fetchModule(client: FetchClient, requestTopic: string, rep
   // Handled below; this keeps a timeout during subscribe from counting as an unhandled rejection.
   reply.catch(() => undefined);
   try {
-    await client.subscribeAsync(replyTopic, { qos: 1 });
-    await client.publishAsync(requestTopic, encode({ sha256 } satisfies FetchRequest), { qos: 1 });
+    // While the link is down mqtt.js queues the subscribe and publish: a timeout or abort must not wait for them.
+    const sent = client.subscribeAsync(replyTopic, { qos: 1 }).then(() => client.publishAsync(requestTopic, encode({ sha256 } satisfies FetchRequest), { qos: 1 }));
+    sent.catch(() => undefined);
+    await Promise.race([sent, reply]);
     return await reply;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     client.removeListener('message', listener);
     await client.unsubscribeAsync(replyTopic).catch(() => undefined);
   }

@@ -101,6 +101,8 @@ export const RolloutStatus = z.object({
   reason: z.string().optional(),
   waves: z.array(z.object({ index: z.number().int().nonnegative(), state: WaveState, devices: z.number().int().nonnegative(), passed: z.number().int().nonnegative(), failed: z.number().int().nonnegative() })),
   devices: z.array(RolloutDevice),
+  /** This cluster's share of a rollout owned by a coordinator above: its own devices only, read-only here. */
+  share: z.literal(true).optional(),
 });
 export type RolloutStatus = z.infer<typeof RolloutStatus>;
 

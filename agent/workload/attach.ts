@@ -2,18 +2,26 @@ import { parseDesired, workers, type DesiredState } from '../../shared/desired.j
 import { devicePublishProblem } from '../../shared/device-acl.js';
 import { errorMessage, ValidationError } from '../../shared/errors.js';
 import { decode } from '../../shared/messages.js';
-import { deviceBase, fetchModule, fetchTopic, moduleTopic } from '../../shared/module-fetch.js';
+import { deviceBase, fetchModule, fetchTopic, ModuleUnavailableError, moduleTopic } from '../../shared/module-fetch.js';
 import { resolveOutputTopic } from '../../shared/topics.js';
 import type { Agent } from '../agent.js';
 import { StepRuntime, StepStore } from '../runtime/index.js';
 import { RollbackGuard } from './rollback-guard.js';
+import { fetchWithRetry } from './fetch-retry.js';
+import { Backoff } from '../../shared/backoff.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Workload } from './workload.js';
 import { AgentRevocations } from './revocations.js';
 import { z } from 'zod';
 import type { TrustedKeys } from '../../shared/signing.js';
 
-/** How long the agent waits for its coordinator to send one module. */
-const FETCH_TIMEOUT_MS = 30_000;
+/** How long the agent waits for its coordinator to answer one module request (then asks again). */
+const FETCH_ATTEMPT_MS = 30_000;
+/** How long an unguarded desired state may spend fetching modules (a rollout's guard window bounds a guarded one). */
+const FETCH_BUDGET_MS = 120_000;
+
+/** Resolves after `ms`, or early (never rejecting) when `signal` aborts. */
+const sleep = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined);
 
 /**
  * Connect a Workload to an agent's link: desired states from the retained `desired` topic (and, at boot, from
@@ -39,7 +47,20 @@ export async function attachWorkload(
     store: new StepStore(opts.dataDir),
     trusted: options.trusted ?? new Map(),
     revoked: () => revocations.keyIds(),
-    fetchModule: (sha256) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, FETCH_TIMEOUT_MS),
+    fetchModule: (sha256, deadline, cancel) =>
+      fetchWithRetry({
+        attempt: (signal, timeoutMs) => fetchModule(client, fetchTopic(base), moduleTopic(base, sha256), sha256, timeoutMs, signal),
+        onReconnect: (listener) => {
+          client.on('connect', listener);
+          return () => void client.off('connect', listener);
+        },
+        now: Date.now,
+        sleep,
+        isFinal: (err) => err instanceof ModuleUnavailableError,
+        backoff: new Backoff(500, 10_000),
+        attemptTimeoutMs: FETCH_ATTEMPT_MS,
+      }, deadline, cancel),
+    fetchBudgetMs: FETCH_BUDGET_MS,
     publishOutput: (topic, payload) => agent.publishOutput(topic, payload),
     resolveOutput: (output) => resolveOutputTopic(opts.id, output),
     subscribe: (filters) => agent.subscribe(filters),

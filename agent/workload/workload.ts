@@ -24,8 +24,10 @@ export interface WorkloadDeps {
   trusted: TrustedKeys;
   /** Revoked key ids (shared/revocations.ts): a new desired state using a module signed by one is refused. */
   revoked(): ReadonlySet<string>;
-  /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher). */
-  fetchModule(sha256: string): Promise<Uint8Array>;
+  /** Fetches a module's bytes by digest from the coordinator (verified by the fetcher), retrying until `deadline` or `cancel`. */
+  fetchModule(sha256: string, deadline: number, cancel: AbortSignal): Promise<Uint8Array>;
+  /** How long applying an unguarded desired state may spend fetching its modules (a guarded one: its window). */
+  fetchBudgetMs: number;
   /** Publishes a step output on a resolved MQTT topic. */
   publishOutput(topic: string, payload: Uint8Array): void;
   /** Resolves a spec's output (relative or `/`-absolute) to an MQTT topic. */
@@ -59,6 +61,8 @@ export class Workload {
   private readonly cronTasks: ScheduledTask[] = [];
   private applying: Promise<void> = Promise.resolve();
   private lastRates = { at: Date.now(), in: 0, out: 0 };
+  /** Aborted by stop(): a fetch still retrying must not hold up the shutdown. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: WorkloadDeps) {}
 
@@ -96,8 +100,10 @@ export class Workload {
     if (!revert && this.current && desired.revision <= this.current.revision) return;
     const { log } = this.deps;
     const revoked = ranBefore ? new Set<string>() : this.deps.revoked();
+    // A rollout's coordinator fails a device that has not applied within the guard's window: no point fetching longer.
+    const deadline = Date.now() + (desired.guard?.windowMs ?? this.deps.fetchBudgetMs);
     // Every module must be present and verified before anything changes: a spec is applied whole or not at all.
-    const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref], revoked)));
+    const installed = await Promise.all(stepRefs(desired.spec).map((ref) => this.ensureModule(ref, desired.modules[ref], revoked, deadline)));
     this.modules = desired.modules;
     const digests = new Set(Object.values(desired.modules).map((m) => m.sha256));
     for (const sha256 of this.loaded.keys()) if (!digests.has(sha256)) this.loaded.delete(sha256);
@@ -130,7 +136,7 @@ export class Workload {
    * The module for `ref` in the local store, fetched from the coordinator if missing or corrupt. Its signature is
    * checked first, also for a module already stored: the digest it covers is the one the fetcher and store verify.
    */
-  private async ensureModule(ref: string, mod: ModuleRef, revoked: ReadonlySet<string>): Promise<InstalledStep> {
+  private async ensureModule(ref: string, mod: ModuleRef, revoked: ReadonlySet<string>, deadline: number): Promise<InstalledStep> {
     const { store } = this.deps;
     const refused = signatureProblem(this.deps.trusted, { ref, sha256: mod.sha256, limits: mod.limits }, mod.signature, revoked);
     if (refused) throw new UntrustedStepError(`step refused: ${refused}`);
@@ -138,7 +144,7 @@ export class Workload {
       await store.get(mod.sha256);
     } catch (err) {
       if (!(err instanceof StepNotFoundError || err instanceof StepCorruptError)) throw err;
-      const bytes = await this.deps.fetchModule(mod.sha256);
+      const bytes = await this.deps.fetchModule(mod.sha256, deadline, this.stopping.signal);
       const [name, version] = ref.split('@');
       const manifest = manifestFor(bytes, { name, version, limits: mod.limits });
       await store.put(bytes, manifest);
@@ -217,6 +223,7 @@ export class Workload {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     for (const task of this.cronTasks.splice(0)) await task.destroy();
     await this.applying.catch((err) => this.deps.log.warn(`last apply failed: ${errorMessage(err)}`));
     await this.runner?.stop();

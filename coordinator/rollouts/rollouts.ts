@@ -14,6 +14,7 @@ import { ChangeRefused, resolveChange, type ChangeEnv } from './change.js';
 import { OwnedRollout, type OwnerDeps } from './owned-rollout.js';
 import { RolloutFile } from './rollout-file.js';
 import { Shares } from './shares.js';
+import type { ShareRunner } from './share-runner.js';
 import { planWaves } from './waves.js';
 
 /** How long the owner waits for a cluster to answer an open or an order (an order is then sent again). */
@@ -109,12 +110,19 @@ export class Rollouts {
     return () => this.watchers.delete(listener);
   }
 
+  /** The rollouts owned here (newest first), then the shares carried out here for owners above (read-only). */
   list(): RolloutStatus[] {
-    return [...this.owned.values()].sort((a, b) => b.createdAt - a.createdAt).map((r) => r.status());
+    const owned = [...this.owned.values()].sort((a, b) => b.createdAt - a.createdAt).map((r) => r.status());
+    return [...owned, ...this.shares.carriedForAbove().map((s) => s.status())];
   }
 
   get(id: string): OwnedRollout | undefined {
     return this.owned.get(id);
+  }
+
+  /** A share carried out here for an owner above, by its rollout's id. */
+  shareForAbove(id: string): ShareRunner | undefined {
+    return this.shares.carriedForAbove().find((s) => s.rollout === id);
   }
 
   /** A cluster (`path` below us, `[]` ourselves) reported on its share; only the owner takes it. */

@@ -11,8 +11,9 @@ const COMMANDS = ['pause', 'resume', 'abort', 'rollback'] as const;
 export function addRolloutRoutes(router: Router, rollouts: Rollouts): void {
   const find = (id: string) => {
     const r = rollouts.get(id);
-    if (!r) throw new HttpError(404, `no rollout "${id}"`);
-    return r;
+    if (r) return r;
+    if (rollouts.shareForAbove(id)) throw new HttpError(409, `rollout "${id}" is owned by a coordinator above; this cluster only carries out its share: command it at its owner`);
+    throw new HttpError(404, `no rollout "${id}"`);
   };
 
   router.add('POST', '/api/v1/rollouts', async ({ req }): Promise<{ status: number; body: RolloutStatus }> => {
@@ -27,7 +28,7 @@ export function addRolloutRoutes(router: Router, rollouts: Rollouts): void {
 
   router.add('GET', '/api/v1/rollouts', (): { body: RolloutList } => ({ body: { rollouts: rollouts.list() } }));
 
-  router.add('GET', '/api/v1/rollouts/:id', ({ params }): { body: RolloutStatus } => ({ body: find(params.id).status() }));
+  router.add('GET', '/api/v1/rollouts/:id', ({ params }): { body: RolloutStatus } => ({ body: (rollouts.get(params.id) ?? rollouts.shareForAbove(params.id) ?? find(params.id)).status() }));
 
   for (const command of COMMANDS) {
     router.add('POST', `/api/v1/rollouts/:id/${command}`, async ({ params }): Promise<{ body: RolloutStatus }> => {

@@ -2,9 +2,10 @@ import type { AgentPin } from '../../shared/agent-release.js';
 import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
+import type { RolloutStatus, ShareOpen, ShareOrder, ShareReply } from '../../shared/rollout.js';
 import { desiredFor, revertsAgent, skipReason, type Change, type ChangeEnv, type DeviceView } from './change.js';
 import { ShareCore, type Decision, type Observation, type ShareSnapshot } from './share-core.js';
+import { shareStatus } from './share-status.js';
 import { StepQueue } from './step-queue.js';
 
 /** Reports go out at most this often per share (the last state always goes): the owner's work per cluster stays bounded. */
@@ -58,7 +59,7 @@ export class ShareRunner {
   private stopped = false;
   private readonly steps = new StepQueue<ShareReply>(
     async () => {
-      if (!this.stopped) await this.deps.save(this.stored());
+      if (!this.stopped) await this.save();
       return this.reply();
     },
     () => {
@@ -72,6 +73,10 @@ export class ShareRunner {
   /** Devices the current batch decided to update, or to give back their previous state (sent after its commit). */
   private readonly toApply: string[] = [];
   private readonly toRevert: string[] = [];
+  /** Devices a restored share sends the change again: perhaps it reached them before the restart. */
+  private readonly resumed = new Set<string>();
+  /** What the last save wrote of the share (its state and how many previous states): unchanged, nothing to write. */
+  private saved = '';
   /** A changed report waits to be sent. */
   private dirty = true;
   private sentAt = 0;
@@ -97,13 +102,25 @@ export class ShareRunner {
     const core = ShareCore.restore(record.share, { now: deps.now }, RESTART_GRACE_MS);
     const { share, previous, ...rest } = record;
     const runner = new ShareRunner(core, rest, new Map(previous), deps);
-    // Decided before the restart but perhaps never sent: sent (again) once resumed; a new revision changes nothing else.
-    runner.toApply.push(...share.devices.filter((d) => d.state === 'updating' && d.revision === undefined).map((d) => d.id));
+    // Decided before the restart but perhaps never sent: sent (again) once resumed, unless it was (apply()).
+    const unsent = share.devices.filter((d) => d.state === 'updating' && d.revision === undefined).map((d) => d.id);
+    runner.toApply.push(...unsent);
+    for (const id of unsent) runner.resumed.add(id);
     return runner;
   }
 
   get rollout(): string {
     return this.record.rollout;
+  }
+
+  /** The owner is a coordinator above. */
+  get upstream(): boolean {
+    return this.record.upstream;
+  }
+
+  /** As this cluster's API shows it (share-status.ts). */
+  status(): RolloutStatus {
+    return shareStatus(this.record.rollout, this.core.mode, this.core.report());
   }
 
   /** Still taking orders (the owner has not ended it). */
@@ -152,6 +169,20 @@ export class ShareRunner {
   /** The same, for steps nobody waits on (a failure is logged by the queue). */
   private later(step: () => void): void {
     this.run(step).catch(() => {});
+  }
+
+  /**
+   * Persist the share if a step changed it. Most steps change nothing durable (a health report from a device that is
+   * not in a wave yet, or that says nothing new): the state they leave is the one already on disk, and rewriting
+   * rollouts.json for them queued a wave's real commits (and its devices' registry writes) behind useless fsyncs.
+   */
+  private async save(): Promise<void> {
+    const record = this.stored();
+    // `previous` only grows, with a device going to updating; `seq` is time-based, so an older one on disk is fine.
+    const durable = JSON.stringify(record.share) + record.previous.length;
+    if (durable === this.saved) return;
+    await this.deps.save(record);
+    this.saved = durable;
   }
 
   private stored(): ShareRecord {
@@ -211,6 +242,12 @@ export class ShareRunner {
   private async apply(id: string): Promise<void> {
     const { soakMs, applyTimeoutMs } = this.core.gates;
     let revision: number;
+    // Killed between storing the device's new desired state and recording that: it has a newer one than the state
+    // kept for its rollback, the change (a step bump would refuse it again: "already runs"). Recorded as applied.
+    const current = this.deps.desiredOf(id);
+    if (this.resumed.delete(id) && current && current.revision > (this.previous.get(id)?.revision ?? 0)) {
+      return this.later(() => this.onCore(this.core.applied(id, current.revision)));
+    }
     try {
       const desired = desiredFor(this.record.change, this.record.modules, this.deps.device(id), this.deps.env, applyTimeoutMs);
       // The device's own probation: as long as the coordinator waits for its verdict (an agent change has the

@@ -64,6 +64,11 @@ export class Shares {
     return share.order(order);
   }
 
+  /** The shares carried out for an owner above (an owner here shows its rollout instead). */
+  carriedForAbove(): ShareRunner[] {
+    return [...this.all.values()].filter((s) => s.upstream);
+  }
+
   /** The active rollout (other than `except`) that holds this own device, if any. */
   activeWith(id: string, except?: string): string | undefined {
     for (const s of this.all.values()) if (s.rollout !== except && s.active && s.has(id)) return s.rollout;

@@ -79,11 +79,12 @@ afterAll(async () => {
 });
 
 describe('a coordinator killed mid-rollout resumes it', () => {
-  it('a cluster coordinator killed (SIGKILL) while its canary soaks resumes its share from disk', async () => {
+  it('a cluster coordinator killed (SIGKILL) while its canary updates resumes its share from disk', async () => {
     const { id } = await api(root).startRollout({ selector: 'site=lab', change: { step: 'tag@2' }, canary: 1, waves: '50%,100%', soak: '4s' });
-    // Soaking: it runs the new revision (killed while it still fetched the module, the agent could not start the tree
-    // and rolled back by itself, a failure of the canary, not of the resume).
-    await until(id, (s) => s.devices.some((d) => d.id === 'a/a1' && d.state === 'updating' && d.reason?.startsWith('soaking until')), 'the canary a/a1 soaking');
+    // Killed as soon as the root hears the canary is updating: the desired state may still be on its way, the agent
+    // may be fetching the module (it asks the restarted coordinator again), or soaking. Which one is not observable
+    // from outside the processes, so no interleaving is forced; each must end with the share resumed and succeeding.
+    await until(id, (s) => s.devices.some((d) => d.id === 'a/a1' && d.state === 'updating'), 'the canary a/a1 updating');
     const a = clusters.get('a')!;
     await a.kill();
     await a.start();

@@ -100,7 +100,20 @@ describe('rollouts across clusters over real agents', () => {
     expect((await api.desired('b/b1')).spec).toMatchObject(tree('tag@2'));
     // The root drove clusters, not devices: it has no share of its own, each cluster has one.
     expect(root.coordinator.rollouts.shares.activeWith('a1')).toBeUndefined();
-    for (const node of nodes.values()) expect(node.coordinator.rollouts.list()).toEqual([]);
+    // Each cluster's API lists its share (its own devices, marked as a share) and refuses commands for it.
+    const a = new ApiClient(nodes.get('a')!.api);
+    // The root's end order reaches the clusters just after the root's own status says succeeded.
+    const listed = await eventually(async () => {
+      const l = (await a.rollouts()).rollouts;
+      return l[0]?.state !== 'running' && l;
+    }, 10_000, 'the share at a ended');
+    expect(listed.map((r) => [r.id, r.share, r.state])).toEqual([[id, true, 'succeeded']]);
+    expect(listed[0].devices.map((d) => [d.id, d.state, d.wave])).toEqual([
+      ['a1', 'healthy', 0],
+      ['a2', 'healthy', 1],
+    ]);
+    expect((await new ApiClient(nodes.get('c')!.api).rollout(id)).devices.map((d) => d.id)).toEqual(['c1']);
+    await expect(a.rolloutCommand(id, 'abort')).rejects.toThrow(/owned by a coordinator above/);
   }, 150_000);
 
   it('a version that crashes on its first input halts at the canary, is rolled back there, and no device outside the canary ever ran it', async () => {

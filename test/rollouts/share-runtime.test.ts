@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ChangeRefused, desiredFor, resolveChange, revertsAgent, skipReason } from '../../coordinator/rollouts/change.js';
 import { ShareCore, type Observation } from '../../coordinator/rollouts/share-core.js';
 import { StepQueue } from '../../coordinator/rollouts/step-queue.js';
+import { ShareRunner, type ShareRecord } from '../../coordinator/rollouts/share-runner.js';
+import { eventually, memoryLogger } from '../helpers/cluster.js';
 import type { DesiredMessage, ModuleRef } from '../../shared/desired.js';
 import type { AgentPin, AgentRelease } from '../../shared/agent-release.js';
 import type { DeviceSummary } from '../../shared/api.js';
@@ -122,5 +124,83 @@ describe('step queue: steps queued during a commit share the next one', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     expect(errors).toEqual([new Error('boom')]);
+  });
+});
+
+/** The registries a share reads, for changes that need none of them. */
+const noEnv = {
+  steps: { resolve: () => ({}), module: () => undefined },
+  releases: { resolve: async () => [], held: () => [], pin: () => undefined },
+};
+
+describe('share runner: a step that changes nothing durable writes nothing', () => {
+  it('observations that leave the share as it is do not rewrite rollouts.json', async () => {
+    let saves = 0;
+    const runner = ShareRunner.create(
+      { rollout: 'r-1', gates, change: { spec: { id: 'root', children: [] } }, modules: {}, devices: ['d1', 'd2'] },
+      true,
+      {
+        desiredOf: () => undefined,
+        device: () => ({ current: undefined, summary: undefined }),
+        env: noEnv,
+        applyDesired: async () => 7,
+        observe: () => running(0),
+        save: async () => void saves++,
+        report: () => {},
+        log: memoryLogger([]),
+        now: Date.now,
+      },
+    );
+    try {
+      await runner.start();
+      expect(saves).toBe(1);
+      // Health reports that say nothing new, before the devices' wave.
+      runner.observe('d1');
+      runner.observe('d2');
+      await runner.current();
+      expect(saves).toBe(1);
+      // An order does change the share: written.
+      await runner.order({ wave: 0, quota: 1, mode: 'run', revert: { failed: false, wave: null, all: false } });
+      expect(saves).toBe(2);
+    } finally {
+      runner.stop();
+    }
+  });
+});
+
+describe('share runner: killed between storing a device\'s new desired state and recording it', () => {
+  it('the resumed share records the change as applied instead of sending it again', async () => {
+    const before: DesiredMessage = { revision: 3, ts: 0, spec: { id: 'root', children: [{ id: 'a', step: 'avg@1' }] }, modules: { 'avg@1': mod('a') } };
+    const after: DesiredMessage = { revision: 9, ts: 0, spec: { id: 'root', children: [{ id: 'a', step: 'avg@2' }] }, modules: { 'avg@2': mod('d') } };
+    let stored: ShareRecord | undefined;
+    let desired = before;
+    const applied: string[] = [];
+    const deps = {
+      desiredOf: () => desired,
+      device: () => ({ current: desired, summary: undefined }),
+      env: noEnv,
+      // The first coordinator dies while storing: the desired state changes, the answer never comes.
+      applyDesired: () => ((desired = after), new Promise<number>(() => {})),
+      observe: () => running(3),
+      save: async (r: ShareRecord) => void (stored = structuredClone(r)),
+      report: () => {},
+      log: memoryLogger([]),
+      now: Date.now,
+    };
+    const first = ShareRunner.create({ rollout: 'r-1', gates, change: { step: 'avg@2' }, modules: { 'avg@2': mod('d') }, devices: ['d1'] }, true, deps);
+    await first.start();
+    await first.order({ wave: 0, quota: 1, mode: 'run', revert: { failed: false, wave: null, all: false } });
+    first.stop();
+    expect(stored!.share.devices[0]).toMatchObject({ state: 'updating' });
+    expect(stored!.share.devices[0].revision).toBeUndefined();
+
+    const resumed = ShareRunner.restore(stored!, { ...deps, applyDesired: async (id) => (applied.push(id), 10) });
+    try {
+      await resumed.start();
+      await eventually(async () => (await resumed.current()).report.devices[0].revision === 9, 5_000, 'revision 9 recorded');
+      expect(applied).toEqual([]);
+    } finally {
+      resumed.stop();
+    }
   });
 });

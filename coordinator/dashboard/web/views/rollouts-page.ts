@@ -44,7 +44,7 @@ function RolloutCard({ rollout: r }: { rollout: RolloutStatus }) {
           <tbody>${trouble.map((d) => html`<tr><td>${d.id}</td><td>${d.state.replace('_', ' ')}</td><td>${d.reason ?? ''}</td></tr>`)}</tbody>
         </table>`
       : null}
-    <div class="actions">${(ACTIONS[r.state] ?? []).map((a) => html`<button type="button" onClick=${() => void act(a)}>${a}</button>`)}</div>
+    <div class="actions">${(r.share ? [] : (ACTIONS[r.state] ?? [])).map((a) => html`<button type="button" onClick=${() => void act(a)}>${a}</button>`)}</div>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
   </section>`;
 }
