@@ -8,7 +8,7 @@ import { untilSignal } from '../shared/signals.js';
 import { watchUnhandledRejections } from '../shared/unhandled-rejections.js';
 import { Agent, SPOOL_BYTES } from './agent.js';
 import { LogForwarder } from './log-forwarder.js';
-import { attachWorkload } from './workload/index.js';
+import { AgentRevocations, attachWorkload } from './workload/index.js';
 import { targetName } from './health.js';
 import { readTrustedKeys } from '../shared/signing-keys.js';
 import { artifactPath } from '../shared/agent-release.js';
@@ -67,11 +67,14 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
   });
   agent.addHealthSource(() => ({ logsDropped: logs.dropped }));
   const a = agent;
+  // One copy of the revoked keys for steps and releases alike.
+  const revocations = new AgentRevocations(agent.state);
   const updater = await Updater.open({
     launch: launchEnv(),
     dataDir: v['data-dir'],
     target: targetName(),
     trusted,
+    revoked: () => revocations.keyIds(),
     artifactUrl: (pin) => new URL(artifactPath(pin.release.sha256), v['releases-url'] ?? `http://${new URL(v.coordinator).hostname}:${pin.httpPort}`).href,
     emitEvent: (type, data) => a.emitEvent(type, data),
     reportHealth: () => a.reportHealth(),
@@ -80,7 +83,7 @@ export const agentCommand = defineCommand(agentSpec, async (v) => {
     log: log.child('update'),
   });
   agent.addHealthSource(() => updater.health());
-  const workload = await attachWorkload(agent, { trusted, onDesired: (desired) => void updater.desired(desired.revision, desired.agent) });
+  const workload = await attachWorkload(agent, { trusted, revocations, onDesired: (desired) => void updater.desired(desired.revision, desired.agent) });
   await agent.joined;
   // A trial agent commits once its coordinator took it in (CONNACK: reached and authenticated) and the tree it had
   // on disk runs again; if that tree does not start under it, it ends its trial at once.

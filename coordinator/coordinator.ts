@@ -182,7 +182,7 @@ export class Coordinator {
     addKeyRoutes(this.router, this.revocations);
     this.releases = await ReleaseRegistry.open(opts.dataDir, storeOptions(opts, metrics), opts.parentHttp);
     this.artifacts = new ArtifactStore(join(opts.dataDir, 'agent-artifacts'), opts.log.child('releases'), opts.parentHttp?.http);
-    addReleaseRoutes(this.router, this.releases, this.artifacts, opts.trust ?? new Map());
+    addReleaseRoutes(this.router, this.releases, this.artifacts, opts.trust ?? new Map(), () => this.revocations.keyIds());
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
       dataDir: opts.dataDir,
@@ -207,6 +207,7 @@ export class Coordinator {
           held: (version) => this.releases.ofVersion(version),
           pin: (target, version, deadlineS) => agentPin(target, this.releases.ofVersion(version), this.httpPort, deadlineS),
         },
+        revoked: () => this.revocations.keyIds(),
       },
       request: (path, target, op, timeoutMs) => this.federation.request(path, target, op, timeoutMs),
       publishUp: (msg) => client.publish(upTopic([], UPLINK.rollout), encode(msg), { qos: 1 }),

@@ -62,11 +62,12 @@ export function signRelease(subject: ReleaseSubject, privateKey: KeyObject): Ste
 /**
  * Why a release may not be installed under `trusted`, or undefined when it may. Unlike steps, a release must be
  * signed whenever any key is trusted, and an agent without trusted keys accepts only what its coordinator vouched
- * for by digest.
+ * for by digest. As for steps, a signature by a `revoked` key (shared/revocations.ts) is refused, trusted keys or not.
  */
-export function releaseSignatureProblem(trusted: TrustedKeys, r: ReleaseSubject & { signature?: StepSignature }): string | undefined {
-  if (trusted.size === 0) return undefined;
+export function releaseSignatureProblem(trusted: TrustedKeys, r: ReleaseSubject & { signature?: StepSignature }, revoked: ReadonlySet<string> = new Set()): string | undefined {
   const what = `agent release ${releaseKey(r.target, r.version)}`;
+  if (r.signature && revoked.has(r.signature.keyId)) return `${what} is signed by revoked key ${r.signature.keyId}`;
+  if (trusted.size === 0) return undefined;
   if (!r.signature) return `${what} is unsigned (trusted keys: ${[...trusted.keys()].join(', ')})`;
   const key = trusted.get(r.signature.keyId);
   if (!key) return `${what} is signed by untrusted key ${r.signature.keyId} (trusted keys: ${[...trusted.keys()].join(', ')})`;

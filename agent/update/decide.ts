@@ -15,7 +15,7 @@ export interface Running {
  * back or failed, the same revision is never tried again (its coordinator keeps it retained until the rollout moves
  * on); one interrupted half-way (downloading, installing) is resumed.
  */
-export function decideUpdate(pin: AgentPin, revision: number, running: Running, last: AgentUpdateHealth | undefined, trusted: TrustedKeys): UpdateDecision {
+export function decideUpdate(pin: AgentPin, revision: number, running: Running, last: AgentUpdateHealth | undefined, trusted: TrustedKeys, revoked: ReadonlySet<string> = new Set()): UpdateDecision {
   const { release } = pin;
   if (release.version === running.version) return { action: 'none' };
   if (last && last.revision === revision && ['committed', 'rolled_back', 'failed', 'trial'].includes(last.state)) return { action: 'none' };
@@ -24,7 +24,7 @@ export function decideUpdate(pin: AgentPin, revision: number, running: Running, 
   if (last && last.version === release.version && last.state === 'rolled_back') return { action: 'none' };
   if (!running.launched) return { action: 'refuse', reason: 'this agent was not started by flotilla-launcher (no FLOTILLA_HOME): it cannot update itself' };
   if (release.target !== running.target) return { action: 'refuse', reason: `release ${release.version} is for ${release.target}, this device runs ${running.target}` };
-  const refused = releaseSignatureProblem(trusted, release);
+  const refused = releaseSignatureProblem(trusted, release, revoked);
   if (refused) return { action: 'refuse', reason: `release refused: ${refused}` };
   return { action: 'install' };
 }

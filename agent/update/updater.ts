@@ -21,6 +21,8 @@ export interface UpdaterDeps {
   dataDir: string;
   target: string;
   trusted: TrustedKeys;
+  /** The fleet's revoked keys as this agent holds them (agent/workload/revocations.ts). */
+  revoked(): ReadonlySet<string>;
   /** The artifact's URL on this agent's coordinator. */
   artifactUrl(pin: AgentPin): string;
   emitEvent(type: string, data: Record<string, unknown>): void;
@@ -108,7 +110,7 @@ export class Updater {
 
   private async consider(revision: number, pin: AgentPin): Promise<void> {
     const { launch } = this.deps;
-    const decision = decideUpdate(pin, revision, { version: this.version, target: this.deps.target, launched: launch !== undefined }, this.last, this.deps.trusted);
+    const decision = decideUpdate(pin, revision, { version: this.version, target: this.deps.target, launched: launch !== undefined }, this.last, this.deps.trusted, this.deps.revoked());
     if (decision.action === 'none') return;
     const version = pin.release.version;
     if (decision.action === 'refuse') return this.fail(revision, version, decision.reason);

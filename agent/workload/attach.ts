@@ -30,7 +30,14 @@ const sleep = (ms: number, signal: AbortSignal) => delay(ms, undefined, { signal
  */
 export async function attachWorkload(
   agent: Agent,
-  options: { restartBufferSize?: number; trusted?: TrustedKeys; /** Every desired state received (the agent updater reads its pin). */ onDesired?: (desired: DesiredState) => void } = {},
+  options: {
+    restartBufferSize?: number;
+    trusted?: TrustedKeys;
+    /** The agent's revoked keys, when something beside the workload reads them too (the updater). */
+    revocations?: AgentRevocations;
+    /** Every desired state received (the agent updater reads its pin). */
+    onDesired?: (desired: DesiredState) => void;
+  } = {},
 ): Promise<Workload> {
   const { opts, client, state } = agent;
   /** A step output the broker would refuse is rejected when the spec (or child) arrives, not at its first message. */
@@ -41,7 +48,7 @@ export async function attachWorkload(
   const log = opts.log.child('workload');
   const base = deviceBase(opts.id);
   let rootGaveUp = false;
-  const revocations = new AgentRevocations(state);
+  const revocations = options.revocations ?? new AgentRevocations(state);
   const workload = new Workload({
     runtime: new StepRuntime(),
     store: new StepStore(opts.dataDir),

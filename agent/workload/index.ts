@@ -1,2 +1,3 @@
 export { Workload, type WorkloadDeps } from './workload.js';
 export { attachWorkload } from './attach.js';
+export { AgentRevocations } from './revocations.js';

@@ -18,9 +18,9 @@ const UploadHeader = ReleaseSubject.omit({ target: true, version: true }).extend
  * `GET /api/v1/agent-releases[?version=V]`, `GET /api/v1/agent-releases/:target/:version`, and the artifacts
  * themselves at `GET /agent-artifacts/:sha256`, with `Range` so a device resumes a broken download. Artifacts are
  * outside `/api/` (devices hold no API token): content-addressed, and a device installs only what its trusted keys
- * signed (docs/decisions.md).
+ * signed (docs/decisions.md). A release signed by a `revoked` key is refused (403), trusted keys or not, as a step is.
  */
-export function addReleaseRoutes(router: Router, releases: ReleaseRegistry, artifacts: ArtifactStore, trusted: TrustedKeys): void {
+export function addReleaseRoutes(router: Router, releases: ReleaseRegistry, artifacts: ArtifactStore, trusted: TrustedKeys, revoked: () => ReadonlySet<string>): void {
   router.add('GET', '/api/v1/agent-releases', ({ url }): { body: AgentReleaseList } => {
     const version = url.searchParams.get('version');
     return { body: { releases: version === null ? releases.list() : releases.ofVersion(version) } };
@@ -51,7 +51,7 @@ export function addReleaseRoutes(router: Router, releases: ReleaseRegistry, arti
     // A version names one artifact per target forever, as a step version names one module.
     if (existing && existing.sha256 !== subject.sha256) throw new HttpError(409, `${subject.target}@${subject.version} is already released with sha256 ${existing.sha256}; release a new version`);
     // The signature covers the declared digest: refused before a byte of the body is read.
-    const refused = releaseSignatureProblem(trusted, subject);
+    const refused = releaseSignatureProblem(trusted, subject, revoked());
     if (refused) throw new HttpError(403, `release refused: ${refused}`);
     try {
       await artifacts.put(req, subject.sha256, subject.size);

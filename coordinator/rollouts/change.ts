@@ -1,8 +1,10 @@
-import type { AgentPin, AgentRelease } from '../../shared/agent-release.js';
+import { releaseSignatureProblem, type AgentPin, type AgentRelease } from '../../shared/agent-release.js';
 import type { DeviceSummary } from '../../shared/api.js';
 import { stepRefs, type DesiredMessage, type ModuleRef } from '../../shared/desired.js';
 import { ValidationError } from '../../shared/errors.js';
 import type { RolloutDefinition } from '../../shared/rollout.js';
+import { revokedSteps } from '../../shared/revocations.js';
+import { signatureProblem } from '../../shared/signing.js';
 import { parseSupervisorSpec } from '../../shared/supervisor-spec.js';
 import { agentObservation, agentSkip } from '../releases/agent-change.js';
 import type { LiveDevice } from '../fleet/fleet-state.js';
@@ -39,6 +41,8 @@ export interface ReleaseLookup {
 export interface ChangeEnv {
   steps: StepLookup;
   releases: ReleaseLookup;
+  /** The fleet's revoked keys as this coordinator holds them (coordinator/keys). */
+  revoked(): ReadonlySet<string>;
 }
 
 /** One device at its own coordinator, as a kind sees it. */
@@ -128,8 +132,12 @@ const wholeSpec: ChangeKind<SpecChange> = {
  * (coordinator/releases/agent-change.ts); the launcher's trial, not the tree's guard, is its probation.
  */
 const agentRelease: ChangeKind<AgentChange> = {
-  async resolve({ agent }, { releases }) {
-    if ((await releases.resolve(agent)).length === 0) throw new ChangeRefused('change.agent', `no agent release ${agent}: push one per target first (flotilla agent-release push)`);
+  async resolve({ agent }, { releases, revoked }) {
+    const found = await releases.resolve(agent);
+    if (found.length === 0) throw new ChangeRefused('change.agent', `no agent release ${agent}: push one per target first (flotilla agent-release push)`);
+    // Every device would refuse it: refused here rather than by a failed canary.
+    const refused = found.map((r) => releaseSignatureProblem(new Map(), r, revoked())).find((p) => p !== undefined);
+    if (refused) throw new ChangeRefused('change.agent', refused);
     return {};
   },
   async prepare({ agent }, { releases }) {
@@ -154,7 +162,16 @@ function kindOf(change: Change): ChangeKind<Change> {
   return KINDS[Object.keys(change)[0] as keyof typeof KINDS] as ChangeKind<Change>;
 }
 
-export const resolveChange = (change: Change, env: ChangeEnv) => kindOf(change).resolve(change, env);
+/** The modules a change brings; a ChangeRefused when one is signed by a revoked key, which every agent would refuse. */
+export async function resolveChange(change: Change, env: ChangeEnv): Promise<Record<string, ModuleRef>> {
+  const modules = await kindOf(change).resolve(change, env);
+  const [ref] = revokedSteps(modules, env.revoked());
+  if (ref !== undefined) {
+    const m = modules[ref];
+    throw new ChangeRefused(`change.${Object.keys(change)[0]}`, `${signatureProblem(new Map(), { ref, sha256: m.sha256, limits: m.limits }, m.signature, env.revoked())}: push a version signed by a key in use`);
+  }
+  return modules;
+}
 export const prepareChange = (change: Change, env: ChangeEnv) => kindOf(change).prepare(change, env);
 export const skipReason = (change: Change, device: DeviceView, env: ChangeEnv) => kindOf(change).skip(change, device, env);
 export const desiredFor = (change: Change, modules: Record<string, ModuleRef>, device: DeviceView, env: ChangeEnv, applyTimeoutMs: number) =>

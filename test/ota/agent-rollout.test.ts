@@ -104,4 +104,14 @@ describe('agent rollout', () => {
       expect(readFileSync(join(dir.path, d, 'active'), 'utf8').trim()).toBe('b');
     }
   });
+
+  it('refuses (400 naming change.agent) a release whose key was revoked after its push, instead of letting the canary fail', async () => {
+    await release('0.3.0', AGENT);
+    const revoked = await fetch(`${c.api}/api/v1/keys/revocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keyId: key.keyId }) });
+    expect(revoked.status).toBe(200);
+    const res = await fetch(`${c.api}/api/v1/rollouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ selector: 'fleet=ota', change: { agent: '0.3.0' } }) });
+    expect(res.status).toBe(400);
+    expect((await jsonBody(res)).error.message).toBe(`change.agent: agent release linux-x64@0.3.0 is signed by revoked key ${key.keyId}`);
+    expect(IDS.map((d) => health(d)?.agentVersion)).toEqual(['0.2.0', '0.2.0']);
+  });
 });

@@ -80,6 +80,7 @@ describe('artifact download', () => {
       dataDir: dir.path,
       target: 'linux-x64',
       trusted: new Map(),
+      revoked: () => new Set(),
       artifactUrl: () => `${c.api}/agent-artifacts/${sha256}`,
       emitEvent: (type) => events.push(type),
       reportHealth: () => undefined,
@@ -106,5 +107,11 @@ describe('artifact download', () => {
     expect(decideUpdate(pin, 2, running, rolledBack, new Map())).toEqual({ action: 'none' });
     expect(decideUpdate(pin, 2, running, { ...rolledBack, state: 'failed' }, new Map())).toEqual({ action: 'install' });
     expect(decideUpdate(pin, 2, running, { ...rolledBack, state: 'downloading' }, new Map())).toEqual({ action: 'install' });
+    // Refused by the agent's own revocation list, trusted keys or not.
+    const signature = { keyId: '0123456789abcdef', sig: `${'A'.repeat(86)}==` };
+    expect(decideUpdate({ ...pin, release: { ...release, signature } }, 3, running, undefined, new Map(), new Set([signature.keyId]))).toEqual({
+      action: 'refuse',
+      reason: 'release refused: agent release linux-x64@1.0.0 is signed by revoked key 0123456789abcdef',
+    });
   });
 });

@@ -137,4 +137,18 @@ describe('A/B launcher on x64', () => {
     expect(JSON.parse(readFileSync(join(home, 'slots', 'b', 'release.json'), 'utf8'))).toMatchObject({ version: '0.2.0', signature: { keyId: key.keyId } });
     expect(device.milestones.filter((m) => m.event === 'joined').map((m) => m.version)).toEqual(['0.1.0', '0.1.0', '0.1.0', '0.1.0', '0.2.0']);
   });
+
+  it('a release signed by a key revoked since is refused by the agent from its own revocation list: reported failed, it stays on its version', async () => {
+    const revoked = await fetch(`${c.api}/api/v1/keys/revocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keyId: key.keyId }) });
+    expect(revoked.status).toBe(200);
+    // The list reached the agent: it reports its running step, signed by that key, as revokedSteps.
+    await eventually(() => health()?.revokedSteps?.length, 20_000, 'the revocation on the device');
+    // A release pushed before the revocation, pinned directly (as a desired state kept from before would).
+    const release = c.coordinator.releases.get('linux-x64', '0.2.0-crash')!;
+    await c.coordinator.desired.apply(['dev'], spec, modules, undefined, { release, httpPort: c.coordinator.httpPort, deadlineS: DEADLINE_S });
+    const h = await eventually(() => health()?.agentUpdate?.version === '0.2.0-crash' && health(), 20_000, 'the refusal');
+    expect(h.agentUpdate).toMatchObject({ state: 'failed', restarts: 4, reason: `release refused: agent release linux-x64@0.2.0-crash is signed by revoked key ${key.keyId}` });
+    expect(onlineOn('0.2.0')).toBeTruthy();
+    expect(readFileSync(join(home, 'active'), 'utf8').trim()).toBe('b');
+  });
 });

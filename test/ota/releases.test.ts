@@ -45,6 +45,16 @@ describe('agent releases API', () => {
     expect((await jsonBody(fetch(`${root.api}/api/v1/agent-releases`))).releases).toEqual([]);
   });
 
+  it('refuses a release signed by a revoked key (403 naming it), trusted keys or not, before storing anything', async () => {
+    // `child` trusts no key: only the revocation refuses it.
+    const revoked = await fetch(`${child.api}/api/v1/keys/revocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keyId: other.keyId }) });
+    expect(revoked.status).toBe(200);
+    const res = await putRelease(child.api, { ...release, subject: { ...release.subject, version: '0.2.0-revoked' }, signature: signRelease({ ...release.subject, version: '0.2.0-revoked' }, createPrivateKey(other.privatePem)) });
+    expect(res.status).toBe(403);
+    expect((await jsonBody(res)).error.message).toBe(`release refused: agent release linux-x64@0.2.0-revoked is signed by revoked key ${other.keyId}`);
+    expect(child.coordinator.releases.get('linux-x64', '0.2.0-revoked')).toBeUndefined();
+  });
+
   it('refuses bytes that are not the declared artifact (400)', async () => {
     const bytes = readFileSync(release.file);
     bytes[bytes.length - 1] ^= 0xff;

@@ -62,7 +62,7 @@ describe('the change seam: resolved at the owner, applied at the device\'s coord
     held: (v: string) => (v === '2.0.0' ? [release] : []),
     pin: (target: string | undefined, v: string, deadlineS: number) => (target === 'linux-arm64' && v === '2.0.0' ? ({ release, httpPort: 1, deadlineS } as AgentPin) : undefined),
   };
-  const env = { steps, releases };
+  const env = { steps, releases, revoked: () => new Set<string>() };
   const device = (summary?: Partial<DeviceSummary>) => ({ current, summary: summary as DeviceSummary | undefined });
 
   it('a step bump brings its one module; the device keeps its own for the steps it keeps, and drops the old one', async () => {
@@ -84,6 +84,19 @@ describe('the change seam: resolved at the owner, applied at the device\'s coord
     const change = { spec: { id: 'root', children: [] } };
     expect(skipReason(change, { current: undefined, summary: undefined }, env)).toBeUndefined();
     expect(desiredFor(change, { 'x@1': mod('c') }, device(), env, 5_000)).toEqual({ spec: change.spec, modules: { 'x@1': mod('c') }, guard: true });
+  });
+
+  it('a change bringing a module or a release signed by a revoked key is refused naming the field, before any device is asked', async () => {
+    const key = '0123456789abcdef';
+    const signature = { keyId: key, sig: `${'A'.repeat(86)}==` };
+    const revokedEnv = {
+      steps: { resolve: () => ({ 'x@1': { ...mod('c'), signature } }), module: () => ({ ...mod('d'), signature }) },
+      releases: { ...releases, resolve: async () => [{ ...release, signature }] },
+      revoked: () => new Set([key]),
+    };
+    await expect(resolveChange({ step: 'avg@2' }, revokedEnv)).rejects.toThrow(new ChangeRefused('change.step', `avg@2 is signed by revoked key ${key}: push a version signed by a key in use`));
+    await expect(resolveChange({ spec: { id: 'root', children: [] } }, revokedEnv)).rejects.toThrow(new ChangeRefused('change.spec', `x@1 is signed by revoked key ${key}: push a version signed by a key in use`));
+    await expect(resolveChange({ agent: '2.0.0' }, revokedEnv)).rejects.toThrow(new ChangeRefused('change.agent', `agent release linux-arm64@2.0.0 is signed by revoked key ${key}`));
   });
 
   it('an agent release pins the release of the device\'s own target, keeps its tree, and reverts the pin', async () => {
@@ -131,6 +144,7 @@ describe('step queue: steps queued during a commit share the next one', () => {
 const noEnv = {
   steps: { resolve: () => ({}), module: () => undefined },
   releases: { resolve: async () => [], held: () => [], pin: () => undefined },
+  revoked: () => new Set<string>(),
 };
 
 describe('share runner: a step that changes nothing durable writes nothing', () => {
