@@ -11,6 +11,8 @@ import { spawnFlotilla, type FlotillaProcess } from './processes.js';
 
 const CLUSTERS = ['paris', 'berlin'];
 const STEPS = ['synthetic-sensor', 'moving-average', 'threshold-alarm'];
+/** The step version the demo offers for a rollout (the README's "try" line). */
+export const ROLLOUT_STEP = { name: 'moving-average', version: '1.1.0' };
 
 /**
  * What every demo agent runs: a sensor simulator ticked every second, its moving average, and an alarm on the
@@ -66,6 +68,8 @@ export const demoCommand = defineCommand(
           `  HTTP API:  ${api}/api/v1/devices`,
           `  Devices:   npx flotilla devices --api ${api} --api-token ${apiToken}`,
           `  Try:       npx flotilla logs ${devices[0]} --follow --api ${api} --api-token ${apiToken}   (its steps' warnings and errors)`,
+          `  Roll out:  npx flotilla rollout start --step ${ROLLOUT_STEP.name}@${ROLLOUT_STEP.version} --select 'cluster=root/**' --canary 1 --waves 50%,100% --soak 5s --api ${api} --api-token ${apiToken}`,
+          `             then: npx flotilla rollout list --api ${api} --api-token ${apiToken}   (or the dashboard's Rollouts page)`,
           '',
           'Press Ctrl-C to stop.',
         ].join('\n'),
@@ -114,7 +118,10 @@ async function startFleet(agentsPerCluster: number, dir: string, spawn: (tier: T
     }),
   );
   for (const { bytes, manifest } of await built) {
-    await rootApi.pushStep({ name: manifest.name, version: manifest.version, sha256: manifest.sha256, module: Buffer.from(bytes).toString('base64'), limits: manifest.limits });
+    const push = (version: string) => rootApi.pushStep({ name: manifest.name, version, sha256: manifest.sha256, module: Buffer.from(bytes).toString('base64'), limits: manifest.limits });
+    await push(manifest.version);
+    // The same module again as the next version: something to watch a staged rollout with (README, "While it runs").
+    if (manifest.name === ROLLOUT_STEP.name) await push(ROLLOUT_STEP.version);
   }
   await untilRoot(rootApi, (list) => devices.every((id) => list.some((d) => d.id === id)), 'every agent known at the root');
   const applied = await rootApi.applyDesired({ all: true }, DEMO_TREE);

@@ -53,14 +53,26 @@ describe('flotilla demo', () => {
     const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
     const block = /While it runs, use the commands it prints, e\.g\.\n\n```sh\n([\s\S]*?)```/.exec(readme)![1];
     const lines = shellLines(block.replaceAll('http://127.0.0.1:PORT', ready.api).replaceAll('TOKEN', ready.apiToken));
-    expect(lines.map((l) => l.command.split(' ').slice(0, 3).join(' '))).toEqual(['npx flotilla devices', 'npx flotilla logs']);
+    expect(lines.map((l) => l.command.split(' ').slice(0, 3).join(' '))).toEqual(['npx flotilla devices', 'npx flotilla logs', 'npx flotilla rollout', 'npx flotilla rollout']);
+    const outputs: string[] = [];
     for (const { command } of lines) {
       const line = runLine(command, { cwd: join(import.meta.dirname, '..'), env: process.env });
       expect(await line.exited, `${command}: ${line.stderr.join('\n')}`).toBe(0);
+      outputs.push(line.stdout.join('\n'));
     }
+    // The rollout it started goes canary -> 50% -> 100% across both clusters and every device runs the new version.
+    const rolloutId = outputs[2].trim();
+    expect(outputs[3]).toContain(rolloutId);
+    const done = await eventually(async () => {
+      const s = await api.rollout(rolloutId);
+      return s.state !== 'running' && s;
+    }, 60_000, 'the README rollout to end');
+    expect(done).toMatchObject({ state: 'succeeded' });
+    expect(done.waves.map((w) => w.devices)).toEqual([1, 1, 2]);
+    for (const id of ready.devices) expect(JSON.stringify((await api.desired(id)).spec)).toContain('moving-average@1.1.0');
 
     demo.child.kill('SIGINT');
     expect(await demo.exited).toBe(0);
     await eventually(() => ready.pids.every((pid) => !alive(pid)), 5000, 'no process of the demo left');
-  }, 90_000);
+  }, 150_000);
 });
