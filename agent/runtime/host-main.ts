@@ -46,6 +46,7 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
   /** The instance whose code runs now: the imports act on it. */
   let cur: Instance | undefined;
   let mem8 = new Uint8Array(0);
+  let mem8Of: WebAssembly.Memory | undefined;
   let budget = 0; // output bytes left for the current call (ABI: maxOutputBytes per input)
   let deadline = 0;
   let lastTick = 0;
@@ -60,7 +61,8 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
   function view(): Uint8Array {
     const memory = cur?.memory;
     if (!memory) throw new Fault('trap:an import was called before the module had its memory (from its start function)');
-    if (mem8.buffer !== memory.buffer) mem8 = new Uint8Array(memory.buffer);
+    // memory.grow detaches the old buffer (length 0): checked without the `buffer` getter, which costs per call.
+    if (mem8Of !== memory || mem8.length === 0) [mem8, mem8Of] = [new Uint8Array(memory.buffer), memory];
     return mem8;
   }
 
@@ -218,7 +220,9 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     let exit: string | undefined;
     for (let i = 0; i < count; i++) {
       const len = lens[i];
-      const [markBytes, markCount, markLogs] = [outBytes, outCount, logs.length];
+      const markBytes = outBytes;
+      const markCount = outCount;
+      const markLogs = logs.length;
       enter(inst);
       try {
         const ptr = inst.alloc(len) >>> 0;
@@ -235,7 +239,8 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
         }
       } catch (err) {
         // The failing message's outputs are discarded (it did not complete); its logs are kept for diagnosis.
-        [outBytes, outCount] = [markBytes, markCount];
+        outBytes = markBytes;
+        outCount = markCount;
         if (err instanceof Fault && err.reason === 'output_limit') logs.length = markLogs;
         exit = reasonOf(err);
         break;
