@@ -1,18 +1,18 @@
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, receiveMessageOnPort as ReceiveMessageOnPort } from 'node:worker_threads';
 import type { FromHost, Packed, ToHost, WorkerLimits } from './protocol.js';
 
 /**
  * The body of a step host: one worker isolate running many step instances, one call at a time. Started from its
  * source text with `new Worker(HOST_SOURCE, { eval: true })`, so it must stay self-contained: it uses no
- * outer-scope values and not even `require` (bundlers rewrite that name); its port and control block come as
- * arguments (type imports are erased). That keeps it working from tsc's dist/, an esbuild single-file bundle and a
+ * outer-scope values and not even `require` (bundlers rewrite that name); its port, control block, `receiveMessageOnPort` and
+ * restart spin come as arguments (type imports are erased). That keeps it working from tsc's dist/, an esbuild single-file bundle and a
  * Node SEA executable alike.
  *
  * Each instance has its own linear memory (capped in its module at load). A fault of one instance (trap, abort,
  * bad pointer, output over the limit, its metered time budget running out in `tick`) ends that instance only: the
  * host forgets it and goes on with the others.
  */
-export function hostMain(port: MessagePort, control: Int32Array): void {
+export function hostMain(port: MessagePort, control: Int32Array, receive: typeof ReceiveMessageOnPort, spinMs: number): void {
   const BUSY = 0; // protocol.ts CONTROL_*
   const CALLS = 1;
   const CURRENT = 2;
@@ -46,6 +46,7 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
   /** The instance whose code runs now: the imports act on it. */
   let cur: Instance | undefined;
   let mem8 = new Uint8Array(0);
+  let mem8Of: WebAssembly.Memory | undefined;
   let budget = 0; // output bytes left for the current call (ABI: maxOutputBytes per input)
   let deadline = 0;
   let lastTick = 0;
@@ -60,7 +61,8 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
   function view(): Uint8Array {
     const memory = cur?.memory;
     if (!memory) throw new Fault('trap:an import was called before the module had its memory (from its start function)');
-    if (mem8.buffer !== memory.buffer) mem8 = new Uint8Array(memory.buffer);
+    // memory.grow detaches the old buffer (length 0): checked without the `buffer` getter, which costs per call.
+    if (mem8Of !== memory || mem8.length === 0) [mem8, mem8Of] = [new Uint8Array(memory.buffer), memory];
     return mem8;
   }
 
@@ -218,7 +220,9 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
     let exit: string | undefined;
     for (let i = 0; i < count; i++) {
       const len = lens[i];
-      const [markBytes, markCount, markLogs] = [outBytes, outCount, logs.length];
+      const markBytes = outBytes;
+      const markCount = outCount;
+      const markLogs = logs.length;
       enter(inst);
       try {
         const ptr = inst.alloc(len) >>> 0;
@@ -235,7 +239,8 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
         }
       } catch (err) {
         // The failing message's outputs are discarded (it did not complete); its logs are kept for diagnosis.
-        [outBytes, outCount] = [markBytes, markCount];
+        outBytes = markBytes;
+        outCount = markCount;
         if (err instanceof Fault && err.reason === 'output_limit') logs.length = markLogs;
         exit = reasonOf(err);
         break;
@@ -282,26 +287,48 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
     links.delete(id);
   }
 
-  port.on('message', (msg: ToHost) => {
+  /**
+   * After reporting an instance's exit, the answer (the supervisor's restart, or the next batch) usually comes back
+   * within a fraction of a millisecond: polling for it for up to `spinMs` spares the wake-up of this thread, the
+   * largest part of an idle restart. 0 (one core: the spin would hold up the agent thread) turns it off.
+   */
+  function awaitAnswer(): void {
+    const until = performance.now() + spinMs;
+    while (performance.now() < until) {
+      const got = receive(port);
+      if (got) return handle(got.message as ToHost, false);
+    }
+  }
+
+  port.on('message', (msg: ToHost) => handle(msg, true));
+
+  /** Runs a batch (and its chain), answers with `replies` ahead of its own in one message. */
+  function runAndSend(inst: Instance, msg: Extract<ToHost, { t: 'batch' }>, spin: boolean, replies: FromHost[], transfer: ArrayBuffer[]): void {
+    runChain(inst, msg.count, msg.lens!, msg.data!, false, new Set([inst.id]), replies, transfer);
+    send(replies.length === 1 ? replies[0] : { t: 'chain', replies }, transfer);
+    if (spin && spinMs > 0 && replies.some((r) => 'exit' in r && r.exit !== undefined)) awaitAnswer();
+  }
+
+  function handle(msg: ToHost, spin: boolean): void {
     const inst = instances.get(msg.i);
     switch (msg.t) {
       case 'instantiate': {
         const made = instantiate(msg.i, msg.module, msg.config, msg.limits);
         const { out, transfer } = takeOut();
-        if (typeof made !== 'string') {
-          instances.set(msg.i, made);
-          return send({ t: 'ready', i: msg.i, out, logs }, transfer);
-        }
-        return send({ t: 'done', i: msg.i, processed: 0, out, logs, exit: `start_failed:${made}` as never }, transfer);
+        if (typeof made === 'string') return send({ t: 'done', i: msg.i, processed: 0, out, logs, exit: `start_failed:${made}` as never }, transfer);
+        instances.set(msg.i, made);
+        const ready: FromHost = { t: 'ready', i: msg.i, out, logs };
+        logs = [];
+        // A (re)start's first batch is posted right behind it: run it now and answer both in one crossing.
+        const next = receive(port)?.message as ToHost | undefined;
+        if (next?.t === 'batch' && next.i === msg.i) return runAndSend(made, next, spin, [ready], transfer);
+        send(ready, transfer);
+        if (next) handle(next, spin);
+        return;
       }
       case 'batch':
         // Batches of an instance that exited or was killed meanwhile are not run.
-        if (inst && control[KILL] !== inst.id) {
-          const replies: FromHost[] = [];
-          const transfer: ArrayBuffer[] = [];
-          runChain(inst, msg.count, msg.lens!, msg.data!, false, new Set([inst.id]), replies, transfer);
-          send(replies.length === 1 ? replies[0] : { t: 'chain', replies }, transfer);
-        }
+        if (inst && control[KILL] !== inst.id) runAndSend(inst, msg, spin, [], []);
         return;
       case 'link':
         if (inst) links.set(msg.i, { to: msg.to, keep: msg.keep });
@@ -321,5 +348,5 @@ export function hostMain(port: MessagePort, control: Int32Array): void {
         forget(msg.i);
         return send({ t: 'dropped', i: msg.i });
     }
-  });
+  }
 }

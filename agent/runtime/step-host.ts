@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ExitReason } from '../../shared/step-abi.js';
 import { hostMain } from './host-main.js';
@@ -8,9 +9,9 @@ import { CONTROL_BUSY, CONTROL_CALLS, CONTROL_CURRENT, CONTROL_KILL, CONTROL_SLO
  * `__name` stub stands in for the helper esbuild's keepNames option calls inside every function it bundles.
  */
 const HOST_SOURCE = [
-  `const { parentPort, workerData } = require('node:worker_threads');`,
+  `const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');`,
   `const __name = (target) => target;`,
-  `(${hostMain.toString()})(parentPort, new Int32Array(workerData));`,
+  `(${hostMain.toString()})(parentPort, new Int32Array(workerData.control), receiveMessageOnPort, workerData.spinMs);`,
 ].join('\n');
 
 /** What a host needs from each instance it runs (StepInstance). */
@@ -31,6 +32,12 @@ export interface Guest {
  * An unmetered call has no other enforcement: no grace.
  */
 export const BACKSTOP_GRACE_MS = 500;
+
+/**
+ * How long a host polls for the answer to an exit it reported (host-main.ts `awaitAnswer`), ms: a restart's start
+ * crosses back in 0.1-0.3 ms on an idle box. Off with one core, where the spin would hold up the agent thread.
+ */
+const RESTART_SPIN_MS = (os.availableParallelism?.() ?? os.cpus().length) > 1 ? 0.5 : 0;
 
 /**
  * The agent-thread side of one step host (a worker isolate, host-main.ts): routes messages by instance id, and
@@ -57,7 +64,7 @@ export class StepHost {
   constructor(limits: ResourceLimits, private readonly idle: { ms: number; onEmpty(): void; onGone(): void }) {
     // execArgv: [] — the isolate must not inherit flags such as --input-type=module, which would turn the
     // CommonJS prelude of HOST_SOURCE into an ES module without `require`.
-    this.worker = new Worker(HOST_SOURCE, { eval: true, resourceLimits: limits, execArgv: [], workerData: this.control.buffer });
+    this.worker = new Worker(HOST_SOURCE, { eval: true, resourceLimits: limits, execArgv: [], workerData: { control: this.control.buffer, spinMs: RESTART_SPIN_MS } });
     this.threadId = this.worker.threadId;
     this.worker.unref(); // only running instances keep the agent alive
     this.worker.on('message', (msg: FromHost) => {
