@@ -164,8 +164,9 @@ export class DurablePersistence extends MemoryPersistence {
     if (publish) {
       // aedes writes this very packet once the update resolves, so a new id set here is the one the client gets.
       // Replay keeps the journalled ids (chosen live against the same state).
-      if (!this.replaying) p.messageId = this.inflight.assign(c.id, p);
-      this.inflight.hold(c.id, p);
+      const id = this.replaying ? p.messageId : this.inflight.assign(c.id, p);
+      this.inflight.hold(c.id, { ...p, messageId: id }, id !== p.messageId);
+      p.messageId = id;
     }
     const rec = publish ? { ...p, payload: Buffer.alloc(0) } : p;
     const change = super.outgoingUpdate(c, p).catch((err: unknown) => {
