@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
 import { Journal } from '../../shared/journal.js';
 import { MemoryPersistence, decode, encode, type ClientRef, type Rec, type Snapshot, type StoredPacket, type Sub } from './persistence-records.js';
+import { InflightIds } from './inflight-ids.js';
 import { RetainedStore } from './retained-store.js';
 
 export type { StoredPacket } from './persistence-records.js';
@@ -37,6 +38,7 @@ export class DurablePersistence extends MemoryPersistence {
   /** Queued messages per session, to bound each queue. */
   private readonly queued = new Map<string, number>();
   private readonly incomingIds = new Map<string, Set<number>>();
+  private readonly inflight = new InflightIds();
   private readonly willClients = new Set<string>();
   private replaying = false;
   private compactScheduled = false;
@@ -158,8 +160,20 @@ export class DurablePersistence extends MemoryPersistence {
   override outgoingUpdate(c: ClientRef, p: StoredPacket): Promise<void> {
     // A PUBLISH update only assigns the message id of a queued packet (found by broker id and counter): its payload
     // is already journalled. Other packets (PUBREL) replace the queued one and are kept whole.
-    const rec = p.cmd === 'publish' ? { ...p, payload: Buffer.alloc(0) } : p;
-    return this.logged(super.outgoingUpdate(c, p), { op: 'update', c: c.id, p: encode(rec) });
+    const publish = p.cmd === 'publish';
+    if (publish) {
+      // aedes writes this very packet once the update resolves, so a new id set here is the one the client gets.
+      // Replay keeps the journalled ids (chosen live against the same state).
+      const id = this.replaying ? p.messageId : this.inflight.assign(c.id, p);
+      this.inflight.hold(c.id, { ...p, messageId: id }, id !== p.messageId);
+      p.messageId = id;
+    }
+    const rec = publish ? { ...p, payload: Buffer.alloc(0) } : p;
+    const change = super.outgoingUpdate(c, p).catch((err: unknown) => {
+      if (publish) this.inflight.release(c.id, p);
+      throw err;
+    });
+    return this.logged(change, { op: 'update', c: c.id, p: encode(rec) });
   }
 
   override outgoingClearMessageId(c: ClientRef, p: { messageId?: number }): Promise<StoredPacket | undefined> {
@@ -167,6 +181,7 @@ export class DurablePersistence extends MemoryPersistence {
     // A client with nothing queued (a clean session's PUBACK: aedes clears every one) has nothing to journal.
     const rec: Rec | undefined = this.queued.has(c.id) ? { op: 'clear', c: c.id, id: p.messageId ?? null } : undefined;
     return this.logged(super.outgoingClearMessageId(c, p), rec).then((cleared) => {
+      if (cleared) this.inflight.release(c.id, cleared);
       const n = this.queued.get(c.id);
       if (cleared && n !== undefined) {
         if (n <= 1) this.queued.delete(c.id);
