@@ -25,6 +25,11 @@ export interface BusOptions {
   log: Logger;
 }
 
+/** Where QoS 0 device messages can be heard without a client (coordinator/broker/embedded-broker.ts). */
+export interface InProcessSource {
+  hear(filter: string, deliver: (topic: string, payload: Buffer) => void): Promise<void>;
+}
+
 export class CommandTimeoutError extends Error {
   override name = 'CommandTimeoutError';
 }
@@ -53,11 +58,18 @@ export class ClusterBus {
     return new ClusterBus(client, opts);
   }
 
-  /** Hear every device's status, health, events and acks, off the coordinator's one dispatch. */
-  async start(dispatch: Dispatch): Promise<void> {
+  /**
+   * Hear every device's status, health, events and acks, off the coordinator's one dispatch. With `inProcess` (the
+   * embedded broker) health, the one kind of every device every second, is heard from the broker directly rather
+   * than over loopback; an external broker's health comes through the client.
+   */
+  async start(dispatch: Dispatch, inProcess?: InProcessSource): Promise<void> {
     dispatch.on('device', (route, payload, topic) => this.fromDevice(route.id, route.level, topic, payload));
+    const kinds = ['status', 'health', 'events', 'logs', 'ack'] as const;
+    if (inProcess) await inProcess.hear(allDevices('health'), (topic, payload) => dispatch.receive(topic, payload));
     // Each kind at its contract QoS: health at 0 costs no PUBACK and no in-flight tracking per report.
-    await this.client.subscribeAsync(Object.fromEntries((['status', 'health', 'events', 'logs', 'ack'] as const).map((kind) => [allDevices(kind), { qos: CONTRACT[kind].qos }])));
+    const overClient = kinds.filter((kind) => !(inProcess && kind === 'health'));
+    await this.client.subscribeAsync(Object.fromEntries(overClient.map((kind) => [allDevices(kind), { qos: CONTRACT[kind].qos }])));
   }
 
   private fromDevice(id: string, level: string, topic: string, payload: Buffer): void {

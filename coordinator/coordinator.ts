@@ -240,7 +240,7 @@ export class Coordinator {
     dispatch.start();
     const republished = await this.desired.republishAll();
     if (republished) opts.log.info(`re-published the desired state of ${republished} device(s)`);
-    await this.bus.start(dispatch);
+    await this.bus.start(dispatch, this.broker);
     await this.modules.start(dispatch);
     // Before the bridge: the stored list is on our broker, and the parent's has a reader, when it comes up.
     await this.revocations.start(dispatch);

@@ -49,6 +49,11 @@ export interface RunningBroker {
   clientsByKind(): Record<Principal['kind'], number>;
   /** Close the connection of `clientId`, if it is connected (a removed device must not keep its session). */
   disconnect(clientId: string): void;
+  /**
+   * Hear the PUBLISHes matching `filter` in this process, from aedes' own emitter: no socket, no session, no second
+   * MQTT encode and parse. At most once and unacknowledged, so only for QoS 0 kinds (health).
+   */
+  hear(filter: string, deliver: (topic: string, payload: Buffer) => void): Promise<void>;
   /** Until called, only the coordinator's own clients may connect (the rest get CONNACK 3, server unavailable). */
   acceptClients(): void;
   close(): Promise<void>;
@@ -173,6 +178,18 @@ export async function startEmbeddedBroker(opts: BrokerOptions): Promise<RunningB
     connectedClients: () => broker.connectedClients,
     delivery,
     acceptClients: () => void (accepting = true),
+    hear: (filter, deliver) =>
+      new Promise<void>((resolve, reject) =>
+        broker.subscribe(
+          filter,
+          (packet, done) => {
+            // The emitter waits for done: answered first, so a throw in a consumer never stalls the broker.
+            done();
+            deliver(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+          },
+          (err?: Error) => (err ? reject(err) : resolve()),
+        ),
+      ),
     clientsByKind: () => {
       const counts: Record<Principal['kind'], number> = { device: 0, child: 0, internal: 0 };
       for (const client of Object.values(clientsOf(broker))) {

@@ -12,9 +12,10 @@ export interface DispatchCounters {
 }
 
 /**
- * The one 'message' listener of the coordinator's MQTT client: each topic is parsed once (topic-route.ts) and
- * handed to the handler of its kind, as aedes hands each packet type to its handler file. Adding a kind adds a row
- * to the table and a handler, nothing else.
+ * The one place device and peer messages enter the coordinator: the 'message' listener of its MQTT client, and what
+ * the embedded broker hands over in process (`receive`). Each topic is parsed once (topic-route.ts) and handed to
+ * the handler of its kind, as aedes hands each packet type to its handler file. Adding a kind adds a row to the
+ * table and a handler, nothing else.
  */
 export class Dispatch {
   private readonly table: RouteTable = {};
@@ -35,15 +36,18 @@ export class Dispatch {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.client.on('message', (topic, payload) => {
-      const route = routeTopic(topic);
-      this.counters.received(route?.label ?? 'other');
-      if (!route) return;
-      const handler = this.table[route.kind] as RouteHandler<typeof route.kind> | undefined;
-      handler?.(route as never, payload, topic);
-    });
+    this.client.on('message', (topic, payload) => this.receive(topic, payload));
     this.client.on('packetsend', (packet: Packet) => {
       if (packet.cmd === 'publish') this.counters.sent(topicLabel(packet.topic));
     });
+  }
+
+  /** One message, from the client or from the embedded broker in process. */
+  receive(topic: string, payload: Buffer): void {
+    const route = routeTopic(topic);
+    this.counters.received(route?.label ?? 'other');
+    if (!route) return;
+    const handler = this.table[route.kind] as RouteHandler<typeof route.kind> | undefined;
+    handler?.(route as never, payload, topic);
   }
 }

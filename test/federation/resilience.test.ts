@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
+import { collectHealth } from '../../agent/health.js';
 import { ApiClient } from '../../cli/api-client.js';
 import { ClusterTree } from '../../shared/api.js';
 import { deviceTopic } from '../../shared/topics.js';
@@ -93,6 +94,10 @@ describe('a cluster on an external mosquitto broker', () => {
     await m1.subscribeAsync(deviceTopic('m1', 'cmd'), { qos: 1 });
     await m1.publishAsync(deviceTopic('m1', 'status'), JSON.stringify({ online: true, ts: Date.now() }), { qos: 1, retain: true });
     await m1.publishAsync(deviceTopic('m1', 'events'), event(1), { qos: 1 });
+    // Health comes through the coordinator's client on an external broker (in process only on the embedded one).
+    const report = await collectHealth({ seq: 7, intervalS: 60, target: 'm1', dataDir: dirs.path, invalidMessages: 0, contributions: [] });
+    await m1.publishAsync(deviceTopic('m1', 'health'), JSON.stringify(report), { qos: 0 });
+    await eventually(() => site.coordinator.directory.live.get('m1')?.health?.seq === 7, 5000, 'health over mosquitto at the coordinator');
     await eventually(() => rootEvents(root, 'mq/m1').includes(1), 5000, 'event from the mosquitto cluster at the root');
     const res = await fetch(`${root.api}/api/v1/devices/${encodeURIComponent('mq/m1')}/commands`, { method: 'POST', body: JSON.stringify({ command: { type: 'ping' } }) });
     expect(await res.json()).toMatchObject({ ok: true, result: 'from mosquitto' });
