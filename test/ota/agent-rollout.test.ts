@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, trustedKeys } from '../../shared/signing.js';
 import type { RolloutStatus } from '../../shared/rollout.js';
 import { loadTargets } from '../../firmware-targets/descriptor.js';
@@ -60,6 +60,12 @@ describe('agent rollout', () => {
     await eventually(() => IDS.every((id) => health(id)?.agentVersion === '0.1.0'), 30_000, 'both devices on 0.1.0');
   });
 
+  // A case that fails part-way must not leave its rollout holding the devices the next case rolls out to.
+  afterEach(async () => {
+    const { rollouts } = (await jsonBody(fetch(`${c.api}/api/v1/rollouts`))) as { rollouts: RolloutStatus[] };
+    for (const r of rollouts.filter((r) => r.state === 'running' || r.state === 'paused')) await fetch(`${c.api}/api/v1/rollouts/${r.id}/abort`, { method: 'POST' });
+  });
+
   afterAll(async () => {
     await Promise.all(devices.map((d) => d.stop()));
     await c?.stop();
@@ -88,7 +94,7 @@ describe('agent rollout', () => {
     expect(other.state).toBe('skipped');
     expect(health(other.id)?.agentUpdate).toBeUndefined();
     await eventually(() => IDS.every((d) => c.coordinator.directory.live.get(d)?.online && health(d)?.agentVersion === '0.1.0'), 30_000, 'both back online on 0.1.0');
-  });
+  }, 120_000);
 
   it('a good release goes canary first, then the rest; every device reports the new agentVersion and the rollout succeeds', async () => {
     await release('0.2.0', AGENT);
@@ -103,7 +109,7 @@ describe('agent rollout', () => {
       expect(health(d)).toMatchObject({ agentVersion: '0.2.0', agentUpdate: { state: 'committed', version: '0.2.0' } });
       expect(readFileSync(join(dir.path, d, 'active'), 'utf8').trim()).toBe('b');
     }
-  });
+  }, 120_000);
 
   it('refuses (400 naming change.agent) a release whose key was revoked after its push, instead of letting the canary fail', async () => {
     await release('0.3.0', AGENT);
