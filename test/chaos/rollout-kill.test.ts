@@ -8,6 +8,7 @@ import type { RolloutStatus } from '../../shared/rollout.js';
 import { wat } from '../runtime/harness.js';
 import { connectDevice, eventually, spawnAgent, tempDir } from '../helpers/cluster.js';
 import { CoordinatorProcess } from './harness.js';
+import { rolloutUntil } from '../helpers/rollout.js';
 
 // SIGKILL of a coordinator in the middle of a rollout across clusters: a root and three cluster coordinators as
 // processes of their own, real agents below them (a: a1, a2; b: b1; c: c1). A killed cluster coordinator resumes
@@ -28,12 +29,7 @@ const tagged = (tag: number) => wat('tag', (t) => t.replace('(i32.const 65)) ;; 
 const tree = (step: string) => ({ id: 'root', intensity: 1, period: 5, children: [{ id: 'tagger', step, input: 'sensors/r/in', output: 'tagged' }] });
 
 /** Poll the root's API (it may be down for a moment: a refused connection is "not yet"). */
-async function until(id: string, done: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
-  return eventually(async () => {
-    const s = await api(root).rollout(id).catch(() => undefined);
-    return s !== undefined && done(s) && s;
-  }, 120_000, what);
-}
+const until = (id: string, done: (s: RolloutStatus) => boolean, what: string) => rolloutUntil(() => api(root).rollout(id).catch(() => undefined), done, 120_000, what);
 
 beforeAll(async () => {
   const childTokens = Object.fromEntries(CLUSTERS.map((c) => [c, `tok-${c}-0123456789abcdef`]));

@@ -7,6 +7,7 @@ import { RolloutStatus } from '../../shared/rollout.js';
 import { StreamRollouts } from '../../shared/stream.js';
 import { wat } from '../runtime/harness.js';
 import { connectDevice, eventually, spawnAgent, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { rolloutUntil } from '../helpers/rollout.js';
 
 // Rollouts over real agent processes at one coordinator: tag@1 prefixes each input with "A", tag@2 with "B"
 // (healthy), tag@3 traps on every input (a version that crashes on its first input). Inputs flow all along.
@@ -38,12 +39,7 @@ async function cli(args: string[]): Promise<{ code: number | null; out: string; 
   return { code, out: out.join(''), err: err.join('\n') };
 }
 
-async function until(id: string, done: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
-  return eventually(async () => {
-    const s = await api.rollout(id);
-    return done(s) && s;
-  }, 60_000, what);
-}
+const until = (id: string, done: (s: RolloutStatus) => boolean, what: string) => rolloutUntil(() => api.rollout(id), done, 60_000, what);
 
 beforeAll(async () => {
   cluster = await startCoordinator({ dataDir: join(dir.path, 'coordinator') });

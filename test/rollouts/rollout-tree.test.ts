@@ -7,6 +7,7 @@ import type { RolloutStatus } from '../../shared/rollout.js';
 import { wat } from '../runtime/harness.js';
 import { connectDevice, eventually, spawnAgent } from '../helpers/cluster.js';
 import { startNode, tempDir, type Node } from '../federation/tree.js';
+import { rolloutUntil } from '../helpers/rollout.js';
 
 // Rollouts across clusters over real agent processes: a root without devices of its own and three clusters below it
 // (a: a1, a2; b: b1; c: c1). The root plans the canary and waves by cluster; each cluster carries out its share for
@@ -36,12 +37,7 @@ const live = (qid: string) => {
 };
 const runs = (qid: string, step: string) => live(qid)?.health?.children?.some((c) => c.step === step && c.state === 'running');
 
-async function until(id: string, done: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
-  return eventually(async () => {
-    const s = await api.rollout(id);
-    return done(s) && s;
-  }, 90_000, what);
-}
+const until = (id: string, done: (s: RolloutStatus) => boolean, what: string) => rolloutUntil(() => api.rollout(id), done, 90_000, what);
 
 beforeAll(async () => {
   root = await startNode('root');
