@@ -120,6 +120,13 @@ describe('fuzz: malformed input on every consumed topic and route', () => {
       ['GET', (id) => `/api/v1/devices/${encodeURIComponent(id)}/desired`],
       ['GET', (id) => `/api/v1/devices/${encodeURIComponent(id)}/history`],
       ['DELETE', (id) => `/api/v1/devices/${encodeURIComponent(id)}`],
+      ['GET', (id) => `/api/v1/devices/${encodeURIComponent(id)}/logs`],
+      ['POST', () => '/api/v1/rollouts'],
+      ['GET', (id) => `/api/v1/rollouts/${encodeURIComponent(id)}`],
+      ['POST', (id) => `/api/v1/rollouts/${encodeURIComponent(id)}/pause`],
+      ['POST', () => '/api/v1/keys/revocations'],
+      ['PUT', (id) => `/api/v1/agent-releases/${encodeURIComponent(id)}/${encodeURIComponent(id)}`],
+      ['GET', (id) => `/agent-artifacts/${encodeURIComponent(id)}`],
     ];
     const id = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'a/b', '..', ''), fc.string({ maxLength: 80 }));
     for (const [method, path] of routes) {
