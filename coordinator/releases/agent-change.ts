@@ -23,9 +23,6 @@ export function agentPin(target: string | undefined, releases: readonly AgentRel
   return release && { release, httpPort, deadlineS: Math.min(3600, Math.max(5, Math.round(deadlineS))) };
 }
 
-/** The states in which a device is between its old and its new agent: its restart is not "offline during its soak". */
-const IN_FLIGHT = new Set(['downloading', 'installing', 'trial']);
-
 /**
  * What the share core gates on, for an agent change: the device "runs" its new revision once it reports it on the
  * pinned agentVersion; the update's own failure or the launcher's rollback are the revision's failure or rollback.
@@ -35,7 +32,10 @@ export function agentObservation(live: LiveDevice | undefined, version: string):
   const update = health?.agentUpdate?.version === version ? health.agentUpdate : undefined;
   const workers = (health?.children ?? []).filter((c) => c.kind === 'worker');
   return {
-    online: (live?.online ?? false) || (update !== undefined && IN_FLIGHT.has(update.state)),
+    // Until it reports the new version the device is between its old and its new agent: its restart into the trial
+    // (and back, if the launcher rolls it back) is not "offline during its soak"; health is QoS 0, so its last report
+    // before the restart may not say so. A device that never comes back fails the gate's apply timeout.
+    online: (live?.online ?? false) || health?.agentVersion !== version,
     revision: health?.agentVersion === version ? (health.revision ?? null) : null,
     // A device without steps is healthy on its agent alone.
     allRunning: workers.every((c) => c.state === 'running'),
