@@ -1,7 +1,7 @@
 /**
  * Restart latency: from delivering `crash` to a supervised step (it traps) until the restarted step has processed the
- * next message, through SupervisorRunner and a real step host. A restart is a new instance of the cached module in
- * the running host. Rows: with the host idle between crashes, back to back (crash again as soon as the step runs),
+ * next message, through SupervisorRunner and a real step host (the default one, in the agent's thread). A restart is a
+ * new instance of the cached module in the running host. Rows: with the host idle between crashes, back to back (crash again as soon as the step runs),
  * and with nine busy siblings in the same host. Baselines measured in the same run: a message round trip through a
  * running step, a bare `start` + kill in the running host, and a start in a new host (a thread spawn: what every
  * restart cost before hosts, without a warm spare).
@@ -79,11 +79,11 @@ const startKill = (on: () => { runtime: StepRuntime; step: LoadedStep }) => asyn
   const handle = await on().runtime.start({ id: 'bare', step: on().step });
   await handle.stop('brutal_kill');
 };
-/** A runtime with no host yet (prepared untimed, module compiled), so its first start spawns one. */
+/** A runtime with no worker host yet (prepared untimed, module compiled), so its first start spawns one. */
 let empty = { runtime, step };
 const prepareEmpty = async () => {
   if (empty.runtime !== runtime) await empty.runtime.stop();
-  const r = new StepRuntime();
+  const r = new StepRuntime({ inThread: false });
   empty = { runtime: r, step: await r.load(wasm, step.manifest) };
 };
 

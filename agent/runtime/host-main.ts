@@ -2,17 +2,26 @@ import type { MessagePort, receiveMessageOnPort as ReceiveMessageOnPort } from '
 import type { FromHost, Packed, ToHost, WorkerLimits } from './protocol.js';
 
 /**
+ * A host sharing its thread with the agent (thread-host.ts) runs in slices: `due()` says the slice is over, and a
+ * batch then stops between two messages; its rest (`resume`) runs in the next slice, ahead of anything queued.
+ */
+export interface HostSlices {
+  due(): boolean;
+  resume(msg: Extract<ToHost, { t: 'batch' }>): void;
+}
+
+/**
  * The body of a step host: one worker isolate running many step instances, one call at a time. Started from its
  * source text with `new Worker(HOST_SOURCE, { eval: true })`, so it must stay self-contained: it uses no
  * outer-scope values and not even `require` (bundlers rewrite that name); its port, control block, `receiveMessageOnPort` and
  * restart spin come as arguments (type imports are erased). That keeps it working from tsc's dist/, an esbuild single-file bundle and a
- * Node SEA executable alike.
+ * Node SEA executable alike. The agent's own thread runs it too (thread-host.ts), over an in-process port, in slices.
  *
  * Each instance has its own linear memory (capped in its module at load). A fault of one instance (trap, abort,
  * bad pointer, output over the limit, its metered time budget running out in `tick`) ends that instance only: the
  * host forgets it and goes on with the others.
  */
-export function hostMain(port: MessagePort, control: Int32Array, receive: typeof ReceiveMessageOnPort, spinMs: number): void {
+export function hostMain(port: MessagePort, control: Int32Array, receive: typeof ReceiveMessageOnPort, spinMs: number, slices?: HostSlices): void {
   const BUSY = 0; // protocol.ts CONTROL_*
   const CALLS = 1;
   const CURRENT = 2;
@@ -48,8 +57,11 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
   let mem8 = new Uint8Array(0);
   let mem8Of: WebAssembly.Memory | undefined;
   let budget = 0; // output bytes left for the current call (ABI: maxOutputBytes per input)
+  /** The current call's deadline (performance.now()), 0 until its first tick. */
   let deadline = 0;
   let lastTick = 0;
+  /** A tick of this batch found the slice over (HostSlices): the batch stops before its next message. */
+  let sliceOver = false;
 
   let outData = new Uint8Array(64 * 1024);
   let outLens = new Uint32Array(256);
@@ -120,11 +132,18 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
         const inst = cur!;
         const now = performance.now();
         if (control[KILL] === inst.id) throw new Fault('killed');
-        // ABI: a call running longer than timeBudgetMs ends the step with `timeout` (only this instance).
-        if (now >= deadline) throw new Fault('timeout');
-        const elapsed = now - lastTick;
-        if (elapsed < 0.5) inst.refill = Math.min(FUEL_MAX, inst.refill * 2);
-        else if (elapsed > 2) inst.refill = Math.max(FUEL_MIN, Math.floor(inst.refill / 2));
+        if (slices !== undefined && !sliceOver) sliceOver = slices.due();
+        if (deadline === 0) {
+          // The call's first tick, at most one refill (about a millisecond) after it started: its budget counts
+          // from here, so that a call that never ticks reads no clock at all.
+          deadline = now + inst.limits.timeBudgetMs;
+        } else {
+          // ABI: a call running longer than timeBudgetMs ends the step with `timeout` (only this instance).
+          if (now >= deadline) throw new Fault('timeout');
+          const elapsed = now - lastTick;
+          if (elapsed < 0.5) inst.refill = Math.min(FUEL_MAX, inst.refill * 2);
+          else if (elapsed > 2) inst.refill = Math.max(FUEL_MIN, Math.floor(inst.refill / 2));
+        }
         lastTick = now;
         // During instantiation (the module's start function) the exports are not reachable yet: only the clock counts.
         if (inst.fuel) inst.fuel.value = inst.refill;
@@ -145,12 +164,11 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     return `trap:${err instanceof Error ? err.message : String(err)}`;
   }
 
-  /** Marks a call of `inst` as running: the watchdog sees it, the deadline and its fuel are set. */
+  /** Marks a call of `inst` as running: the watchdog sees it, its fuel is set (the deadline at its first tick). */
   function enter(inst: Instance): void {
     cur = inst;
     budget = inst.limits.maxOutputBytes;
-    lastTick = performance.now();
-    deadline = lastTick + inst.limits.timeBudgetMs;
+    deadline = 0;
     if (inst.fuel) inst.fuel.value = inst.refill;
     control[CURRENT] = inst.id;
     control[CALLS]++;
@@ -211,14 +229,25 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     }
   }
 
-  /** Runs one batch of `inst`; returns its reply (outputs drained, logs taken) and the outputs as they travel. */
-  function runBatch(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer): { processed: number; exit: string | undefined; out: Packed; transfer: ArrayBuffer[]; logs: (number | string)[] } {
+  /**
+   * Runs one batch of `inst` from message `from.index` (at byte `from.offset`); returns its reply (outputs drained,
+   * logs taken) and the outputs as they travel. With `mayYield`, it stops before a message once the slice is over
+   * (`rest`: where the batch goes on).
+   */
+  function runBatch(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer, from: { index: number; offset: number }, mayYield: boolean): { processed: number; bytes: number; exit: string | undefined; rest: { index: number; offset: number } | undefined; out: Packed; transfer: ArrayBuffer[]; logs: (number | string)[] } {
     const lens = new Uint32Array(lensBuf, 0, count);
     const input = new Uint8Array(dataBuf);
-    let offset = 0;
+    let offset = from.offset;
     let processed = 0;
     let exit: string | undefined;
-    for (let i = 0; i < count; i++) {
+    let rest: { index: number; offset: number } | undefined;
+    sliceOver = false;
+    for (let i = from.index; i < count; i++) {
+      // The clock is read every 8 messages (calls that never tick are short) and by every tick.
+      if (mayYield && slices !== undefined && (sliceOver || ((i - from.index) % 8 === 0 && slices.due()))) {
+        rest = { index: i, offset };
+        break;
+      }
       const len = lens[i];
       const markBytes = outBytes;
       const markCount = outCount;
@@ -251,7 +280,7 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     if (exit) forget(inst.id);
     const taken = logs;
     logs = [];
-    return { processed, exit, ...takeOut(), logs: taken };
+    return { processed, bytes: offset - from.offset, exit, rest, ...takeOut(), logs: taken };
   }
 
   /**
@@ -260,8 +289,9 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
    * stage's reply. A consumer that is gone (exited, dropped, being killed) or already on this path (a cycle) is not
    * handed anything: its producer's reply leaves it out of `fwd`, and the agent thread delivers those outputs itself.
    */
-  function runChain(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer, piped: boolean, path: Set<number>, replies: FromHost[], transfer: ArrayBuffer[]): void {
-    const r = runBatch(inst, count, lensBuf, dataBuf);
+  function runChain(inst: Instance, count: number, lensBuf: ArrayBuffer, dataBuf: ArrayBuffer, piped: boolean, path: Set<number>, replies: FromHost[], transfer: ArrayBuffer[], from = { index: 0, offset: 0 }): { index: number; offset: number } | undefined {
+    // Only a head batch is ever cut: hosts that run in slices have no links.
+    const r = runBatch(inst, count, lensBuf, dataBuf, from, !piped);
     const link = links.get(inst.id);
     const next: Instance[] = [];
     for (const id of r.out.count > 0 && link ? link.to : []) {
@@ -272,7 +302,7 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     // Handed to every consumer and wanted by no one else: only the count crosses.
     const countOnly = fwd !== undefined && !link!.keep && next.length === link!.to.length;
     const out = countOnly ? { count: r.out.count, lens: null, data: null } : r.out;
-    const reply = { i: inst.id, processed: r.processed, out, logs: r.logs, ...(r.exit ? { exit: r.exit as never } : {}), ...(fwd ? { fwd } : {}) };
+    const reply = { i: inst.id, processed: r.processed, out, logs: r.logs, ...(r.exit ? { exit: r.exit as never } : {}), ...(fwd ? { fwd } : {}), ...(r.rest ? { more: r.bytes } : {}) };
     replies.push(piped ? { t: 'piped', count, ...reply } : { t: 'done', ...reply });
     if (!countOnly) transfer.push(...r.transfer);
     for (const consumer of next) {
@@ -280,6 +310,7 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
       runChain(consumer, r.out.count, r.out.lens!, r.out.data!, true, path, replies, transfer);
       path.delete(consumer.id);
     }
+    return r.rest;
   }
 
   function forget(id: number): void {
@@ -304,7 +335,8 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
 
   /** Runs a batch (and its chain), answers with `replies` ahead of its own in one message. */
   function runAndSend(inst: Instance, msg: Extract<ToHost, { t: 'batch' }>, spin: boolean, replies: FromHost[], transfer: ArrayBuffer[]): void {
-    runChain(inst, msg.count, msg.lens!, msg.data!, false, new Set([inst.id]), replies, transfer);
+    const rest = runChain(inst, msg.count, msg.lens!, msg.data!, false, new Set([inst.id]), replies, transfer, msg.from);
+    if (rest) slices!.resume({ ...msg, from: rest });
     send(replies.length === 1 ? replies[0] : { t: 'chain', replies }, transfer);
     if (spin && spinMs > 0 && replies.some((r) => 'exit' in r && r.exit !== undefined)) awaitAnswer();
   }

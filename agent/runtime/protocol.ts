@@ -31,7 +31,8 @@ export interface Packed {
 export type ToHost =
   /** A new instance of `module`; answered by `ready`, or `done` with a `start_failed` exit. */
   | { t: 'instantiate'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
-  | ({ t: 'batch'; i: number } & Packed)
+  /** `from`: where the rest of a batch cut at the end of a slice goes on (thread-host.ts), else from its start. */
+  | ({ t: 'batch'; i: number; from?: { index: number; offset: number } } & Packed)
   | { t: 'swap'; i: number; module: WebAssembly.Module; config: Uint8Array; limits: WorkerLimits }
   /**
    * From now on, hand the outputs of instance `i` to the instances `to` in the host (`{from}` consumers); unless
@@ -49,7 +50,8 @@ export type ToHost =
  */
 export type FromHost =
   | { t: 'ready'; i: number; out: Packed; logs: (number | string)[] }
-  | { t: 'done'; i: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason; fwd?: number[] }
+  /** `more`: only part of the batch ran (its `processed` messages, of `more` bytes); a later `done` ends it. */
+  | { t: 'done'; i: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason; fwd?: number[]; more?: number }
   | { t: 'piped'; i: number; count: number; processed: number; out: Packed; logs: (number | string)[]; exit?: ExitReason; fwd?: number[] }
   /** The replies of one batch and of the batches it was piped into, in the order they ran. */
   | { t: 'chain'; replies: FromHost[] }

@@ -2,7 +2,9 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { StepManifest } from '../../shared/step-manifest.js';
 import { ModuleCache, type LoadedStep } from './load.js';
 import { StepInstance, type StartOptions, type StepHandle } from './step-handle.js';
-import { StepHost } from './step-host.js';
+import type { StepHost } from './host.js';
+import { ThreadHost } from './thread-host.js';
+import { WorkerHost } from './worker-host.js';
 
 /**
  * V8 limits for each step host isolate: bound the agent's memory whatever its steps do (their Wasm memories are
@@ -18,13 +20,18 @@ export interface RuntimeOptions {
   /** A host with no step left is terminated after this many ms (a restart in between reuses it). Default 1000. */
   hostIdleMs?: number;
   /**
+   * Run the default host's steps in the agent's own thread (thread-host.ts). Default true; false gives the default
+   * host a worker isolate like the named ones (the agent thread then never runs step code).
+   */
+  inThread?: boolean;
+  /**
    * Meter modules at load (agent/runtime/metering), so steps share hosts and are preempted at their budget.
    * Default true; false runs them unmetered, each in a host of its own (ended only by the backstop watchdog).
    */
   metering?: boolean;
 }
 
-/** Counters of the step hosts: threads spawned so far, hosts alive, step instances in them. */
+/** Counters of the step hosts: worker threads spawned so far, hosts alive (the agent thread's too), step instances in them. */
 export interface HostStats {
   spawned: number;
   hosts: number;
@@ -36,10 +43,13 @@ export class StepRuntime {
   private readonly metering: boolean;
   private readonly limits: ResourceLimits;
   private readonly idleMs: number;
+  private readonly inThread: boolean;
   /** Shared hosts by name; hosts of their own (unmetered steps) are not in here. */
   private readonly named = new Map<string, StepHost>();
   /** Hosts of their own whose step has exited: the next unmetered start (a restart) runs there, no thread spawned. */
-  private readonly vacant = new Set<StepHost>();
+  private readonly vacant = new Set<WorkerHost>();
+  /** The default host in the agent's own thread, for the steps it accepts (the others use a `default` worker). */
+  private thread: ThreadHost | undefined;
   private readonly all = new Set<StepHost>();
   private spawned = 0;
 
@@ -47,6 +57,7 @@ export class StepRuntime {
     this.metering = options.metering ?? true;
     this.limits = options.isolateLimits ?? DEFAULT_ISOLATE_LIMITS;
     this.idleMs = options.hostIdleMs ?? 1000;
+    this.inThread = options.inThread ?? true;
   }
 
   /** Verifies, meters and compiles a module (cached by sha256); throws StepLoadError naming what is wrong. */
@@ -85,19 +96,29 @@ export class StepRuntime {
       this.vacant.delete(reuse);
       return reuse;
     }
+    if (name === DEFAULT_HOST && this.inThread && ThreadHost.takes(step)) return this.thread ?? this.agentThread();
     let host = this.named.get(name);
     if (!host) this.named.set(name, (host = this.spawn(name)));
     return host;
   }
 
-  private spawn(name?: string): StepHost {
+  private agentThread(): ThreadHost {
+    const host: ThreadHost = new ThreadHost(() => {
+      this.all.delete(host);
+      if (this.thread === host) this.thread = undefined;
+    });
+    this.all.add(host);
+    return (this.thread = host);
+  }
+
+  private spawn(name?: string): WorkerHost {
     const forget = () => {
       this.all.delete(host);
       this.vacant.delete(host);
       if (name !== undefined && this.named.get(name) === host) this.named.delete(name);
     };
     const onEmpty = () => name === undefined && this.vacant.add(host);
-    const host: StepHost = new StepHost(this.limits, { ms: this.idleMs, onEmpty, onGone: forget });
+    const host: WorkerHost = new WorkerHost(this.limits, { ms: this.idleMs, onEmpty, onGone: forget });
     this.spawned++;
     this.all.add(host);
     return host;

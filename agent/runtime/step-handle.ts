@@ -4,7 +4,7 @@ import { BatchWriter, unpack } from './batch.js';
 import { StepInputError, StepStartError } from './errors.js';
 import type { LoadedStep } from './load.js';
 import type { FromHost, Packed, ToHost, WorkerLimits } from './protocol.js';
-import type { Guest, StepHost } from './step-host.js';
+import type { Guest, StepHost } from './host.js';
 
 export type ShutdownSpec = number | 'brutal_kill' | 'infinity';
 
@@ -189,7 +189,8 @@ export class StepInstance implements StepHandle, Guest {
   }
 
   pipe(to: readonly StepHandle[], options: { outputs?: boolean } = {}): void {
-    const consumers = to.filter((h): h is StepInstance => h instanceof StepInstance && h.host === this.host && h !== this);
+    // A host that does not pipe (the agent thread's: no crossing to save) leaves every consumer to the caller.
+    const consumers = this.host.pipes ? to.filter((h): h is StepInstance => h instanceof StepInstance && h.host === this.host && h !== this) : [];
     // Outputs may stay in the host only if every consumer named is in it.
     const keep = (options.outputs ?? true) || consumers.length < to.length;
     const key = `${consumers.map((c) => c.iid).join(',')}${keep ? '' : '!'}`;
@@ -237,6 +238,8 @@ export class StepInstance implements StepHandle, Guest {
 
   swap(step: LoadedStep, config?: unknown): Promise<void> {
     if (this.reason || this.stopping || this.starting) return Promise.reject(new Error(`step ${this.id} is not running; cannot swap`));
+    // Its caller restarts it instead, in a host that takes the new version.
+    if (!this.host.accepts(step)) return Promise.reject(new Error(`step ${this.id}: ${step.manifest.name}@${step.manifest.version} cannot run in this step host (metered: ${step.metered}, budget ${step.manifest.limits.timeBudgetMs} ms)`));
     return new Promise((resolve, reject) => {
       // Everything pushed before the swap goes to the old version, everything after to the new: seal and send now.
       this.seal();
@@ -280,6 +283,14 @@ export class StepInstance implements StepHandle, Guest {
         entry.resolve();
       } else entry.reject(new Error(`swap of step ${this.id} to ${entry.step.manifest.name}@${entry.step.manifest.version} failed, the old version keeps running: ${msg.error}`));
       this.pump();
+    } else if (msg.t === 'done' && msg.more !== undefined) {
+      // Part of a batch ran (the host yielded at the end of a slice); the rest follows.
+      const entry = this.inFlight[0] as Extract<InFlight, { kind: 'batch' }>;
+      entry.count -= msg.processed;
+      entry.bytes -= msg.more;
+      this.inHost.messages -= msg.processed;
+      this.inHost.bytes -= msg.more;
+      this.counts.processed += msg.processed;
     } else {
       if (!this.starting) {
         const entry = this.inFlight.shift() as Extract<InFlight, { kind: 'batch' }>;

@@ -1,5 +1,7 @@
+import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { StepRuntime, type LoadedStep } from '../../agent/runtime/index.js';
+import { BACKSTOP_GRACE_MS, StepRuntime, type LoadedStep } from '../../agent/runtime/index.js';
+import { THREAD_HOST_MAX_BUDGET_MS } from '../../agent/runtime/thread-host.js';
 import { manifestFor } from '../../shared/step-manifest.js';
 import { eventually } from '../helpers/cluster.js';
 import { bytes, compileWat, loadBytes, loadWat, startRecorded } from './harness.js';
@@ -20,12 +22,12 @@ const COUNTED = `(module
     (i32.const 0)))`;
 
 describe('step hosts', () => {
-  it('metered steps share one host: ten steps, one thread', async () => {
+  it('metered steps share the default host, in the agent thread: ten steps, no thread spawned', async () => {
     const runtime = new StepRuntime();
     const echo = await loadWat(runtime, 'echo');
     const steps = await Promise.all(Array.from({ length: 10 }, () => startRecorded(runtime, echo)));
-    expect(new Set(steps.map((s) => s.handle.threadId)).size).toBe(1);
-    expect(runtime.hosts()).toEqual({ spawned: 1, hosts: 1, instances: 10 });
+    expect(new Set(steps.map((s) => s.handle.threadId))).toEqual(new Set([threadId]));
+    expect(runtime.hosts()).toEqual({ spawned: 0, hosts: 1, instances: 10 });
     steps.forEach((s, i) => s.handle.push(bytes(`m${i}`)));
     for (const [i, s] of steps.entries()) expect(Buffer.from((await s.outputs(1))[0]).toString()).toBe(`m${i}`);
     await runtime.stop();
@@ -56,7 +58,7 @@ describe('step hosts', () => {
     const c = await startRecorded(runtime, echo, { host: 'b' });
     expect(b.handle.threadId).not.toBe(a.handle.threadId);
     expect(c.handle.threadId).toBe(b.handle.threadId);
-    expect(runtime.hosts()).toMatchObject({ spawned: 2, hosts: 2 });
+    expect(runtime.hosts()).toMatchObject({ spawned: 1, hosts: 2 });
     await runtime.stop();
   });
 
@@ -70,7 +72,41 @@ describe('step hosts', () => {
       s.handle.push(bytes('x'));
       expect(await s.exit).toBe('trap:unreachable');
     }
+    expect(runtime.hosts()).toEqual({ spawned: 0, hosts: 1, instances: 1 });
+    await runtime.stop();
+  });
+
+  it('inThread: false gives the default host a worker isolate', async () => {
+    const runtime = new StepRuntime({ inThread: false });
+    const s = await startRecorded(runtime, await loadWat(runtime, 'echo'));
+    expect(s.handle.threadId).not.toBe(threadId);
     expect(runtime.hosts()).toEqual({ spawned: 1, hosts: 1, instances: 1 });
+    await runtime.stop();
+  });
+
+  it('a step whose budget would hold up the agent thread too long runs in a worker; a swap to such a version is refused (its runner restarts it)', async () => {
+    const runtime = new StepRuntime();
+    const [short, long] = await Promise.all([loadWat(runtime, 'echo'), loadWat(runtime, 'echo', { timeBudgetMs: THREAD_HOST_MAX_BUDGET_MS + 1 })]);
+    const a = await startRecorded(runtime, short);
+    const b = await startRecorded(runtime, long);
+    expect([a.handle.threadId === threadId, b.handle.threadId === threadId]).toEqual([true, false]);
+    await expect(a.handle.swap(long)).rejects.toThrow(/cannot run in this step host \(metered: true, budget 1001 ms\)/);
+    a.handle.push(bytes('still the old version'));
+    expect(Buffer.from((await a.outputs(1))[0]).toString()).toBe('still the old version');
+    await runtime.stop();
+  });
+
+  it('the agent thread gets its turn between slices: a timer fires while a step works through a long batch', async () => {
+    const runtime = new StepRuntime();
+    const s = await startRecorded(runtime, await loadBytes(runtime, compileWat('counted', COUNTED)));
+    // 300 messages of a million iterations each (1-3 ms): one batch, far longer than a slice.
+    for (let i = 0; i < 300; i++) s.handle.push(Uint8Array.of(1));
+    const timer = performance.now();
+    const late = await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - timer), 1));
+    expect(s.handle.stats().processed).toBeLessThan(300);
+    expect(late).toBeLessThan(100); // a slice and a message, not the whole batch
+    await s.outputs(300);
+    expect(s.handle.stats()).toMatchObject({ in: 300, processed: 300, out: 300, queued: 0, dropped: 0 });
     await runtime.stop();
   });
 
@@ -84,11 +120,11 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
-  it('killing a spinning metered step ends it at its next tick; its neighbours keep the host', async () => {
+  it('killing a spinning metered step ends it at its next tick; its neighbours keep the (worker) host', async () => {
     const runtime = new StepRuntime();
     const [loop, echo] = await Promise.all([loadWat(runtime, 'loop', { timeBudgetMs: 60_000 }), loadWat(runtime, 'echo')]);
-    const neighbour = await startRecorded(runtime, echo);
-    const s = await startRecorded(runtime, loop);
+    const neighbour = await startRecorded(runtime, echo, { host: 'w' });
+    const s = await startRecorded(runtime, loop, { host: 'w' });
     s.handle.push(bytes('L'));
     await new Promise((r) => setImmediate(r));
     expect(await s.handle.stop(50)).toBe('killed');
@@ -114,22 +150,28 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
-  it('backstop: a host stuck in a call that never ticks is terminated; the stuck step exits timeout, the others killed', async () => {
+  // A loop the metering missed (as if the rewriter had a hole): the module is taken for metered, never ticks.
+  it.each([
+    ['the agent thread', undefined],
+    ['a worker', 'w'],
+  ])('backstop (%s): a host stuck in a call that never ticks is ended; the stuck step exits timeout, the others killed', async (_kind, host) => {
     const runtime = new StepRuntime();
-    // A loop the metering missed (as if the rewriter had a hole): the module is taken for metered, never ticks.
     const hole = compileWat('spin', COUNTED.replace('(br_if $done (i32.eqz (local.get $n)))', '').replace('(memory (export "memory") 1)', '(import "flotilla_meter" "tick" (func $tick)) (memory (export "memory") 1) (global (export "flotilla_fuel") (mut i32) (i32.const 0))'));
     const spin: LoadedStep = { module: await WebAssembly.compile(hole), manifest: manifestFor(hole, { name: 'spin', version: '1', limits: { timeBudgetMs: 100 } }), metered: true };
     const echo = await loadWat(runtime, 'echo', { timeBudgetMs: 100 });
-    const bystander = await startRecorded(runtime, echo);
-    const stuck = await startRecorded(runtime, spin);
+    const bystander = await startRecorded(runtime, echo, { host });
+    const stuck = await startRecorded(runtime, spin, { host });
     const before = runtime.hosts().spawned;
+    const t0 = performance.now();
     stuck.handle.push(Uint8Array.of(1));
     expect(await stuck.exit).toBe('timeout');
     expect(await bystander.exit).toBe('killed');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(100 + BACKSTOP_GRACE_MS - 20);
+    expect(runtime.hosts()).toMatchObject({ hosts: 0, instances: 0 });
     // The next start gets a new host.
-    const fresh = await startRecorded(runtime, echo);
-    expect(fresh.handle.threadId).not.toBe(bystander.handle.threadId);
-    expect(runtime.hosts().spawned).toBe(before + 1);
+    const fresh = await startRecorded(runtime, echo, { host });
+    if (host) expect(fresh.handle.threadId).not.toBe(bystander.handle.threadId);
+    expect(runtime.hosts()).toMatchObject({ spawned: before + (host ? 1 : 0), hosts: 1 });
     fresh.handle.push(bytes('again'));
     expect(Buffer.from((await fresh.outputs(1))[0]).toString()).toBe('again');
     await runtime.stop();
@@ -150,26 +192,41 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
-  it('a host with no step left ends after hostIdleMs', async () => {
+  it('a worker host with no step left ends after hostIdleMs (the agent thread\'s stays: it costs nothing)', async () => {
     const runtime = new StepRuntime({ hostIdleMs: 20 });
-    const s = await startRecorded(runtime, await loadWat(runtime, 'echo'));
-    expect(runtime.hosts().hosts).toBe(1);
-    await s.handle.stop('brutal_kill');
-    await eventually(() => runtime.hosts().hosts === 0, 5_000, 'the idle host to end');
-    const again = await startRecorded(runtime, await loadWat(runtime, 'echo'));
+    const mine = await startRecorded(runtime, await loadWat(runtime, 'echo'));
+    const s = await startRecorded(runtime, await loadWat(runtime, 'echo'), { host: 'w' });
+    expect(runtime.hosts().hosts).toBe(2);
+    await Promise.all([s.handle.stop('brutal_kill'), mine.handle.stop('brutal_kill')]);
+    await eventually(() => runtime.hosts().hosts === 1, 5_000, 'the idle worker host to end');
+    const again = await startRecorded(runtime, await loadWat(runtime, 'echo'), { host: 'w' });
     again.handle.push(bytes('new host'));
     await again.outputs(1);
-    expect(runtime.hosts()).toMatchObject({ spawned: 2, hosts: 1 });
+    expect(runtime.hosts()).toMatchObject({ spawned: 2, hosts: 2 });
     await runtime.stop();
   });
 
-  it('pipe: outputs are handed to a consumer in the same host, never to one in another; a consumer that traps exits alone', async () => {
+  it('pipe in the agent thread hands nothing over: every output goes to onOutput, for the caller to route', async () => {
     const runtime = new StepRuntime();
     const echo = await loadWat(runtime, 'echo');
     const piped: string[][] = [];
     const a = await startRecorded(runtime, echo, { onOutput: (_p, to) => piped.push(to.map((h) => h.id)) });
-    const same = await startRecorded(runtime, echo, { id: 'same' });
-    const bad = await startRecorded(runtime, await loadWat(runtime, 'trap'), { id: 'bad' });
+    const b = await startRecorded(runtime, echo);
+    a.handle.pipe([b.handle]);
+    a.handle.push(bytes('x'));
+    await eventually(() => piped.length === 1);
+    expect(piped).toEqual([[]]);
+    expect(b.handle.stats().in).toBe(0);
+    await runtime.stop();
+  });
+
+  it('pipe in a worker host: outputs are handed to a consumer in the same host, never to one in another; a consumer that traps exits alone', async () => {
+    const runtime = new StepRuntime();
+    const echo = await loadWat(runtime, 'echo');
+    const piped: string[][] = [];
+    const a = await startRecorded(runtime, echo, { host: 'p', onOutput: (_p, to) => piped.push(to.map((h) => h.id)) });
+    const same = await startRecorded(runtime, echo, { id: 'same', host: 'p' });
+    const bad = await startRecorded(runtime, await loadWat(runtime, 'trap'), { id: 'bad', host: 'p' });
     const other = await startRecorded(runtime, echo, { id: 'other', host: 'other' });
     a.handle.pipe([same.handle, bad.handle, other.handle]);
     a.handle.push(bytes('x'));

@@ -162,19 +162,25 @@ describe('SupervisorRunner with real Wasm steps', () => {
     expect(o.texts('root/parse')).toEqual(['42']);
   });
 
-  it('pipelines in one step host pass messages inside it: every stage in order, counted in and out', async () => {
+  // The agent thread's host has no crossing to save: the runner routes every stage itself; a worker host hands a
+  // stage's outputs to the next inside it.
+  it.each([
+    ['the agent thread', undefined],
+    ['a worker host', 'pipe'],
+  ])('pipelines in one step host (%s): every stage in order, counted in and out', async (_kind, host) => {
     let piped = 0;
     const spy: typeof runtime = Object.create(runtime);
     spy.start = (options) => runtime.start({ ...options, onOutput: (payload, to) => ((piped += to.length), options.onOutput?.(payload, to)) });
-    const o = observe({ id: 'root', children: [crashy('a'), crashy('b', { input: { from: 'a' } }), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
+    const o = observe({ id: 'root', host, children: [crashy('a'), crashy('b', { input: { from: 'a' } }), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
     await o.runner.start();
     const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
     for (const m of sent) o.runner.deliver('root/a', bytes(m));
     await o.waitFor(() => o.texts('root/c').length === sent.length, 'the last stage’s outputs');
     expect(o.texts('root/b')).toEqual(sent);
     expect(o.texts('root/c')).toEqual(sent);
-    // a → b and b → c inside the host, apart from what crossed before the links were made.
-    expect(piped).toBeGreaterThan(0);
+    // In a worker: a → b and b → c inside the host, apart from what crossed before the links were made.
+    if (host) expect(piped).toBeGreaterThan(0);
+    else expect(piped).toBe(0);
     expect(o.runner.health().map((c) => [c.path, c.messagesIn, c.messagesOut, c.dropped])).toEqual([
       ['root/a', 200, 200, 0],
       ['root/b', 200, 200, 0],
@@ -183,11 +189,12 @@ describe('SupervisorRunner with real Wasm steps', () => {
   });
 
   it('a piped stage with no output topic sends only counts to the agent thread; a restarted consumer still gets every later message', async () => {
+    // Pipes exist in worker hosts only.
     const stage = (id: string, from?: string) => ({ id, step: 'crashy@1', ...(from ? { input: { from } } : {}) });
     let counted = 0;
     const spy: typeof runtime = Object.create(runtime);
     spy.start = (options) => runtime.start({ ...options, onPiped: (count, to) => ((counted += count), options.onPiped?.(count, to)) });
-    const o = observe({ id: 'root', children: [stage('a'), stage('b', 'a'), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
+    const o = observe({ id: 'root', host: 'pipe', children: [stage('a'), stage('b', 'a'), crashy('c', { input: { from: 'b' } })] }, { runtime: spy });
     await o.runner.start();
     const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
     for (const m of sent) o.runner.deliver('root/a', bytes(m));
@@ -207,8 +214,11 @@ describe('SupervisorRunner with real Wasm steps', () => {
     expect(o.texts('root/c').slice(-3)).toEqual(['n1', 'n2', 'n3']);
   });
 
-  it('a consumer restarted inside a piped pipeline gets its producer’s messages in order, none twice, losses counted', async () => {
-    const o = observe({ id: 'root', children: [crashy('a'), crashy('b', { input: { from: 'a' } })] });
+  it.each([
+    ['the agent thread', undefined],
+    ['a worker host', 'pipe'],
+  ])('a consumer restarted inside a pipeline (%s) gets its producer’s messages in order, none twice, losses counted', async (_kind, host) => {
+    const o = observe({ id: 'root', host, children: [crashy('a'), crashy('b', { input: { from: 'a' } })] });
     await o.runner.start();
     const sent = Array.from({ length: 300 }, (_, i) => `m${i}`);
     for (const [i, m] of sent.entries()) {
@@ -312,7 +322,8 @@ describe('SupervisorRunner with real Wasm steps', () => {
     const resolve = await loadSteps(own);
     const o = new Observed({ id: 'root', children: [crashy('a'), crashy('b'), { id: 'sub', supervisor: { host: 'side', children: [crashy('c'), crashy('d')] } }, crashy('e', { host: 'solo' })] }, resolve, own);
     await o.runner.start();
-    expect(own.hosts()).toEqual({ spawned: 3, hosts: 3, instances: 5 });
+    // root/a, root/b in the agent thread; the subtree's host and e's are workers.
+    expect(own.hosts()).toEqual({ spawned: 2, hosts: 3, instances: 5 });
     for (const p of ['root/a', 'root/sub/c', 'root/e']) o.runner.deliver(p, bytes(p));
     await o.waitFor(() => o.outputs.length === 3, 'an output from each host');
     await o.runner.stop();

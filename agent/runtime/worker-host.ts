@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ExitReason } from '../../shared/step-abi.js';
 import { hostMain } from './host-main.js';
+import { BACKSTOP_GRACE_MS, type Guest, type StepHost } from './host.js';
 import { CONTROL_BUSY, CONTROL_CALLS, CONTROL_CURRENT, CONTROL_KILL, CONTROL_SLOTS, type FromHost, type ToHost } from './protocol.js';
 
 /**
@@ -14,25 +15,6 @@ const HOST_SOURCE = [
   `(${hostMain.toString()})(parentPort, new Int32Array(workerData.control), receiveMessageOnPort, workerData.spinMs);`,
 ].join('\n');
 
-/** What a host needs from each instance it runs (StepInstance). */
-export interface Guest {
-  /** The time budget of one call, ms (the current manifest's). */
-  budgetMs(): number;
-  /** True if the module is metered: its calls end themselves at the budget, the watchdog is only a backstop. */
-  readonly metered: boolean;
-  onMessage(msg: Exclude<FromHost, { t: 'chain' }>): void;
-  /** The host thread is gone (terminated or died) with the instance in it. */
-  onHostGone(reason: ExitReason): void;
-}
-
-/**
- * Grace past the budget before the backstop watchdog ends a host stuck in a metered call (its `tick` should have
- * trapped it at the budget). 500 ms, not less: on a loaded box the host thread can be descheduled for tens of
- * milliseconds, and a 50 ms grace ended hosts whose metered call was about to trap itself, killing its siblings.
- * An unmetered call has no other enforcement: no grace.
- */
-export const BACKSTOP_GRACE_MS = 500;
-
 /**
  * How long a host polls for the answer to an exit it reported (host-main.ts `awaitAnswer`), ms: a restart's start
  * crosses back in 0.1-0.3 ms on an idle box. Off with one core, where the spin would hold up the agent thread.
@@ -40,13 +22,14 @@ export const BACKSTOP_GRACE_MS = 500;
 const RESTART_SPIN_MS = (os.availableParallelism?.() ?? os.cpus().length) > 1 ? 0.5 : 0;
 
 /**
- * The agent-thread side of one step host (a worker isolate, host-main.ts): routes messages by instance id, and
+ * A step host in a worker isolate (host-main.ts), seen from the agent thread: routes messages by instance id, and
  * runs the backstop watchdog. A call stuck past its budget (plus grace, when metered) means the host thread itself
  * cannot be trusted to return: it is terminated; the stuck instance exits with `timeout`, the others in the host
  * with `killed` (as the processes of a crashed BEAM node do).
  */
-export class StepHost {
+export class WorkerHost implements StepHost {
   readonly threadId: number;
+  readonly pipes = true;
   private readonly worker: Worker;
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   private readonly guests = new Map<number, Guest>();
@@ -75,21 +58,19 @@ export class StepHost {
     this.worker.on('exit', (code) => this.die(() => (this.workerError ? `trap:${this.workerError}` : `trap:step host exited unexpectedly (code ${code})`)));
   }
 
-  /** Instances in this host now. */
+  /** Isolation is the runtime's choice of host (an unmetered module gets its own); a swap keeps it. */
+  accepts(): boolean {
+    return true;
+  }
+
   get size(): number {
     return this.guests.size;
   }
 
-  get alive(): boolean {
-    return !this.gone;
-  }
-
-  /** The instance registered as `id`, if it is still in this host. */
   guest(id: number): Guest | undefined {
     return this.guests.get(id);
   }
 
-  /** Registers an instance; returns its id (the `i` of its messages). */
   add(guest: Guest): number {
     const id = this.nextId++;
     this.guests.set(id, guest);
@@ -99,7 +80,6 @@ export class StepHost {
     return id;
   }
 
-  /** The instance is done with this host (its exit was reported, or its drop acknowledged). */
   remove(id: number): void {
     if (!this.guests.delete(id) || this.guests.size > 0 || this.gone) return;
     this.worker.unref();
@@ -113,11 +93,7 @@ export class StepHost {
     if (!this.gone) this.worker.postMessage(msg, transfer);
   }
 
-  /**
-   * Ends instance `id` from outside: a metered instance running now traps at its next `tick`; any instance is then
-   * forgotten by the host (`dropped`), its queued batches unrun. An unmetered one stuck in a call can only be
-   * ended with its thread: that is done when it is the host's only instance (its own host).
-   */
+  /** An unmetered instance stuck in a call can only be ended with its thread: so when it is the host's only one. */
   kill(id: number): void {
     Atomics.store(this.control, CONTROL_KILL, id);
     const running = Atomics.load(this.control, CONTROL_BUSY) === 1 && Atomics.load(this.control, CONTROL_CURRENT) === id;
@@ -125,7 +101,7 @@ export class StepHost {
     else this.post({ t: 'drop', i: id });
   }
 
-  /** Terminates the thread; every instance still in it hears `reason` (or `killed`) once the thread is gone. */
+  /** Terminates the thread; the stuck instance hears `reason`, the others `killed`, once the thread is gone. */
   terminate(reason: ExitReason = 'killed'): Promise<void> {
     const stuck = Atomics.load(this.control, CONTROL_BUSY) === 1 ? Atomics.load(this.control, CONTROL_CURRENT) : 0;
     this.die(() => 'killed', stuck, reason);

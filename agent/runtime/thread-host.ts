@@ -1,0 +1,164 @@
+import vm from 'node:vm';
+import { threadId } from 'node:worker_threads';
+import type { ExitReason } from '../../shared/step-abi.js';
+import { hostMain } from './host-main.js';
+import type { LoadedStep } from './load.js';
+import { BACKSTOP_GRACE_MS, type Guest, type StepHost } from './host.js';
+import { CONTROL_BUSY, CONTROL_CURRENT, CONTROL_KILL, CONTROL_SLOTS, type FromHost, type ToHost } from './protocol.js';
+
+/**
+ * How long the host runs before the agent's event loop gets its turn (MQTT, timers), ms. A call under way finishes
+ * first: the agent waits at most a slice plus one call (bounded by its budget).
+ */
+export const SLICE_MS = 5;
+
+/**
+ * The longest time budget a step may have to run in the agent's thread, ms: a call blocks the agent (its MQTT, its
+ * timers, its other steps) until it returns, and the budget bounds that. Steps allowed longer run in a worker host.
+ */
+export const THREAD_HOST_MAX_BUDGET_MS = 1_000;
+
+/** Where the guarded script finds the slice to run (one slot: slices never nest). */
+const SLOT = Symbol.for('flotilla.threadHost.slice');
+const slot = globalThis as unknown as Record<typeof SLOT, () => void>;
+const GUARDED = new vm.Script('globalThis[Symbol.for("flotilla.threadHost.slice")]()', { filename: 'flotilla-thread-host' });
+
+/**
+ * The default step host: instances run in the agent's own thread (host-main.ts over an in-process port), so an idle
+ * agent keeps no isolate for its steps and a message or a restart crosses no thread. Metered modules with a budget
+ * of at most THREAD_HOST_MAX_BUDGET_MS only (`accepts`): their calls end themselves at the budget. While a call
+ * runs, the agent's own code waits: a kill or a shutdown timeout lands between two calls. The host runs in slices of SLICE_MS between the agent's own work; a batch
+ * longer than that is cut between two messages and goes on in the next slice. `{from}` pipelines are routed by
+ * the caller: handing a message to a step here costs no crossing.
+ *
+ * Backstop: each slice runs under a V8 execution timeout (node:vm, which terminates the call from a watchdog thread)
+ * of the slice plus the largest budget plus BACKSTOP_GRACE_MS. Firing means a call that did not tick (a hole in the
+ * metering): the stuck step exits `timeout`, the others in the host `killed`, and the host is replaced, as a BEAM
+ * node crash would take its processes with it.
+ */
+export class ThreadHost implements StepHost {
+  readonly threadId = threadId;
+  readonly pipes = false;
+  private readonly control = new Int32Array(CONTROL_SLOTS);
+  private readonly guests = new Map<number, Guest>();
+  private nextId = 1;
+  private inbox: ToHost[] = [];
+  private outbox: FromHost[] = [];
+  private handle!: (msg: ToHost) => void;
+  private scheduled = false;
+  private sliceEnd = 0;
+  /** When the agent's event loop last had its turn: back-to-back slices past SLICE_MS yield to it (setImmediate). */
+  private stretchStart = 0;
+  private gone = false;
+
+  constructor(private readonly onGone: () => void) {
+    const port = { postMessage: (msg: FromHost) => this.outbox.push(msg), on: (_event: 'message', fn: (msg: ToHost) => void) => (this.handle = fn) };
+    const receive = () => {
+      const message = this.inbox.shift();
+      return message && { message };
+    };
+    const slices = { due: () => performance.now() >= this.sliceEnd, resume: (msg: ToHost) => this.inbox.unshift(msg) };
+    hostMain(port as never, this.control, receive as never, 0, slices);
+  }
+
+  static takes(step: LoadedStep): boolean {
+    return step.metered && step.manifest.limits.timeBudgetMs <= THREAD_HOST_MAX_BUDGET_MS;
+  }
+
+  accepts(step: LoadedStep): boolean {
+    return ThreadHost.takes(step);
+  }
+
+  get size(): number {
+    return this.guests.size;
+  }
+
+  guest(id: number): Guest | undefined {
+    return this.guests.get(id);
+  }
+
+  add(guest: Guest): number {
+    const id = this.nextId++;
+    this.guests.set(id, guest);
+    return id;
+  }
+
+  remove(id: number): void {
+    this.guests.delete(id);
+  }
+
+  post(msg: ToHost): void {
+    if (this.gone) return;
+    this.inbox.push(msg);
+    this.schedule();
+  }
+
+  kill(id: number): void {
+    // Nothing of this host runs while the agent's code does: its queued work is simply taken back.
+    this.control[CONTROL_KILL] = id;
+    this.inbox = this.inbox.filter((m) => m.i !== id);
+    this.post({ t: 'drop', i: id });
+  }
+
+  terminate(reason: ExitReason = 'killed'): Promise<void> {
+    this.die(0, reason);
+    return Promise.resolve();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.stretchStart === 0) {
+      this.stretchStart = performance.now();
+      setImmediate(() => (this.stretchStart = 0));
+    }
+    if (performance.now() - this.stretchStart < SLICE_MS) queueMicrotask(this.run);
+    else setImmediate(this.run);
+  }
+
+  private readonly slice = (): void => {
+    do this.handle(this.inbox.shift()!);
+    while (this.inbox.length > 0 && performance.now() < this.sliceEnd);
+  };
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    if (this.gone || this.inbox.length === 0) return;
+    this.sliceEnd = performance.now() + SLICE_MS;
+    let failure: { stuck: number; reason: ExitReason } | undefined;
+    slot[SLOT] = this.slice;
+    try {
+      GUARDED.runInThisContext({ timeout: this.guardMs() });
+    } catch (err) {
+      const timedOut = (err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+      const stuck = this.control[CONTROL_BUSY] === 1 ? this.control[CONTROL_CURRENT] : 0;
+      failure = timedOut ? { stuck, reason: 'timeout' } : { stuck, reason: `trap:step host failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    // Replies are delivered outside the guarded slice: what the owners do with them is not step time.
+    const replies = this.outbox;
+    this.outbox = [];
+    for (const msg of replies) {
+      if (msg.t !== 'chain') this.guests.get(msg.i)?.onMessage(msg);
+      else for (const reply of msg.replies) if (reply.t !== 'chain') this.guests.get(reply.i)?.onMessage(reply);
+    }
+    if (failure) return this.die(failure.stuck, failure.reason);
+    if (this.inbox.length > 0) this.schedule();
+  };
+
+  /** The slice's timeout: every call in it starts within SLICE_MS and ends itself within its budget. */
+  private guardMs(): number {
+    let budget = 0;
+    for (const g of this.guests.values()) budget = Math.max(budget, g.budgetMs());
+    return SLICE_MS + budget + BACKSTOP_GRACE_MS;
+  }
+
+  private die(stuck: number, stuckReason: ExitReason): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.inbox = [];
+    this.onGone();
+    const guests = [...this.guests];
+    this.guests.clear();
+    for (const [id, guest] of guests) guest.onHostGone(id === stuck ? stuckReason : 'killed');
+  }
+}
