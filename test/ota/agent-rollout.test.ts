@@ -29,6 +29,12 @@ describe('agent rollout', () => {
     const packed = packRelease(seaTree(join(dir.path, `r-${version}`), script), join(dir.path, `r-${version}.tar.xz`), { target: 'linux-x64', version }, priv);
     expect((await putRelease(c.api, packed)).status).toBe(201);
   };
+  /** A rollout that did not end in time: say where it stood and what each device's launcher and agent last logged. */
+  const explain = (id: string) => async (err: unknown): Promise<never> => {
+    const status = await rollout(id).catch(() => undefined);
+    const logs = devices.map((d, i) => `--- ${IDS[i]} (launcher and agent stderr, last 20 lines)\n${d.stderr.slice(-20).join('\n')}`);
+    throw new Error([(err as Error).message, `rollout: ${JSON.stringify(status)}`, ...logs].join('\n'));
+  };
   const start = async (version: string): Promise<string> => {
     const cli = spawnFlotilla(['rollout', 'start', '--agent', version, '--select', 'fleet=ota', '--canary', '1', '--waves', '100%', '--soak', '1s', '--api', c.api, '--json'], { stderr: 'ignore' });
     const out: string[] = [];
@@ -85,7 +91,7 @@ describe('agent rollout', () => {
     const status = await eventually(async () => {
       const s = await rollout(id);
       return s.state !== 'running' && !s.devices.some((d) => d.state === 'pending') && s;
-    }, 60_000, 'the rollout to stop');
+    }, 60_000, 'the rollout to stop').catch(explain(id));
     expect(status.state).toBe('halted');
     const canary = status.devices.find((d) => d.wave === 0)!;
     expect(canary.state).toBe('rolled_back');
@@ -102,7 +108,7 @@ describe('agent rollout', () => {
     const status = await eventually(async () => {
       const s = await rollout(id);
       return s.state !== 'running' && s;
-    }, 90_000, 'the rollout to end');
+    }, 90_000, 'the rollout to end').catch(explain(id));
     expect(status.state, JSON.stringify(status)).toBe('succeeded');
     expect(status.devices.map((d) => [d.wave, d.state]).sort()).toEqual([[0, 'healthy'], [1, 'healthy']]);
     for (const d of IDS) {
