@@ -4,11 +4,13 @@ import { manifestFor } from '../../shared/step-manifest.js';
 import { bytes, loadBytes, loadWat, startRecorded, wat, type Recorded } from './harness.js';
 
 // Each bad input from the step ABI gets an exact hand-written module (test/fixtures/wat) and a clear error. The
-// suite runs twice: unmetered modules (each step in a host of its own) and metered ones, where every step,
-// the healthy neighbour included, shares one host: a bad step must end only its own instance.
+// suite runs three times: unmetered modules (each step in a worker host of its own) and metered ones, where every
+// step, the healthy neighbour included, shares one host (the agent's own thread, or a worker): a bad step must end
+// only its own instance.
 describe.each([
   { mode: 'each step in a host of its own (unmetered)', shared: false, make: () => new StepRuntime({ metering: false }) },
-  { mode: 'all steps in one shared host (metered)', shared: true, make: () => new StepRuntime() },
+  { mode: 'all steps in the agent thread\'s host (metered)', shared: true, make: () => new StepRuntime() },
+  { mode: 'all steps in one shared worker host (metered)', shared: true, make: () => new StepRuntime({ inThread: false }) },
 ])('$mode', ({ shared, make }) => {
   const runtime = make();
   /** A healthy step running beside the failing ones: whatever they do, it keeps answering. */
