@@ -33,10 +33,8 @@ export interface StepHost {
   readonly pipes: boolean;
   /** Whether the host may run `step` (at a start, and a swap to it). */
   accepts(step: LoadedStep): boolean;
-  /** Instances in this host now. */
-  readonly size: number;
-  /** The instance registered as `id`, if it is still in this host. */
-  guest(id: number): Guest | undefined;
+  /** The instances in this host now. */
+  readonly guests: Guests;
   /** Registers an instance; returns its id (the `i` of its messages). */
   add(guest: Guest): number;
   /** The instance is done with this host (its exit was reported, or its drop acknowledged). */
@@ -49,4 +47,45 @@ export interface StepHost {
   kill(id: number): void;
   /** Ends the host; every instance still in it hears `reason` (or `killed`) once none of its code runs. */
   terminate(reason?: ExitReason): Promise<void>;
+}
+
+/** A host's instances by the id of their messages, and the routing of the host's replies to them. */
+export class Guests {
+  private readonly byId = new Map<number, Guest>();
+  private nextId = 1;
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: number): Guest | undefined {
+    return this.byId.get(id);
+  }
+
+  values(): IterableIterator<Guest> {
+    return this.byId.values();
+  }
+
+  add(guest: Guest): number {
+    const id = this.nextId++;
+    this.byId.set(id, guest);
+    return id;
+  }
+
+  delete(id: number): boolean {
+    return this.byId.delete(id);
+  }
+
+  /** Hands one message from the host to the instance it names (a chain: each of its replies, in order). */
+  route(msg: FromHost): void {
+    if (msg.t !== 'chain') return this.byId.get(msg.i)?.onMessage(msg);
+    for (const reply of msg.replies) if (reply.t !== 'chain') this.byId.get(reply.i)?.onMessage(reply);
+  }
+
+  /** Empties the registry (the host is gone); returns what it held. */
+  takeAll(): [number, Guest][] {
+    const all = [...this.byId];
+    this.byId.clear();
+    return all;
+  }
 }

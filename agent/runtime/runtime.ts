@@ -79,7 +79,7 @@ export class StepRuntime {
 
   hosts(): HostStats {
     let instances = 0;
-    for (const h of this.all) instances += h.size;
+    for (const h of this.all) instances += h.guests.size;
     return { spawned: this.spawned, hosts: this.all.size, instances };
   }
 

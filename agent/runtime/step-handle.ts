@@ -358,7 +358,7 @@ export class StepInstance implements StepHandle, Guest {
     if (onLog) for (let i = 0; i < logs.length; i += 2) onLog(LOG_LEVELS[logs[i] as number], logs[i + 1] as string);
     this.counts.out += out.count;
     if (out.count === 0) return;
-    const piped = fwd ? fwd.map((id) => this.host.guest(id)).filter((g): g is StepInstance => g instanceof StepInstance) : NONE;
+    const piped = fwd ? fwd.map((id) => this.host.guests.get(id)).filter((g): g is StepInstance => g instanceof StepInstance) : NONE;
     if (out.data === null) onPiped?.(out.count, piped);
     else if (onOutput) unpack(out, (payload) => onOutput(payload, piped));
   }

@@ -3,7 +3,7 @@ import { threadId } from 'node:worker_threads';
 import type { ExitReason } from '../../shared/step-abi.js';
 import { hostMain } from './host-main.js';
 import type { LoadedStep } from './load.js';
-import { BACKSTOP_GRACE_MS, type Guest, type StepHost } from './host.js';
+import { BACKSTOP_GRACE_MS, Guests, type Guest, type StepHost } from './host.js';
 import { CONTROL_BUSY, CONTROL_CURRENT, CONTROL_KILL, CONTROL_SLOTS, type FromHost, type ToHost } from './protocol.js';
 
 /**
@@ -40,8 +40,7 @@ export class ThreadHost implements StepHost {
   readonly threadId = threadId;
   readonly pipes = false;
   private readonly control = new Int32Array(CONTROL_SLOTS);
-  private readonly guests = new Map<number, Guest>();
-  private nextId = 1;
+  readonly guests = new Guests();
   private inbox: ToHost[] = [];
   private outbox: FromHost[] = [];
   private handle!: (msg: ToHost) => void;
@@ -69,18 +68,8 @@ export class ThreadHost implements StepHost {
     return ThreadHost.takes(step);
   }
 
-  get size(): number {
-    return this.guests.size;
-  }
-
-  guest(id: number): Guest | undefined {
-    return this.guests.get(id);
-  }
-
   add(guest: Guest): number {
-    const id = this.nextId++;
-    this.guests.set(id, guest);
-    return id;
+    return this.guests.add(guest);
   }
 
   remove(id: number): void {
@@ -137,10 +126,7 @@ export class ThreadHost implements StepHost {
     // Replies are delivered outside the guarded slice: what the owners do with them is not step time.
     const replies = this.outbox;
     this.outbox = [];
-    for (const msg of replies) {
-      if (msg.t !== 'chain') this.guests.get(msg.i)?.onMessage(msg);
-      else for (const reply of msg.replies) if (reply.t !== 'chain') this.guests.get(reply.i)?.onMessage(reply);
-    }
+    for (const msg of replies) this.guests.route(msg);
     if (failure) return this.die(failure.stuck, failure.reason);
     if (this.inbox.length > 0) this.schedule();
   };
@@ -157,8 +143,6 @@ export class ThreadHost implements StepHost {
     this.gone = true;
     this.inbox = [];
     this.onGone();
-    const guests = [...this.guests];
-    this.guests.clear();
-    for (const [id, guest] of guests) guest.onHostGone(id === stuck ? stuckReason : 'killed');
+    for (const [id, guest] of this.guests.takeAll()) guest.onHostGone(id === stuck ? stuckReason : 'killed');
   }
 }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ExitReason } from '../../shared/step-abi.js';
 import { hostMain } from './host-main.js';
-import { BACKSTOP_GRACE_MS, type Guest, type StepHost } from './host.js';
+import { BACKSTOP_GRACE_MS, Guests, type Guest, type StepHost } from './host.js';
 import { CONTROL_BUSY, CONTROL_CALLS, CONTROL_CURRENT, CONTROL_KILL, CONTROL_SLOTS, type FromHost, type ToHost } from './protocol.js';
 
 /**
@@ -32,8 +32,7 @@ export class WorkerHost implements StepHost {
   readonly pipes = true;
   private readonly worker: Worker;
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
-  private readonly guests = new Map<number, Guest>();
-  private nextId = 1;
+  readonly guests = new Guests();
   private watchdog: NodeJS.Timeout | undefined;
   private watchdogMs = 0;
   private gone = false;
@@ -50,10 +49,7 @@ export class WorkerHost implements StepHost {
     this.worker = new Worker(HOST_SOURCE, { eval: true, resourceLimits: limits, execArgv: [], workerData: { control: this.control.buffer, spinMs: RESTART_SPIN_MS } });
     this.threadId = this.worker.threadId;
     this.worker.unref(); // only running instances keep the agent alive
-    this.worker.on('message', (msg: FromHost) => {
-      if (msg.t !== 'chain') return this.guests.get(msg.i)?.onMessage(msg);
-      for (const reply of msg.replies) if (reply.t !== 'chain') this.guests.get(reply.i)?.onMessage(reply);
-    });
+    this.worker.on('message', (msg: FromHost) => this.guests.route(msg));
     this.worker.on('error', (err) => (this.workerError = err.message));
     this.worker.on('exit', (code) => this.die(() => (this.workerError ? `trap:${this.workerError}` : `trap:step host exited unexpectedly (code ${code})`)));
   }
@@ -63,17 +59,8 @@ export class WorkerHost implements StepHost {
     return true;
   }
 
-  get size(): number {
-    return this.guests.size;
-  }
-
-  guest(id: number): Guest | undefined {
-    return this.guests.get(id);
-  }
-
   add(guest: Guest): number {
-    const id = this.nextId++;
-    this.guests.set(id, guest);
+    const id = this.guests.add(guest);
     clearTimeout(this.idleTimer);
     if (this.guests.size === 1) this.worker.ref();
     this.armWatchdog(guest.budgetMs());
@@ -114,8 +101,7 @@ export class WorkerHost implements StepHost {
     clearInterval(this.watchdog);
     clearTimeout(this.idleTimer);
     this.idle.onGone();
-    const guests = [...this.guests];
-    this.guests.clear();
+    const guests = this.guests.takeAll();
     const report = () => {
       for (const [id, guest] of guests) guest.onHostGone(id === stuck ? stuckReason : reasonOf());
     };
