@@ -164,12 +164,15 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     return `trap:${err instanceof Error ? err.message : String(err)}`;
   }
 
-  /** Marks a call of `inst` as running: the watchdog sees it, its fuel is set (the deadline at its first tick). */
+  /**
+   * Marks a call of `inst` as running: the watchdog sees it; its deadline is set at its first tick. The fuel is not
+   * refilled per call (a Global write each): it carries over, so an instance ticks about every millisecond of its
+   * own running, whichever call it is in.
+   */
   function enter(inst: Instance): void {
     cur = inst;
     budget = inst.limits.maxOutputBytes;
     deadline = 0;
-    if (inst.fuel) inst.fuel.value = inst.refill;
     control[CURRENT] = inst.id;
     control[CALLS]++;
     control[BUSY] = 1;
@@ -182,8 +185,14 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
   /** Drains the collected outputs into transferable buffers. */
   function takeOut(): { out: Packed; transfer: ArrayBuffer[] } {
     if (outCount === 0) return { out: { count: 0, lens: null, data: null }, transfer: [] };
-    const lens = outLens.slice(0, outCount).buffer;
-    const bytes = outData.slice(0, outBytes).buffer;
+    // A buffer at least half full is handed over as it is, and a new one sized for the next batch (no copy); one
+    // mostly empty is copied out, so that an output kept by its owner does not pin a large buffer.
+    let lens: ArrayBuffer;
+    let bytes: ArrayBuffer;
+    if (outCount * 2 >= outLens.length) [lens, outLens] = [outLens.buffer as ArrayBuffer, new Uint32Array(Math.max(256, outCount))];
+    else lens = outLens.slice(0, outCount).buffer;
+    if (outBytes * 2 >= outData.length) [bytes, outData] = [outData.buffer as ArrayBuffer, new Uint8Array(Math.max(64 * 1024, outBytes))];
+    else bytes = outData.slice(0, outBytes).buffer;
     const out = { count: outCount, lens, data: bytes };
     outBytes = outCount = 0;
     return { out, transfer: [lens, bytes] };

@@ -10,7 +10,8 @@
  *   const handle = await runtime.start({ id, step, config, onOutput, onLog, onExit });
  *
  * `runtime.start(options): Promise<StepHandle>` resolves only after the module was instantiated and its `init`
- * returned 0. Otherwise it rejects with a StepStartError whose `reason` is `start_failed:<message>` (also the
+ * returned 0; `StartOptions.onStarted` is called at that moment, before any output (a start and its first batch are
+ * answered together, so outputs can come ahead of the promise's continuation). Otherwise it rejects with a StepStartError whose `reason` is `start_failed:<message>` (also the
  * value of `handle.exited`; `onExit` is not called for a step that never started). `StartOptions.initial` are
  * messages processed right after `init` (sent with the start: a supervisor's restart hands over its buffer so);
  * `StartOptions.host` names the step host (below).

@@ -27,6 +27,12 @@ export interface StartOptions {
    */
   onPiped?: (count: number, piped: readonly StepHandle[]) => void;
   onLog?: (level: StepLogLevel, message: string) => void;
+  /**
+   * Called once `init` returned 0, before any output of the step reaches `onOutput` (a start's first batch is
+   * answered with it, in the same turn, ahead of the `start` promise's continuation): the owner records the step as
+   * running here.
+   */
+  onStarted?: (handle: StepHandle) => void;
   /** Called once when a started step exits (not when `start` rejects). */
   onExit?: (reason: ExitReason) => void;
   /**
@@ -273,6 +279,7 @@ export class StepInstance implements StepHandle, Guest {
     }
     if (msg.t === 'ready') {
       this.starting = false;
+      this.options.onStarted?.(this);
       this.settleReady();
       this.pump();
     } else if (msg.t === 'swapped') {

@@ -293,6 +293,16 @@ export class SupervisorRunner {
           if (level === 'warn' || level === 'error') slot.problem = message;
           this.options.onLog?.(path, level, message);
         },
+        // Before its first outputs (answered with the start): it is running from here.
+        onStarted: (started) => {
+          if (!current()) return;
+          handle = started;
+          slot.handle = started;
+          this.feed(() => this.core.started(path));
+          // Buffered while the start was under way: still before anything delivered from now on.
+          for (const payload of this.buffers.get(path)?.take() ?? []) this.deliver(path, payload);
+          this.relink();
+        },
         onExit: (reason) => {
           if (!current()) return;
           this.slots.delete(path);
@@ -312,18 +322,12 @@ export class SupervisorRunner {
       this.feed(() => this.core.startFailed(path, withLastLine(reason, slot.problem)));
       return;
     }
-    if (!current()) {
+    if (slot.handle !== handle) {
       // Replaced while starting (killed): what it was handed is lost with it, as with any killed instance.
       this.countersOf(path).in -= initial.length;
       this.countersOf(path).dropped += initial.length;
       void handle.stop('brutal_kill');
-      return;
     }
-    slot.handle = handle;
-    this.feed(() => this.core.started(path));
-    // Buffered while the start was under way: still before anything delivered from now on.
-    for (const payload of this.buffers.get(path)?.take() ?? []) this.deliver(path, payload);
-    this.relink();
   }
 
   /** The child's buffered messages for its next start (counted in); those over the step's input limit are dropped. */

@@ -110,6 +110,19 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
+  it.each([
+    ['the agent thread', undefined],
+    ['a worker', 'w'],
+  ])('onStarted (%s) comes before the first output of a start answered with its first messages', async (_kind, host) => {
+    const runtime = new StepRuntime();
+    const order: string[] = [];
+    const handle = await runtime.start({ id: 'e', step: await loadWat(runtime, 'echo'), host, initial: [bytes('a'), bytes('b')], onStarted: () => order.push('started'), onOutput: () => order.push('output') });
+    await eventually(() => order.length === 3);
+    expect(order).toEqual(['started', 'output', 'output']);
+    expect(handle.stats()).toMatchObject({ in: 2, out: 2 });
+    await runtime.stop();
+  });
+
   it('metering refills the fuel: a long, finite loop within its budget completes', async () => {
     const runtime = new StepRuntime();
     const step = await loadBytes(runtime, compileWat('counted', COUNTED), { timeBudgetMs: 30_000 });
