@@ -40,9 +40,9 @@ const remountReadOnly = () =>
     }
   }, 5_000, 'the data dir remounted read-only');
 
-function fillDisk(): void {
+function fillDisk(file = filler, bytes = 256 * 1024): void {
   try {
-    writeFileSync(filler, Buffer.alloc(256 * 1024));
+    writeFileSync(file, Buffer.alloc(bytes));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err; // what fitted stays: the disk is now full
   }
@@ -182,5 +182,24 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     const retried = await rollout.write(3);
     expect(retried.status, JSON.stringify(await retried.clone().json())).toBe(201);
     expect(rollout.stored(3)).toBe(true);
+  });
+
+  it('a full artifacts disk: the release push answers 507 naming the artifact, lists no release, and the retry is on disk', async () => {
+    const release = OTHER_WRITES.find((w) => w.file === 'agent-releases.json')!;
+    const full = join(artifactsDir, 'filler');
+    fillDisk(full, 2 * 1024 * 1024);
+    let refused: Response;
+    try {
+      refused = await release.write(4);
+    } finally {
+      rmSync(full);
+    }
+    expect(refused.status).toBe(507);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^artifact [0-9a-f]{64} not written to .*agent-artifacts: ENOSPC: no space left on device/);
+    expect(cluster.lines.some((l) => l.includes('HTTP PUT /api/v1/agent-releases/linux-x64/0.4.0: artifact'))).toBe(true);
+    // Not acknowledged, so not listed: a device told of this release would fetch an artifact that is not there.
+    expect((await fetch(`${cluster.api}/api/v1/agent-releases/linux-x64/0.4.0`)).status).toBe(404);
+    expect((await release.write(4)).status).toBe(201);
+    expect(release.stored(4)).toBe(true);
   });
 });
