@@ -67,7 +67,10 @@ export class Revocations {
   /** At the root: revoke a key; resolves with the list once it is on disk and on this cluster's broker. */
   async revoke(request: RevocationRequest, now = Date.now()): Promise<RevocationList> {
     if (this.isChild) throw new NotRootError('keys are revoked at the root coordinator; this one takes its list from its parent');
-    await this.add([{ ...request, revokedAt: now }]);
+    const added = await this.add([{ ...request, revokedAt: now }]);
+    // Listed already, perhaps by a request whose write failed (507: kept in memory, neither on disk nor published):
+    // the answer to this one waits for both all the same.
+    if (added.length === 0) await this.commitAndPublish();
     return this.store.data;
   }
 
@@ -89,9 +92,13 @@ export class Revocations {
     if (!merged) return [];
     this.store.data.keys = merged.list.keys;
     this.ids = revokedKeyIds(merged.list);
+    await this.commitAndPublish();
+    return merged.added;
+  }
+
+  private async commitAndPublish(): Promise<void> {
     await this.store.commit();
     await this.publish();
-    return merged.added;
   }
 
   /** The latest list, whole: concurrent changes each publish after their commit, and receivers merge as a union. */

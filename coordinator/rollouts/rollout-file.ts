@@ -96,6 +96,11 @@ export class RolloutFile {
     return [...this.store.data.shares.values()];
   }
 
+  /** Resolves once what is held is on disk; a StoreWriteError when the data dir cannot take a write. */
+  flush(): Promise<void> {
+    return this.store.commit();
+  }
+
   /** Resolves once a write containing this state is on disk. */
   saveOwned(record: OwnedRecord): Promise<void> {
     this.store.data.owned.set(record.id, record);

@@ -163,6 +163,9 @@ export class Rollouts {
       byCluster.set(d.cluster, [...(byCluster.get(d.cluster) ?? []), local]);
     }
     if (byCluster.get(this.deps.cluster)!.length === 0) byCluster.delete(this.deps.cluster);
+    // The owner's own file first: a data dir that cannot take a write answers 507 (a StoreWriteError) before any
+    // cluster opens a share, not a 503 from this cluster's share refusing.
+    await this.file.flush();
     // A rollout that just ended may still be telling its clusters so: their shares would refuse the devices.
     await Promise.all([...this.owned.values()].filter((r) => !r.active).map((r) => r.delivered(ANSWER_MS)));
     const id = `r-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -54,7 +54,15 @@ export class Shares {
     if (this.all.has(msg.rollout)) return this.all.get(msg.rollout)!.current(); // opened again while preparing
     const share = ShareRunner.create(msg, upstream, this.shareDeps());
     this.all.set(msg.rollout, share);
-    return share.start();
+    try {
+      return await share.start();
+    } catch (err) {
+      // Not on disk (a full or read-only data dir): the share did not open, and its owner is told so. Kept, it
+      // would hold its devices for a rollout that does not exist ("already in rollout ...") until a restart.
+      share.stop();
+      this.all.delete(msg.rollout);
+      throw err;
+    }
   }
 
   /** The owner's order for one share. */

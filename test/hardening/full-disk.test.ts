@@ -3,11 +3,16 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
+import { writeFileAtomic } from '../../shared/durable/index.js';
 
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
 const dir = tempDir();
 const mountPoint = join(dir.path, 'data');
 const brokerDir = join(mountPoint, 'broker');
+// Agent artifacts (tens of MB, streamed to a file of their own) have a mount of their own too: what the full or
+// read-only data dir refuses below is the release registry's write, agent-releases.json, not the artifact's.
+const artifactsDir = join(mountPoint, 'agent-artifacts');
 mkdirSync(mountPoint);
 let mountProblem: string | undefined;
 try {
@@ -16,15 +21,28 @@ try {
   // the broker's state lives on a mount of its own here, so the registry's can be remounted.
   mkdirSync(brokerDir);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', brokerDir], { stdio: 'pipe' });
+  mkdirSync(artifactsDir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', artifactsDir], { stdio: 'pipe' });
 } catch (err) {
   mountProblem = (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
 }
 const filler = join(mountPoint, 'filler');
-const remount = (mode: 'ro' | 'rw') => execFileSync('mount', ['-o', `remount,${mode}`, mountPoint]);
+const remount = (mode: 'ro' | 'rw') => execFileSync('mount', ['-o', `remount,${mode}`, mountPoint], { stdio: 'pipe' });
+/** Read-only once no write is in flight: a running rollout's write holds a temp file open, and the mount is busy. */
+const remountReadOnly = () =>
+  eventually(() => {
+    try {
+      remount('ro');
+      return true;
+    } catch (err) {
+      if (!String((err as { stderr?: Buffer }).stderr).includes('busy')) throw err;
+      return false;
+    }
+  }, 5_000, 'the data dir remounted read-only');
 
-function fillDisk(): void {
+function fillDisk(file = filler, bytes = 256 * 1024): void {
   try {
-    writeFileSync(filler, Buffer.alloc(256 * 1024));
+    writeFileSync(file, Buffer.alloc(bytes));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err; // what fitted stays: the disk is now full
   }
@@ -32,15 +50,54 @@ function fillDisk(): void {
 
 let cluster: Awaited<ReturnType<typeof startCoordinator>>;
 const post = (path: string, body: unknown) => fetch(`${cluster.api}${path}`, { method: 'POST', body: JSON.stringify(body) });
-const registryOnDisk = () => Object.keys(JSON.parse(readFileSync(join(mountPoint, 'registry.json'), 'utf8')).devices).sort();
+const onDisk = (file: string) => JSON.parse(readFileSync(join(mountPoint, file), 'utf8'));
+const registryOnDisk = () => Object.keys(onDisk('registry.json').devices).sort();
+/** Every failed store write, as the store's observer is told of it (the count the tests check). */
+const failures: string[] = [];
+/** The first rollouts.json write holding a share of this device fails as a full disk would (the others pass). */
+let failShareOf: string | undefined;
+async function write(file: string, data: string): Promise<void> {
+  if (failShareOf && file.endsWith('/rollouts.json') && data.includes(`"id":"${failShareOf}"`)) {
+    failShareOf = undefined;
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  }
+  await writeFileAtomic(file, data);
+}
+
+/**
+ * The durable writes beside the registry (issue 11's finding 4 covered the registry and clusters only): each makes
+ * change `n`, and `stored(n)` says whether that change is in the file, read back from disk.
+ */
+const OTHER_WRITES = [
+  {
+    what: 'revocation list',
+    file: 'revocations.json',
+    write: (n: number) => post('/api/v1/keys/revocations', { keyId: n.toString(16).padStart(16, '0'), reason: 'full disk' }),
+    stored: (n: number) => (onDisk('revocations.json').keys as { keyId: string }[]).some((k) => parseInt(k.keyId, 16) === n),
+  },
+  {
+    what: 'agent release registry',
+    file: 'agent-releases.json',
+    write: (n: number) => putRelease(cluster.api, packRelease(seaTree(join(dir.path, 'tree'), 'exit 0'), join(dir.path, `r-${n}.tar.xz`), { target: 'linux-x64', version: `0.${n}.0` })),
+    stored: (n: number) => `linux-x64@0.${n}.0` in onDisk('agent-releases.json').releases,
+  },
+  {
+    // Device r-n is enrolled (while there is room) by `prepare`; the rollout's own offline timeout is far away.
+    what: 'rollouts file',
+    file: 'rollouts.json',
+    prepare: (n: number) => post('/api/v1/devices', { id: `r-${n}` }),
+    write: (n: number) => post('/api/v1/rollouts', { selector: `id=r-${n}`, change: { spec: { id: 'root', children: [] } }, waves: '100%' }),
+    stored: (n: number) => (onDisk('rollouts.json').owned as { devices: string[] }[]).some((r) => r.devices.includes(`r-${n}`)),
+  },
+];
 
 beforeAll(async () => {
   if (mountProblem) return;
-  cluster = await startCoordinator({ dataDir: mountPoint, store: { flushMs: 20 } });
+  cluster = await startCoordinator({ dataDir: mountPoint, store: { flushMs: 20, write, observer: { failure: (err) => failures.push(err.message) } } });
 });
 afterAll(async () => {
   await cluster?.stop();
-  if (!mountProblem) for (const m of [brokerDir, mountPoint]) execFileSync('umount', [m]);
+  if (!mountProblem) for (const m of [brokerDir, artifactsDir, mountPoint]) execFileSync('umount', [m]);
   rmSync(dir.path, { recursive: true, force: true });
 });
 
@@ -71,7 +128,7 @@ describe.skipIf(mountProblem !== undefined)(`a full or read-only data dir (tmpfs
   });
 
   it('a read-only data dir: 507 naming EROFS, and writes resume once it is writable again', async () => {
-    remount('ro');
+    await remountReadOnly();
     try {
       const refused = await post('/api/v1/devices', { id: 'd-4' });
       expect(refused.status).toBe(507);
@@ -81,5 +138,68 @@ describe.skipIf(mountProblem !== undefined)(`a full or read-only data dir (tmpfs
     }
     expect((await post('/api/v1/devices', { id: 'd-5' })).status).toBe(201);
     expect(registryOnDisk()).toEqual(['d-1', 'd-2', 'd-3', 'd-4', 'd-5']);
+  });
+});
+
+describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rollouts on a full or read-only data dir', () => {
+  const modes = [
+    { mode: 'full', cause: 'ENOSPC: no space left on device', n: 1, refuse: fillDisk, restore: () => rmSync(filler) },
+    { mode: 'read-only', cause: 'EROFS: read-only file system', n: 2, refuse: remountReadOnly, restore: () => remount('rw') },
+  ];
+  const cases = modes.flatMap((m) => OTHER_WRITES.map((w) => ({ ...m, ...w })));
+  it.each(cases)('$mode: a $what write answers 507 naming $file, is counted and logged, and the retry once writable is on disk', async (c) => {
+    await c.prepare?.(c.n);
+    const failed = failures.length;
+    await c.refuse();
+    let refused: Response;
+    try {
+      refused = await c.write(c.n);
+    } finally {
+      c.restore();
+    }
+    const body = (await refused.json()) as { error: { message: string } };
+    expect(refused.status, JSON.stringify(body)).toBe(507);
+    const message = new RegExp(`^${c.what} not written to .*/${c.file.replace('.', '\\.')}: ${c.cause}`);
+    expect(body.error.message).toMatch(message);
+    expect(failures.slice(failed).some((f) => message.test(f)), 'the failed write counted').toBe(true);
+    expect(cluster.lines.some((l) => message.test(l.slice(l.indexOf(c.what))) && l.includes('the next write retries it'))).toBe(true);
+    expect((await fetch(`${cluster.api}/api/v1/cluster`)).status).toBe(200);
+
+    // The operator's retry of the refused change, once there is room again: acknowledged only once it is on disk.
+    const retried = await c.write(c.n);
+    expect(retried.status, JSON.stringify(await retried.clone().json())).toBeLessThan(300);
+    expect(c.stored(c.n), `${c.file} on disk holds the retried change`).toBe(true);
+  });
+
+  it('the disk filling between the owner\'s write and its share\'s: refused, and the share does not keep the device', async () => {
+    expect((await post('/api/v1/devices', { id: 'r-3' })).status).toBe(201);
+    const rollout = OTHER_WRITES.find((w) => w.file === 'rollouts.json')!;
+    failShareOf = 'r-3'; // the owner's own write passes (r-3 is in no rollout yet); its share's, right after, fails
+    const refused = await rollout.write(3);
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^selector: test: rollouts file not written to .*rollouts\.json: ENOSPC/);
+    // A share kept in memory after its failed write answered the retry "device r-3 is already in rollout ..." (409).
+    const retried = await rollout.write(3);
+    expect(retried.status, JSON.stringify(await retried.clone().json())).toBe(201);
+    expect(rollout.stored(3)).toBe(true);
+  });
+
+  it('a full artifacts disk: the release push answers 507 naming the artifact, lists no release, and the retry is on disk', async () => {
+    const release = OTHER_WRITES.find((w) => w.file === 'agent-releases.json')!;
+    const full = join(artifactsDir, 'filler');
+    fillDisk(full, 2 * 1024 * 1024);
+    let refused: Response;
+    try {
+      refused = await release.write(4);
+    } finally {
+      rmSync(full);
+    }
+    expect(refused.status).toBe(507);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^artifact [0-9a-f]{64} not written to .*agent-artifacts: ENOSPC: no space left on device/);
+    expect(cluster.lines.some((l) => l.includes('HTTP PUT /api/v1/agent-releases/linux-x64/0.4.0: artifact'))).toBe(true);
+    // Not acknowledged, so not listed: a device told of this release would fetch an artifact that is not there.
+    expect((await fetch(`${cluster.api}/api/v1/agent-releases/linux-x64/0.4.0`)).status).toBe(404);
+    expect((await release.write(4)).status).toBe(201);
+    expect(release.stored(4)).toBe(true);
   });
 });
