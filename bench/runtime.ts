@@ -151,10 +151,11 @@ async function latency(rate: number, seconds: number, handle?: StepHandle): Prom
       view.setUint32(0, sent, true);
       // From when it was due, not when it was pushed: a producer held up (a step spinning in the agent's own
       // thread holds up everything there) must not hide the wait (coordinated omission).
-      sentAt[sent] = t0 + (sent * 1000) / rate;
+      sentAt[sent] = t0 + ((sent + 1) * 1000) / rate; // `due` counts it once its interval has passed
       h.push(payload);
     }
-    await new Promise((r) => setTimeout(r, 0));
+    // setImmediate, not a timer: the schedule's own granularity (a timer is 1 ms at best) stays out of the figures.
+    await new Promise((r) => setImmediate(r));
   }
   if (!handle) await h.stop();
   sink = () => {};

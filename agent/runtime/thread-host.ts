@@ -48,6 +48,11 @@ export class ThreadHost implements StepHost {
   private sliceEnd = 0;
   /** When the agent's event loop last had its turn: back-to-back slices past SLICE_MS yield to it (setImmediate). */
   private stretchStart = 0;
+  /**
+   * The last slice ran long (a call near its budget): the next waits for the agent's timers too (setTimeout), so
+   * that what they would push is queued before a restarted spinner's next call, not behind it.
+   */
+  private afterLong = false;
   private gone = false;
 
   constructor(private readonly onGone: () => void) {
@@ -101,7 +106,10 @@ export class ThreadHost implements StepHost {
       this.stretchStart = performance.now();
       setImmediate(() => (this.stretchStart = 0));
     }
-    if (performance.now() - this.stretchStart < SLICE_MS) queueMicrotask(this.run);
+    if (this.afterLong) {
+      this.afterLong = false;
+      setTimeout(this.run, 0);
+    } else if (performance.now() - this.stretchStart < SLICE_MS) queueMicrotask(this.run);
     else setImmediate(this.run);
   }
 
@@ -113,7 +121,8 @@ export class ThreadHost implements StepHost {
   private readonly run = (): void => {
     this.scheduled = false;
     if (this.gone || this.inbox.length === 0) return;
-    this.sliceEnd = performance.now() + SLICE_MS;
+    const start = performance.now();
+    this.sliceEnd = start + SLICE_MS;
     let failure: { stuck: number; reason: ExitReason } | undefined;
     slot[SLOT] = this.slice;
     try {
@@ -123,6 +132,7 @@ export class ThreadHost implements StepHost {
       const stuck = this.control[CONTROL_BUSY] === 1 ? this.control[CONTROL_CURRENT] : 0;
       failure = timedOut ? { stuck, reason: 'timeout' } : { stuck, reason: `trap:step host failed: ${err instanceof Error ? err.message : String(err)}` };
     }
+    this.afterLong = performance.now() - start > 2 * SLICE_MS;
     // Replies are delivered outside the guarded slice: what the owners do with them is not step time.
     const replies = this.outbox;
     this.outbox = [];

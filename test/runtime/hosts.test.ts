@@ -123,6 +123,23 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
+  it('a step spinning to its budget and restarted at once still lets the agent\'s timers run before its next call', async () => {
+    const runtime = new StepRuntime();
+    const loop = await loadWat(runtime, 'loop', { timeBudgetMs: 30 });
+    let fired = 0;
+    const timer = setInterval(() => fired++, 1);
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = await runtime.start({ id: 'spin', step: loop });
+      s.push(bytes('L'));
+      expect(await s.exited).toBe('timeout');
+      seen.push(fired);
+    }
+    clearInterval(timer);
+    expect(new Set(seen).size, `timer count after each spin: ${seen}`).toBe(5);
+    await runtime.stop();
+  });
+
   it('metering refills the fuel: a long, finite loop within its budget completes', async () => {
     const runtime = new StepRuntime();
     const step = await loadBytes(runtime, compileWat('counted', COUNTED), { timeBudgetMs: 30_000 });
