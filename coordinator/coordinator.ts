@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { FLOTILLA_VERSION } from '../shared/version.js';
 import { deviceTopic } from '../shared/topics.js';
 import { UPLINK, upTopic } from '../shared/fleet-topics.js';
@@ -181,7 +181,9 @@ export class Coordinator {
     addStepRoutes(this.router, this.steps, store, opts.trust ?? new Map(), () => this.revocations.keyIds());
     addKeyRoutes(this.router, this.revocations);
     this.releases = await ReleaseRegistry.open(opts.dataDir, storeOptions(opts, metrics), opts.parentHttp);
-    this.artifacts = new ArtifactStore(join(opts.dataDir, 'agent-artifacts'), opts.log.child('releases'), opts.parentHttp?.http);
+    // An artifact's own name holds its sha256: its failures are counted under the directory's name.
+    const artifactsDir = join(opts.dataDir, 'agent-artifacts');
+    this.artifacts = new ArtifactStore(artifactsDir, opts.log.child('releases'), opts.parentHttp?.http, () => metrics.storeWriteFailures.inc({ file: basename(artifactsDir) }));
     addReleaseRoutes(this.router, this.releases, this.artifacts, opts.trust ?? new Map(), () => this.revocations.keyIds());
     addDesiredRoutes(this.router, { federation: this.federation, directory, steps: this.steps, desired: this.desired });
     this.rollouts = await Rollouts.open({
@@ -332,7 +334,10 @@ export class Coordinator {
   }
 }
 
-/** The options of every file in the data dir; commits are timed into `flotilla_store_write_seconds`. */
+/**
+ * The options of every file in the data dir; commits are timed into `flotilla_store_write_seconds`, failed writes
+ * counted into `flotilla_store_write_failures_total` by the file's base name (fixed names, never a wire id).
+ */
 function storeOptions(opts: CoordinatorOptions, metrics: CoordinatorMetrics): StoreOptions {
   const observer = opts.store?.observer;
   return {
@@ -343,7 +348,10 @@ function storeOptions(opts: CoordinatorOptions, metrics: CoordinatorMetrics): St
         metrics.storeWrite.observe(ms / 1000);
         observer?.commit?.(ms, bytes);
       },
-      failure: (err) => observer?.failure?.(err),
+      failure: (err, file) => {
+        metrics.storeWriteFailures.inc({ file: basename(file) });
+        observer?.failure?.(err, file);
+      },
     },
   };
 }

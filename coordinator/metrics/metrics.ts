@@ -35,6 +35,8 @@ export class CoordinatorMetrics {
   readonly modulesUpstream = new Counter({ name: 'flotilla_modules_fetched_upstream_total', help: 'Modules fetched from the parent (each at most once while cached)', registers: this.reg });
   readonly modulesUpstreamBytes = new Counter({ name: 'flotilla_modules_upstream_bytes_total', help: 'Bytes of modules fetched from the parent', registers: this.reg });
   readonly storeWrite = new Histogram({ name: 'flotilla_store_write_seconds', help: 'Durable store commits (write + fsync + rename)', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: this.reg });
+  /** `file`: the base name of a data dir file (registry.json, revocations.json, ...) or `agent-artifacts` (the artifacts' directory: their own names hold a sha256). */
+  readonly storeWriteFailures = new Counter({ name: 'flotilla_store_write_failures_total', help: 'Durable writes that failed (full or read-only data dir), by file', labelNames: ['file'], registers: this.reg });
   readonly unhandledRejections = new Counter({ name: 'flotilla_unhandled_rejections_total', help: 'Promise rejections nobody handled (each is logged with its origin)', registers: this.reg });
 
   /** Gauges read when scraped: broker clients by kind, devices by state (shared/rollup.ts), per-device health. */

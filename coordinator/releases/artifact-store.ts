@@ -29,6 +29,8 @@ export class ArtifactStore {
     readonly dir: string,
     private readonly log: Logger,
     private readonly parentHttp?: string,
+    /** Told of every artifact that could not be written (the coordinator's failure counter). */
+    private readonly failed: () => void = () => {},
   ) {}
 
   file(sha256: string): string {
@@ -74,6 +76,7 @@ export class ArtifactStore {
     } catch (err) {
       await rm(temp, { force: true });
       if (err instanceof ArtifactRejected) throw err;
+      this.failed();
       throw new StoreWriteError(`artifact ${sha256} not written to ${this.dir}: ${errorMessage(err)}`, { cause: err });
     }
   }

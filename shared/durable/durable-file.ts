@@ -9,7 +9,8 @@ import { StoreWriteError } from './errors.js';
 /** Told about every write, e.g. to export store write latency as a metric. */
 export interface StoreObserver {
   commit?(ms: number, bytes: number): void;
-  failure?(err: StoreWriteError): void;
+  /** `file` is the path written (the coordinator labels its failure counter with the base name). */
+  failure?(err: StoreWriteError, file: string): void;
 }
 
 /** How every durable file is written; the defaults suit production, tests and benches override them. */
@@ -166,7 +167,7 @@ export class DurableFile<T> {
       this.stats.failures++;
       const failure = new StoreWriteError(`${this.spec.what} not written to ${this.spec.file}: ${errorMessage(err)}`, { cause: err });
       this.opts.log.error(`${failure.message}; the change is kept in memory and the next write retries it`);
-      this.opts.observer?.failure?.(failure);
+      this.opts.observer?.failure?.(failure, this.spec.file);
       throw failure;
     }
     this.stats.writes++;

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { metric } from '../helpers/metrics.js';
 import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
 import { writeFileAtomic } from '../../shared/durable/index.js';
 
@@ -54,6 +55,8 @@ const onDisk = (file: string) => JSON.parse(readFileSync(join(mountPoint, file),
 const registryOnDisk = () => Object.keys(onDisk('registry.json').devices).sort();
 /** Every failed store write, as the store's observer is told of it (the count the tests check). */
 const failures: string[] = [];
+/** Failed writes of `file` (a base name) as the coordinator's GET /metrics counts them. */
+const writeFailures = (file: string, api = cluster.api) => metric(api, 'flotilla_store_write_failures_total', { file });
 /** The first rollouts.json write holding a share of this device fails as a full disk would (the others pass). */
 let failShareOf: string | undefined;
 async function write(file: string, data: string): Promise<void> {
@@ -110,7 +113,9 @@ describe.skipIf(mountProblem !== undefined)(`a full or read-only data dir (tmpfs
     const refused = await post('/api/v1/devices', { id: 'd-2' });
     expect(refused.status).toBe(507);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^device registry not written to .*registry\.json: ENOSPC: no space left on device/);
+    expect(await writeFailures('registry.json')).toBe(1);
     expect((await post('/api/v1/clusters', { name: 'eu' })).status).toBe(507);
+    expect(await writeFailures('clusters.json')).toBe(1);
 
     // A device coming online is a deferred last-seen write: it fails, is counted, and the coordinator lives on.
     const failures = cluster.coordinator.registry.stats.failures;
@@ -150,6 +155,7 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
   it.each(cases)('$mode: a $what write answers 507 naming $file, is counted and logged, and the retry once writable is on disk', async (c) => {
     await c.prepare?.(c.n);
     const failed = failures.length;
+    const counted = await writeFailures(c.file);
     await c.refuse();
     let refused: Response;
     try {
@@ -162,6 +168,7 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     const message = new RegExp(`^${c.what} not written to .*/${c.file.replace('.', '\\.')}: ${c.cause}`);
     expect(body.error.message).toMatch(message);
     expect(failures.slice(failed).some((f) => message.test(f)), 'the failed write counted').toBe(true);
+    expect(await writeFailures(c.file), `flotilla_store_write_failures_total{file="${c.file}"}`).toBe(counted + 1);
     expect(cluster.lines.some((l) => message.test(l.slice(l.indexOf(c.what))) && l.includes('the next write retries it'))).toBe(true);
     expect((await fetch(`${cluster.api}/api/v1/cluster`)).status).toBe(200);
 
@@ -187,6 +194,7 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
   it('a full artifacts disk: the release push answers 507 naming the artifact, lists no release, and the retry is on disk', async () => {
     const release = OTHER_WRITES.find((w) => w.file === 'agent-releases.json')!;
     const full = join(artifactsDir, 'filler');
+    const counted = { artifacts: await writeFailures('agent-artifacts'), releases: await writeFailures('agent-releases.json') };
     fillDisk(full, 2 * 1024 * 1024);
     let refused: Response;
     try {
@@ -197,6 +205,8 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     expect(refused.status).toBe(507);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^artifact [0-9a-f]{64} not written to .*agent-artifacts: ENOSPC: no space left on device/);
     expect(cluster.lines.some((l) => l.includes('HTTP PUT /api/v1/agent-releases/linux-x64/0.4.0: artifact'))).toBe(true);
+    expect(await writeFailures('agent-artifacts')).toBe(counted.artifacts + 1);
+    expect(await writeFailures('agent-releases.json'), 'the release registry was not written at all').toBe(counted.releases);
     // Not acknowledged, so not listed: a device told of this release would fetch an artifact that is not there.
     expect((await fetch(`${cluster.api}/api/v1/agent-releases/linux-x64/0.4.0`)).status).toBe(404);
     expect((await release.write(4)).status).toBe(201);
