@@ -29,6 +29,9 @@ export class NotRootError extends Error {
  */
 export class Revocations {
   private ids: ReadonlySet<string>;
+  /** Commit-and-publish rounds begun, and the latest that ended on disk and on the broker: unequal, the held list may be neither. */
+  private begun = 0;
+  private done = 0;
 
   private constructor(
     private readonly store: DurableFile<RevocationList>,
@@ -67,10 +70,10 @@ export class Revocations {
   /** At the root: revoke a key; resolves with the list once it is on disk and on this cluster's broker. */
   async revoke(request: RevocationRequest, now = Date.now()): Promise<RevocationList> {
     if (this.isChild) throw new NotRootError('keys are revoked at the root coordinator; this one takes its list from its parent');
-    const added = await this.add([{ ...request, revokedAt: now }]);
     // Listed already, perhaps by a request whose write failed (507: kept in memory, neither on disk nor published):
-    // the answer to this one waits for both all the same.
-    if (added.length === 0) await this.commitAndPublish();
+    // the answer to this one waits for both all the same, and the list goes down the tree again (a child whose own
+    // write failed takes it as its retry).
+    await this.add([{ ...request, revokedAt: now }], true);
     return this.store.data;
   }
 
@@ -86,10 +89,17 @@ export class Revocations {
     }
   }
 
-  /** Merge, commit, then publish; the key ids that were new. */
-  private async add(keys: readonly Revocation[]): Promise<string[]> {
+  /**
+   * Merge, commit, then publish; the key ids that were new. Nothing new still commits and publishes (`again`) while
+   * the held list is not known to be on disk and published (a write that failed, e.g. a full disk at a child): the
+   * parent's list arriving again is then the retry, and this cluster's agents get the list without another key.
+   */
+  private async add(keys: readonly Revocation[], again = this.done !== this.begun): Promise<string[]> {
     const merged = mergeRevocations(this.store.data, keys);
-    if (!merged) return [];
+    if (!merged) {
+      if (again) await this.commitAndPublish();
+      return [];
+    }
     this.store.data.keys = merged.list.keys;
     this.ids = revokedKeyIds(merged.list);
     await this.commitAndPublish();
@@ -97,8 +107,10 @@ export class Revocations {
   }
 
   private async commitAndPublish(): Promise<void> {
+    const round = ++this.begun;
     await this.store.commit();
     await this.publish();
+    this.done = Math.max(this.done, round); // a round ending carries every change made before it began
   }
 
   /** The latest list, whole: concurrent changes each publish after their commit, and receivers merge as a union. */

@@ -3,9 +3,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
+import { device, startNode } from '../federation/tree.js';
 import { metric } from '../helpers/metrics.js';
 import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
 import { writeFileAtomic } from '../../shared/durable/index.js';
+import { REVOKED_TOPIC, RevocationList } from '../../shared/revocations.js';
 
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
 const dir = tempDir();
@@ -14,16 +16,25 @@ const brokerDir = join(mountPoint, 'broker');
 // Agent artifacts (tens of MB, streamed to a file of their own) have a mount of their own too: what the full or
 // read-only data dir refuses below is the release registry's write, agent-releases.json, not the artifact's.
 const artifactsDir = join(mountPoint, 'agent-artifacts');
-mkdirSync(mountPoint);
-let mountProblem: string | undefined;
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint], { stdio: 'pipe' });
+// A child coordinator's data dir, filled while its parent's revocation list arrives; its broker's state on a mount
+// of its own like the root's.
+const siteDir = join(dir.path, 'site');
+const siteBrokerDir = join(siteDir, 'broker');
+const mounts = [
+  { path: mountPoint, size: '64k' },
   // The broker's journal stays open for writing, and a mount with a file open for writing cannot become read-only:
   // the broker's state lives on a mount of its own here, so the registry's can be remounted.
-  mkdirSync(brokerDir);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', brokerDir], { stdio: 'pipe' });
-  mkdirSync(artifactsDir);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', artifactsDir], { stdio: 'pipe' });
+  { path: brokerDir, size: '1m' },
+  { path: artifactsDir, size: '1m' },
+  { path: siteDir, size: '64k' },
+  { path: siteBrokerDir, size: '1m' },
+];
+let mountProblem: string | undefined;
+try {
+  for (const m of mounts) {
+    mkdirSync(m.path);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${m.size}`, 'tmpfs', m.path], { stdio: 'pipe' });
+  }
 } catch (err) {
   mountProblem = (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
 }
@@ -100,7 +111,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cluster?.stop();
-  if (!mountProblem) for (const m of [brokerDir, artifactsDir, mountPoint]) execFileSync('umount', [m]);
+  if (!mountProblem) for (const m of [...mounts].reverse()) execFileSync('umount', [m.path]);
   rmSync(dir.path, { recursive: true, force: true });
 });
 
@@ -212,4 +223,48 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     expect((await release.write(4)).status).toBe(201);
     expect(release.stored(4)).toBe(true);
   });
+});
+
+describe.skipIf(mountProblem !== undefined)('a child coordinator on a full data dir', () => {
+  it("the parent's revocation list arriving again once there is room is the child's retry: on its disk and to its agents, with no new key revoked", async () => {
+    const root = await startNode('root');
+    const site = await startNode('site', root, { dataDir: siteDir });
+    const agent = await device(site, 'a-1');
+    try {
+      await site.coordinator.federation.bridge!.whenUp();
+      const lists: RevocationList[] = [];
+      agent.on('message', (topic, payload) => topic === REVOKED_TOPIC && payload.length && lists.push(RevocationList.parse(JSON.parse(payload.toString()))));
+      await agent.subscribeAsync(REVOKED_TOPIC, { qos: 1 });
+      const keyId = 'c0ffee00c0ffee00';
+      const revoke = () => fetch(`${root.api}/api/v1/keys/revocations`, { method: 'POST', body: JSON.stringify({ keyId, reason: 'child disk full' }) });
+      const siteFiller = join(siteDir, 'filler');
+      fillDisk(siteFiller);
+      try {
+        expect((await revoke()).status).toBe(200);
+        await eventually(async () => (await writeFailures('revocations.json', site.api)) === 1, 10_000, "the site's failed revocations.json write");
+      } finally {
+        rmSync(siteFiller);
+      }
+      // Kept in memory, neither on the site's disk nor published to its agents.
+      expect(site.coordinator.revocations.keyIds().has(keyId)).toBe(true);
+      expect(lists.some((l) => l.keys.some((k) => k.keyId === keyId))).toBe(false);
+
+      // The operator repeats the same revocation at the root: the same list comes down, and nothing in it is new.
+      expect((await revoke()).status).toBe(200);
+      const siteOnDisk = () => RevocationList.parse(JSON.parse(readFileSync(join(siteDir, 'revocations.json'), 'utf8')));
+      await eventually(() => {
+        try {
+          return siteOnDisk().keys.some((k) => k.keyId === keyId);
+        } catch {
+          return false; // not written yet
+        }
+      }, 10_000, "the list in the site's revocations.json");
+      await eventually(() => lists.some((l) => l.keys.some((k) => k.keyId === keyId)), 10_000, "the list at the site's agent");
+      expect(root.coordinator.revocations.list().keys.map((k) => k.keyId)).toEqual([keyId]);
+    } finally {
+      await agent.endAsync();
+      await site.stop();
+      await root.stop();
+    }
+  }, 30_000);
 });
