@@ -22,9 +22,9 @@ import { ModuleServer, StepRegistry, addStepRoutes } from './steps/index.js';
 import { Revocations, addKeyRoutes } from './keys/index.js';
 import type { TrustedKeys } from '../shared/signing.js';
 import { Children, Federation, addFederationRoutes, openUplinkSpool, type ParentLink } from './federation/index.js';
-import { DesiredStates, addDesiredRoutes, moduleRefOf, resolveSpec } from './desired/index.js';
-import { Rollouts, addRolloutRoutes } from './rollouts/index.js';
-import { ArtifactStore, ReleaseRegistry, addReleaseRoutes, agentPin } from './releases/index.js';
+import { DesiredStates, addDesiredRoutes } from './desired/index.js';
+import { Rollouts, addRolloutRoutes, changeEnv } from './rollouts/index.js';
+import { ArtifactStore, ReleaseRegistry, addReleaseRoutes } from './releases/index.js';
 import { CoordinatorMetrics, addMetricsRoute } from './metrics/index.js';
 import { Dispatch } from './mqtt/dispatch.js';
 import { FleetLogs, addLogRoutes, localLogs } from './logs/index.js';
@@ -196,21 +196,7 @@ export class Coordinator {
         if (revisions[id] === undefined) throw new Error(errors[id] ?? 'desired state not applied');
         return revisions[id];
       },
-      env: {
-        steps: {
-          resolve: (spec) => resolveSpec(spec, (ref) => this.steps.resolve(ref)),
-          module: (ref) => {
-            const info = this.steps.resolve(ref);
-            return info && moduleRefOf(info);
-          },
-        },
-        releases: {
-          resolve: (version) => this.releases.resolveVersion(version),
-          held: (version) => this.releases.ofVersion(version),
-          pin: (target, version, deadlineS) => agentPin(target, this.releases.ofVersion(version), this.httpPort, deadlineS),
-        },
-        revoked: () => this.revocations.keyIds(),
-      },
+      env: changeEnv({ steps: this.steps, releases: this.releases, revoked: () => this.revocations.keyIds(), httpPort: () => this.httpPort }),
       request: (path, target, op, timeoutMs) => this.federation.request(path, target, op, timeoutMs),
       publishUp: (msg) => client.publish(upTopic([], UPLINK.rollout), encode(msg), { qos: 1 }),
       store: storeOptions(opts, metrics),
