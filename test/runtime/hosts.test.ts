@@ -21,6 +21,12 @@ const COUNTED = `(module
     (call $emit (local.get $ptr) (local.get $len))
     (i32.const 0)))`;
 
+/** The two kinds of step host: the agent's own thread (the default), and a worker isolate (a named host). */
+const HOST_KINDS: [string, string | undefined][] = [
+  ['the agent thread', undefined],
+  ['a worker', 'w'],
+];
+
 describe('step hosts', () => {
   it('metered steps share the default host, in the agent thread: ten steps, no thread spawned', async () => {
     const runtime = new StepRuntime();
@@ -110,10 +116,7 @@ describe('step hosts', () => {
     await runtime.stop();
   });
 
-  it.each([
-    ['the agent thread', undefined],
-    ['a worker', 'w'],
-  ])('onStarted (%s) comes before the first output of a start answered with its first messages', async (_kind, host) => {
+  it.each(HOST_KINDS)('onStarted (%s) comes before the first output of a start answered with its first messages', async (_kind, host) => {
     const runtime = new StepRuntime();
     const order: string[] = [];
     const handle = await runtime.start({ id: 'e', step: await loadWat(runtime, 'echo'), host, initial: [bytes('a'), bytes('b')], onStarted: () => order.push('started'), onOutput: () => order.push('output') });
@@ -181,10 +184,7 @@ describe('step hosts', () => {
   });
 
   // A loop the metering missed (as if the rewriter had a hole): the module is taken for metered, never ticks.
-  it.each([
-    ['the agent thread', undefined],
-    ['a worker', 'w'],
-  ])('backstop (%s): a host stuck in a call that never ticks is ended; the stuck step exits timeout, the others killed', async (_kind, host) => {
+  it.each(HOST_KINDS)('backstop (%s): a host stuck in a call that never ticks is ended; the stuck step exits timeout, the others killed', async (_kind, host) => {
     const runtime = new StepRuntime();
     const hole = compileWat('spin', COUNTED.replace('(br_if $done (i32.eqz (local.get $n)))', '').replace('(memory (export "memory") 1)', '(import "flotilla_meter" "tick" (func $tick)) (memory (export "memory") 1) (global (export "flotilla_fuel") (mut i32) (i32.const 0))'));
     const spin: LoadedStep = { module: await WebAssembly.compile(hole), manifest: manifestFor(hole, { name: 'spin', version: '1', limits: { timeBudgetMs: 100 } }), metered: true };
