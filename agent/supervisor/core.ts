@@ -14,7 +14,7 @@ import { diffChildren, isDynamic, needsReplace, type ChildChange } from './plan.
  * The supervision tree as a pure state machine with Erlang/OTP `supervisor` semantics (docs/supervision.md).
  * Inputs are method calls (a worker started, failed to start, exited; a shutdown timer fired; a command); each
  * returns the decisions the caller must carry out, in order. No timers, workers or sockets in here: time comes
- * from the injected clock, and the runner (runner.ts) turns decisions into isolates and timers.
+ * from the injected clock, and the runner (runner.ts) turns decisions into step instances and timers.
  *
  * Like an OTP supervisor, each supervisor does one thing at a time: it starts children one by one in order and
  * stops them one by one in reverse order. Exits it cannot handle while busy wait in its mailbox (`deferred`), as

@@ -10,7 +10,7 @@ import { RestartBuffer } from './restart-buffer.js';
 import { wire, type Wiring } from './wiring.js';
 
 /**
- * Drives real step isolates from the decisions of the pure SupervisorCore: starts and stops StepHandles, runs the
+ * Drives real step instances from the decisions of the pure SupervisorCore: starts and stops StepHandles, runs the
  * shutdown timers, buffers messages for children that are (re)starting, carries `{from: sibling}` pipelines, and
  * keeps the recent events and per-child counters for health. MQTT is the caller's: it feeds inputs (`deliver`,
  * `deliverTopic`, ticks for `cronInputs`) and publishes what `onOutput` hands it.
