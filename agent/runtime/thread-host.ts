@@ -27,9 +27,9 @@ const GUARDED = new vm.Script('globalThis[Symbol.for("flotilla.threadHost.slice"
  * The default step host: instances run in the agent's own thread (host-main.ts over an in-process port), so an idle
  * agent keeps no isolate for its steps and a message or a restart crosses no thread. Metered modules with a budget
  * of at most THREAD_HOST_MAX_BUDGET_MS only (`accepts`): their calls end themselves at the budget. While a call
- * runs, the agent's own code waits: a kill or a shutdown timeout lands between two calls. The host runs in slices of SLICE_MS between the agent's own work; a batch
- * longer than that is cut between two messages and goes on in the next slice. `{from}` pipelines are routed by
- * the caller: handing a message to a step here costs no crossing.
+ * runs, the agent's own code waits: a kill or a shutdown timeout lands between two calls. The host runs in slices
+ * of SLICE_MS between the agent's own work; a batch longer than that is cut between two messages and goes on in the
+ * next slice. `{from}` pipelines are routed by the caller: handing a message to a step here costs no crossing.
  *
  * Backstop: each slice runs under a V8 execution timeout (node:vm, which terminates the call from a watchdog thread)
  * of the slice plus the largest budget plus BACKSTOP_GRACE_MS. Firing means a call that did not tick (a hole in the
@@ -94,8 +94,9 @@ export class ThreadHost implements StepHost {
     this.post({ t: 'drop', i: id });
   }
 
-  terminate(reason: ExitReason = 'killed'): Promise<void> {
-    this.die(0, reason);
+  /** Nothing of this host runs while the agent's code does: every instance hears `killed`. */
+  terminate(): Promise<void> {
+    this.die(0, 'killed');
     return Promise.resolve();
   }
 
