@@ -252,8 +252,9 @@ export function hostMain(port: MessagePort, control: Int32Array, receive: typeof
     let rest: { index: number; offset: number } | undefined;
     sliceOver = false;
     for (let i = from.index; i < count; i++) {
-      // The clock is read every 8 messages (calls that never tick are short) and by every tick.
-      if (mayYield && slices !== undefined && (sliceOver || ((i - from.index) % 8 === 0 && slices.due()))) {
+      // The clock is read every 8 messages (calls that never tick are short) and by every tick. A slice runs at
+      // least one message of its batch: a cut always makes progress, and no reply is empty.
+      if (mayYield && slices !== undefined && i > from.index && (sliceOver || ((i - from.index) % 8 === 0 && slices.due()))) {
         rest = { index: i, offset };
         break;
       }
