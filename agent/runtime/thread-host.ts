@@ -1,9 +1,9 @@
-import vm from 'node:vm';
 import { threadId } from 'node:worker_threads';
 import type { ExitReason } from '../../shared/step-abi.js';
 import { hostMain } from './host-main.js';
 import type { LoadedStep } from './load.js';
 import { BACKSTOP_GRACE_MS, Guests, type Guest, type StepHost } from './host.js';
+import { sliceGuard, type SliceGuard } from './slice-guard.js';
 import { CONTROL_BUSY, CONTROL_CURRENT, CONTROL_KILL, CONTROL_SLOTS, type FromHost, type ToHost } from './protocol.js';
 
 /**
@@ -18,10 +18,8 @@ export const SLICE_MS = 5;
  */
 export const THREAD_HOST_MAX_BUDGET_MS = 1_000;
 
-/** Where the guarded script finds the slice to run (one slot: slices never nest). */
-const SLOT = Symbol.for('flotilla.threadHost.slice');
-const slot = globalThis as unknown as Record<typeof SLOT, () => void>;
-const GUARDED = new vm.Script('globalThis[Symbol.for("flotilla.threadHost.slice")]()', { filename: 'flotilla-thread-host' });
+/** One guard for the agent thread's hosts: it is per thread, and so are they (slices never nest). */
+let guard: SliceGuard | undefined;
 
 /**
  * The default step host: instances run in the agent's own thread (host-main.ts over an in-process port), so an idle
@@ -31,8 +29,8 @@ const GUARDED = new vm.Script('globalThis[Symbol.for("flotilla.threadHost.slice"
  * of SLICE_MS between the agent's own work; a batch longer than that is cut between two messages and goes on in the
  * next slice. `{from}` pipelines are routed by the caller: handing a message to a step here costs no crossing.
  *
- * Backstop: each slice runs under a V8 execution timeout (node:vm, which terminates the call from a watchdog thread)
- * of the slice plus the largest budget plus BACKSTOP_GRACE_MS. Firing means a call that did not tick (a hole in the
+ * Backstop: each slice runs under a V8 execution timeout (slice-guard.ts: the call is terminated from another
+ * thread) of the slice plus the largest budget plus BACKSTOP_GRACE_MS. Firing means a call that did not tick (a hole in the
  * metering): the stuck step exits `timeout`, the others in the host `killed`, and the host is replaced, as a BEAM
  * node crash would take its processes with it.
  */
@@ -124,15 +122,10 @@ export class ThreadHost implements StepHost {
     if (this.gone || this.inbox.length === 0) return;
     const start = performance.now();
     this.sliceEnd = start + SLICE_MS;
-    let failure: { stuck: number; reason: ExitReason } | undefined;
-    slot[SLOT] = this.slice;
-    try {
-      GUARDED.runInThisContext({ timeout: this.guardMs() });
-    } catch (err) {
-      const timedOut = (err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
-      const stuck = this.control[CONTROL_BUSY] === 1 ? this.control[CONTROL_CURRENT] : 0;
-      failure = timedOut ? { stuck, reason: 'timeout' } : { stuck, reason: `trap:step host failed: ${err instanceof Error ? err.message : String(err)}` };
-    }
+    guard ??= sliceGuard();
+    const outcome = guard.run(this.slice, this.guardMs());
+    const stuck = !outcome.ok && this.control[CONTROL_BUSY] === 1 ? this.control[CONTROL_CURRENT] : 0;
+    const failure = outcome.ok ? undefined : { stuck, reason: (outcome.timedOut ? 'timeout' : `trap:step host failed: ${outcome.message}`) as ExitReason };
     this.afterLong = performance.now() - start > 2 * SLICE_MS;
     // Replies are delivered outside the guarded slice: what the owners do with them is not step time.
     const replies = this.outbox;
