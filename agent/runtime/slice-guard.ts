@@ -33,7 +33,7 @@ export function sliceGuard(): SliceGuard {
 }
 
 interface EvaluateReply {
-  exceptionDetails?: { text: string; exception?: { description?: string } };
+  exceptionDetails?: { text: string; exception?: { description?: string; value?: unknown } };
 }
 
 interface InspectorSession {
@@ -55,8 +55,11 @@ export function inspectorGuard(): SliceGuard {
       // An in-process session answers within post (the callback runs before post returns).
       session.post('Runtime.evaluate', { expression: EXPRESSION, timeout: timeoutMs, silent: true }, (err, reply) => {
         if (err) outcome = /Execution was terminated/.test(err.message) ? TIMED_OUT : failed(err.message);
-        else if (reply.exceptionDetails) outcome = failed(reply.exceptionDetails.exception?.description ?? reply.exceptionDetails.text);
-        else outcome = OK;
+        else if (reply.exceptionDetails) {
+          const { exception, text } = reply.exceptionDetails;
+          // An Error is described by its stack; a thrown primitive only has a value.
+          outcome = failed(exception?.description ?? (exception && 'value' in exception ? String(exception.value) : text));
+        } else outcome = OK;
       });
       return outcome ?? failed('the inspector session did not answer');
     },

@@ -30,6 +30,9 @@ describe.each([
     expect(guard.run(() => {
       throw new Error('host bug\nsecond line');
     }, 100)).toEqual({ ok: false, timedOut: false, message: expect.stringMatching(/^(Error: )?host bug$/) });
+    expect(guard.run(() => {
+      throw 'a string';
+    }, 100)).toEqual({ ok: false, timedOut: false, message: 'a string' });
   });
 });
 
