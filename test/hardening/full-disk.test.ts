@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
@@ -7,6 +7,7 @@ import { device, startNode } from '../federation/tree.js';
 import { metric } from '../helpers/metrics.js';
 import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
 import { writeFileAtomic } from '../../shared/durable/index.js';
+import { wat } from '../runtime/harness.js';
 import { REVOKED_TOPIC, RevocationList } from '../../shared/revocations.js';
 
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
@@ -211,6 +212,30 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     const retried = await rollout.write(3);
     expect(retried.status, JSON.stringify(await retried.clone().json())).toBe(201);
     expect(rollout.stored(3)).toBe(true);
+  });
+
+  it('a read-only data dir: a step module upload answers 507 naming the module, is counted under modules, and the retry is on disk', async () => {
+    const upload = () => post('/api/v1/steps', { name: 'echo', version: '1.0.0', module: Buffer.from(wat('echo')).toString('base64') });
+    const failed = failures.length;
+    const counted = await writeFailures('modules');
+    // Read-only, not full: the rollouts of the tests above still write, and each replaced file frees room for a module.
+    // The directory exists (on a read-only mount, a recursive mkdir of a missing one says ENOENT): the write says EROFS.
+    mkdirSync(join(mountPoint, 'modules'), { recursive: true });
+    await remountReadOnly();
+    let refused: Response;
+    try {
+      refused = await upload();
+    } finally {
+      remount('rw');
+    }
+    expect(refused.status).toBe(507);
+    const message = /^module [0-9a-f]{64} not written to .*\/modules: EROFS: read-only file system/;
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(message);
+    expect(failures.slice(failed).some((f) => message.test(f)), 'the store observer told').toBe(true);
+    // Under the directory's fixed name, never the module's digest.
+    expect(await writeFailures('modules'), 'flotilla_store_write_failures_total{file="modules"}').toBe(counted + 1);
+    expect((await upload()).status).toBe(201);
+    expect(readdirSync(join(mountPoint, 'modules')).filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
   });
 
   it('a full artifacts disk: the release push answers 507 naming the artifact, lists no release, and the retry is on disk', async () => {
