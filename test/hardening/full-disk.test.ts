@@ -304,3 +304,65 @@ describe.skipIf(mountProblem !== undefined)('a child coordinator on a full data 
     }
   }, 30_000);
 });
+
+describe('a child coordinator whose revocation list write failed', () => {
+  it("the parent's list arriving again when the bridge reconnects is the retry too, with no revocation repeated", async () => {
+    // The site's first revocations.json write holding the key fails as a full disk would (its other writes pass):
+    // the site's uplink spool stays writable, so what is tested is the list coming down again on reconnect.
+    const keyId = 'c0ffee00c0ffee01';
+    let failRevocation = true;
+    const siteWrite = async (file: string, data: string) => {
+      if (failRevocation && file.endsWith('/revocations.json') && data.includes(keyId)) {
+        failRevocation = false;
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      await writeFileAtomic(file, data);
+    };
+    // The root restarts on its port from its data dir: the site's bridge reconnects and subscribes again, and the
+    // root's retained list (published again at its start) comes down once more.
+    const rootDir = join(dir.path, 'reconnect-root');
+    const siteData = join(dir.path, 'reconnect-site');
+    let root = await startNode('root', undefined, { dataDir: rootDir });
+    const rootPort = root.coordinator.mqttPort;
+    const site = await startNode('site', root, { dataDir: siteData, store: { write: siteWrite } });
+    const agent = await device(site, 'a-1');
+    try {
+      const bridge = site.coordinator.federation.bridge!;
+      await bridge.whenUp();
+      const lists: RevocationList[] = [];
+      agent.on('message', (topic, payload) => topic === REVOKED_TOPIC && payload.length && lists.push(RevocationList.parse(JSON.parse(payload.toString()))));
+      await agent.subscribeAsync(REVOKED_TOPIC, { qos: 1 });
+      const revoked = await fetch(`${root.api}/api/v1/keys/revocations`, { method: 'POST', body: JSON.stringify({ keyId, reason: 'child disk full' }) });
+      expect(revoked.status).toBe(200);
+      await eventually(async () => (await writeFailures('revocations.json', site.api)) === 1, 10_000, "the site's failed revocations.json write");
+      const siteHolds = () => {
+        try {
+          return RevocationList.parse(JSON.parse(readFileSync(join(siteData, 'revocations.json'), 'utf8'))).keys.some((k) => k.keyId === keyId);
+        } catch {
+          return false; // not written yet
+        }
+      };
+      // Kept in memory, neither on the site's disk nor published to its agents; nothing else retries it.
+      expect(site.coordinator.revocations.keyIds().has(keyId)).toBe(true);
+      expect(siteHolds()).toBe(false);
+      expect(lists.some((l) => l.keys.some((k) => k.keyId === keyId))).toBe(false);
+
+      const states: string[] = [];
+      bridge.onState((state) => states.push(state));
+      await root.stop();
+      await eventually(() => bridge.state === 'down', 5_000, 'the bridge down');
+      root = await startNode('root', undefined, { dataDir: rootDir, mqttPort: rootPort });
+      await eventually(() => bridge.state === 'up', 15_000, 'the bridge up again');
+      await eventually(siteHolds, 10_000, "the list in the site's revocations.json");
+      await eventually(() => lists.some((l) => l.keys.some((k) => k.keyId === keyId)), 10_000, "the list at the site's agent");
+      expect(states).toEqual(['down', 'up']);
+      // Only the root's one revocation: nothing was posted again, the reconnect alone brought the list.
+      expect(root.coordinator.revocations.list().keys.map((k) => k.keyId)).toEqual([keyId]);
+      expect(await writeFailures('revocations.json', site.api)).toBe(1);
+    } finally {
+      await agent.endAsync();
+      await site.stop();
+      await root.stop();
+    }
+  }, 40_000);
+});
