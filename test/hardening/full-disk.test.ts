@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
 import { device, startNode } from '../federation/tree.js';
 import { metric } from '../helpers/metrics.js';
+import { ApiClient } from '../../cli/api-client.js';
 import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
 import { writeFileAtomic } from '../../shared/durable/index.js';
 import { wat } from '../runtime/harness.js';
@@ -212,6 +213,32 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     const retried = await rollout.write(3);
     expect(retried.status, JSON.stringify(await retried.clone().json())).toBe(201);
     expect(rollout.stored(3)).toBe(true);
+  });
+
+  it('a rollout over a cluster below only, on a read-only data dir: 507 before that cluster opens a share', async () => {
+    // No device of the owner's own is selected, so no share here would fail first: the owner's probe of its own file
+    // is what refuses the rollout before the site stores a share (and the owner keeps none in memory to retry).
+    const site = await startNode('probe', cluster, { dataDir: join(dir.path, 'probe-site') });
+    try {
+      await site.coordinator.federation.bridge!.whenUp();
+      await new ApiClient(site.api).enroll('p-1', { site: 'probe' });
+      const atRoot = async () => ((await (await fetch(`${cluster.api}/api/v1/devices`)).json()) as { devices: { id: string }[] }).devices.some((d) => d.id === 'probe/p-1');
+      await eventually(atRoot, 10_000, "the site's device at the root");
+      const owned = cluster.coordinator.rollouts.list().map((r) => r.id);
+      await remountReadOnly();
+      let refused: Response;
+      try {
+        refused = await post('/api/v1/rollouts', { selector: 'site=probe', change: { spec: { id: 'root', children: [] } }, waves: '100%' });
+      } finally {
+        remount('rw');
+      }
+      expect(refused.status).toBe(507);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rollouts file not written to .*rollouts\.json: EROFS/);
+      expect(site.coordinator.rollouts.shares.activeWith('p-1'), 'a share at the site').toBeUndefined();
+      expect(cluster.coordinator.rollouts.list().map((r) => r.id), 'a rollout kept at the owner').toEqual(owned);
+    } finally {
+      await site.stop();
+    }
   });
 
   it('a read-only data dir: a step module upload answers 507 naming the module, is counted under modules, and the retry is on disk', async () => {
