@@ -143,7 +143,8 @@ export class Coordinator {
 
     // Every part, built without I/O, before anything can reach it.
     this.desired = new DesiredStates(this.registry, client);
-    const store = new ContentStore(join(opts.dataDir, 'modules'));
+    // Step modules: failures counted under the directory's name, `modules` (a module's own name is its sha256).
+    const store = new ContentStore(join(opts.dataDir, 'modules'), '.wasm', storeOptions(opts, metrics).observer);
     this.steps = await StepRegistry.open(opts.dataDir, storeOptions(opts, metrics));
     this.revocations = await Revocations.open({ dataDir: opts.dataDir, store: storeOptions(opts, metrics), client, isChild: opts.parent !== undefined, log: opts.log.child('keys') });
     this.dashboard = mountDashboard({

@@ -55,13 +55,19 @@ export class ArtifactStore {
     let received = 0;
     try {
       await pipeline(
-        body,
-        async function* (source: AsyncIterable<Uint8Array>) {
-          for await (const chunk of source) {
-            received += chunk.length;
-            if (received > size) throw new ArtifactRejected(`more than the declared ${size} bytes`);
-            hash.update(chunk);
-            yield chunk;
+        // Not a stage of its own: a body that fails (a client hanging up mid-upload, a parent link dropping) would be
+        // the pipeline's error as is, and counted as the disk's. Read here, it is the sender's: rejected, not counted.
+        async function* () {
+          try {
+            for await (const chunk of body) {
+              received += chunk.length;
+              if (received > size) throw new ArtifactRejected(`more than the declared ${size} bytes`);
+              hash.update(chunk);
+              yield chunk;
+            }
+          } catch (err) {
+            if (err instanceof ArtifactRejected) throw err;
+            throw new ArtifactRejected(`the upload broke off after ${received} of ${size} bytes: ${errorMessage(err)}`, { cause: err });
           }
         },
         createWriteStream(temp),

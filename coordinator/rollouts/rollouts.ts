@@ -4,10 +4,10 @@ import type { DesiredGuard, DesiredMessage, ModuleRef } from '../../shared/desir
 import { errorMessage } from '../../shared/errors.js';
 import type { RequestOp, RequestScope } from '../../shared/federation.js';
 import { qualifyId, type ClusterPath } from '../../shared/fleet-topics.js';
-import type { StoreOptions } from '../../shared/durable/index.js';
+import { StoreWriteError, type StoreOptions } from '../../shared/durable/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { FanoutResult } from '../../shared/api.js';
-import { RolloutRequest, ShareReply, type RolloutStatus, type ShareOrder, type ShareReportMessage } from '../../shared/rollout.js';
+import { RolloutRequest, ShareReply, type RolloutStatus, type ShareOpen, type ShareOrder, type ShareReportMessage } from '../../shared/rollout.js';
 import { matches } from '../../shared/selector.js';
 import type { DeviceDirectory } from '../fleet/directory.js';
 import { ChangeRefused, resolveChange, type ChangeEnv } from './change.js';
@@ -164,7 +164,8 @@ export class Rollouts {
     }
     if (byCluster.get(this.deps.cluster)!.length === 0) byCluster.delete(this.deps.cluster);
     // The owner's own file first: a data dir that cannot take a write answers 507 (a StoreWriteError) before any
-    // cluster opens a share, not a 503 from this cluster's share refusing.
+    // cluster opens a share. Still needed beside the own share's 507 below: a selection with no device here opens no
+    // share here, and the owner's first write would come only after every cluster below had opened its share.
     await this.file.flush();
     // A rollout that just ended may still be telling its clusters so: their shares would refuse the devices.
     await Promise.all([...this.owned.values()].filter((r) => !r.active).map((r) => r.delivered(ANSWER_MS)));
@@ -172,10 +173,15 @@ export class Rollouts {
     const gates = { soakMs: def.soak, maxRestarts: def.maxRestarts, offlineTimeoutMs: def.offlineTimeout, applyTimeoutMs: def.applyTimeout };
     const opened = new Map<string, ShareReply>();
     const refusals: string[] = [];
+    let unstored: StoreWriteError | undefined;
     await Promise.all(
       [...byCluster].map(async ([cluster, devices]) => {
-        const answer = await this.ask(cluster, id, { type: 'rollout_open', rollout: id, gates, change: def.change, modules, devices });
-        if (answer === undefined || typeof answer === 'string') refusals.push(`${cluster}: ${answer ?? `did not answer within ${ANSWER_MS / 1000} s`}`);
+        const op = { type: 'rollout_open', rollout: id, gates, change: def.change, modules, devices } as const;
+        const answer = cluster === this.deps.cluster ? await this.openOwn(op) : await this.ask(cluster, id, op);
+        if (answer instanceof StoreWriteError) {
+          unstored = answer;
+          refusals.push(`${cluster}: ${answer.message}`);
+        } else if (answer === undefined || typeof answer === 'string') refusals.push(`${cluster}: ${answer ?? `did not answer within ${ANSWER_MS / 1000} s`}`);
         else opened.set(cluster, answer);
       }),
     );
@@ -183,6 +189,8 @@ export class Rollouts {
       // Those that opened end at once (their devices are reported skipped there, never touched).
       const end: ShareOrder = { wave: 0, quota: 0, mode: 'end', revert: { failed: false, wave: null, all: false } };
       await Promise.all([...opened.keys()].map((cluster) => this.ask(cluster, id, { type: 'rollout_order', rollout: id, order: end })));
+      // This data dir could not take the share (the disk filled after the probe above): 507, as any failed write.
+      if (unstored) throw unstored;
       const conflict = refusals.some((r) => r.includes('already in rollout'));
       throw new RolloutRefused(conflict ? 409 : 503, `selector: ${refusals.sort().join('; ')}`);
     }
@@ -198,6 +206,18 @@ export class Rollouts {
   /** This coordinator's key for a cluster `path` below it: the cluster path as device summaries name it. */
   private clusterKey(path: ClusterPath): string {
     return [this.deps.cluster, ...path].join('/');
+  }
+
+  /**
+   * This cluster's own share, opened in process: a failed write stays a StoreWriteError (an ack would carry only its
+   * message, a refusal); any other refusal is the string saying why, as a cluster below answers it.
+   */
+  private async openOwn(op: ShareOpen): Promise<ShareReply | string | StoreWriteError> {
+    try {
+      return await this.shares.open(op, false);
+    } catch (err) {
+      return err instanceof StoreWriteError ? err : errorMessage(err);
+    }
   }
 
   /**

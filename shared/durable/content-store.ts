@@ -4,6 +4,7 @@ import { sha256Hex } from '../step-manifest.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { errorMessage } from '../errors.js';
 import { CorruptContentError, StoreWriteError } from './errors.js';
+import type { StoreObserver } from './durable-file.js';
 
 /** A content name: 64 lowercase hex digits. Anything else never reaches the file system. */
 export function isSha256(name: string): boolean {
@@ -19,6 +20,8 @@ export class ContentStore {
   constructor(
     readonly dir: string,
     private readonly ext = '.wasm',
+    /** Told of every failed write with the directory (a content name holds a digest: the coordinator labels by `dir`). */
+    private readonly observer?: StoreObserver,
   ) {}
 
   private file(sha256: string): string {
@@ -32,7 +35,9 @@ export class ContentStore {
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file(sha256), bytes);
     } catch (err) {
-      throw new StoreWriteError(`module ${sha256} not written to ${this.dir}: ${errorMessage(err)}`, { cause: err });
+      const failure = new StoreWriteError(`module ${sha256} not written to ${this.dir}: ${errorMessage(err)}`, { cause: err });
+      this.observer?.failure?.(failure, this.dir);
+      throw failure;
     }
     return sha256;
   }

@@ -9,7 +9,7 @@ import { StoreWriteError } from './errors.js';
 /** Told about every write, e.g. to export store write latency as a metric. */
 export interface StoreObserver {
   commit?(ms: number, bytes: number): void;
-  /** `file` is the path written (the coordinator labels its failure counter with the base name). */
+  /** `file` is the path written, a content store's directory (the coordinator labels its failure counter with the base name). */
   failure?(err: StoreWriteError, file: string): void;
 }
 

@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, eventually, startCoordinator, tempDir } from '../helpers/cluster.js';
 import { device, startNode } from '../federation/tree.js';
 import { metric } from '../helpers/metrics.js';
+import { ApiClient } from '../../cli/api-client.js';
 import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
 import { writeFileAtomic } from '../../shared/durable/index.js';
+import { wat } from '../runtime/harness.js';
 import { REVOKED_TOPIC, RevocationList } from '../../shared/revocations.js';
 
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
@@ -79,6 +81,16 @@ async function write(file: string, data: string): Promise<void> {
 }
 
 /**
+ * Release `n`, packed once: the retry must send the same artifact, and a tree packed again in another second holds
+ * another mtime, another sha256 (a 409 "already released").
+ */
+const releases = new Map<number, ReturnType<typeof packRelease>>();
+function packed(n: number): ReturnType<typeof packRelease> {
+  if (!releases.has(n)) releases.set(n, packRelease(seaTree(join(dir.path, 'tree'), 'exit 0'), join(dir.path, `r-${n}.tar.xz`), { target: 'linux-x64', version: `0.${n}.0` }));
+  return releases.get(n)!;
+}
+
+/**
  * The durable writes beside the registry (issue 11's finding 4 covered the registry and clusters only): each makes
  * change `n`, and `stored(n)` says whether that change is in the file, read back from disk.
  */
@@ -92,7 +104,7 @@ const OTHER_WRITES = [
   {
     what: 'agent release registry',
     file: 'agent-releases.json',
-    write: (n: number) => putRelease(cluster.api, packRelease(seaTree(join(dir.path, 'tree'), 'exit 0'), join(dir.path, `r-${n}.tar.xz`), { target: 'linux-x64', version: `0.${n}.0` })),
+    write: (n: number) => putRelease(cluster.api, packed(n)),
     stored: (n: number) => `linux-x64@0.${n}.0` in onDisk('agent-releases.json').releases,
   },
   {
@@ -189,17 +201,68 @@ describe.skipIf(mountProblem !== undefined)('revocations, agent releases and rol
     expect(c.stored(c.n), `${c.file} on disk holds the retried change`).toBe(true);
   });
 
-  it('the disk filling between the owner\'s write and its share\'s: refused, and the share does not keep the device', async () => {
+  it('the disk filling between the owner\'s write and its share\'s: 507, and the share does not keep the device', async () => {
     expect((await post('/api/v1/devices', { id: 'r-3' })).status).toBe(201);
     const rollout = OTHER_WRITES.find((w) => w.file === 'rollouts.json')!;
     failShareOf = 'r-3'; // the owner's own write passes (r-3 is in no rollout yet); its share's, right after, fails
     const refused = await rollout.write(3);
-    expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^selector: test: rollouts file not written to .*rollouts\.json: ENOSPC/);
+    // The data dir's failure, as any failed write answers it (a 503 "refused" once sent the operator elsewhere).
+    expect(refused.status).toBe(507);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rollouts file not written to .*rollouts\.json: ENOSPC/);
     // A share kept in memory after its failed write answered the retry "device r-3 is already in rollout ..." (409).
     const retried = await rollout.write(3);
     expect(retried.status, JSON.stringify(await retried.clone().json())).toBe(201);
     expect(rollout.stored(3)).toBe(true);
+  });
+
+  it('a rollout over a cluster below only, on a read-only data dir: 507 before that cluster opens a share', async () => {
+    // No device of the owner's own is selected, so no share here would fail first: the owner's probe of its own file
+    // is what refuses the rollout before the site stores a share (and the owner keeps none in memory to retry).
+    const site = await startNode('probe', cluster, { dataDir: join(dir.path, 'probe-site') });
+    try {
+      await site.coordinator.federation.bridge!.whenUp();
+      await new ApiClient(site.api).enroll('p-1', { site: 'probe' });
+      const atRoot = async () => ((await (await fetch(`${cluster.api}/api/v1/devices`)).json()) as { devices: { id: string }[] }).devices.some((d) => d.id === 'probe/p-1');
+      await eventually(atRoot, 10_000, "the site's device at the root");
+      const owned = cluster.coordinator.rollouts.list().map((r) => r.id);
+      await remountReadOnly();
+      let refused: Response;
+      try {
+        refused = await post('/api/v1/rollouts', { selector: 'site=probe', change: { spec: { id: 'root', children: [] } }, waves: '100%' });
+      } finally {
+        remount('rw');
+      }
+      expect(refused.status).toBe(507);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rollouts file not written to .*rollouts\.json: EROFS/);
+      expect(site.coordinator.rollouts.shares.activeWith('p-1'), 'a share at the site').toBeUndefined();
+      expect(cluster.coordinator.rollouts.list().map((r) => r.id), 'a rollout kept at the owner').toEqual(owned);
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it('a read-only data dir: a step module upload answers 507 naming the module, is counted under modules, and the retry is on disk', async () => {
+    const upload = () => post('/api/v1/steps', { name: 'echo', version: '1.0.0', module: Buffer.from(wat('echo')).toString('base64') });
+    const failed = failures.length;
+    const counted = await writeFailures('modules');
+    // Read-only, not full: the rollouts of the tests above still write, and each replaced file frees room for a module.
+    // The directory exists (on a read-only mount, a recursive mkdir of a missing one says ENOENT): the write says EROFS.
+    mkdirSync(join(mountPoint, 'modules'), { recursive: true });
+    await remountReadOnly();
+    let refused: Response;
+    try {
+      refused = await upload();
+    } finally {
+      remount('rw');
+    }
+    expect(refused.status).toBe(507);
+    const message = /^module [0-9a-f]{64} not written to .*\/modules: EROFS: read-only file system/;
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(message);
+    expect(failures.slice(failed).some((f) => message.test(f)), 'the store observer told').toBe(true);
+    // Under the directory's fixed name, never the module's digest.
+    expect(await writeFailures('modules'), 'flotilla_store_write_failures_total{file="modules"}').toBe(counted + 1);
+    expect((await upload()).status).toBe(201);
+    expect(readdirSync(join(mountPoint, 'modules')).filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
   });
 
   it('a full artifacts disk: the release push answers 507 naming the artifact, lists no release, and the retry is on disk', async () => {
@@ -267,4 +330,66 @@ describe.skipIf(mountProblem !== undefined)('a child coordinator on a full data 
       await root.stop();
     }
   }, 30_000);
+});
+
+describe('a child coordinator whose revocation list write failed', () => {
+  it("the parent's list arriving again when the bridge reconnects is the retry too, with no revocation repeated", async () => {
+    // The site's first revocations.json write holding the key fails as a full disk would (its other writes pass):
+    // the site's uplink spool stays writable, so what is tested is the list coming down again on reconnect.
+    const keyId = 'c0ffee00c0ffee01';
+    let failRevocation = true;
+    const siteWrite = async (file: string, data: string) => {
+      if (failRevocation && file.endsWith('/revocations.json') && data.includes(keyId)) {
+        failRevocation = false;
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      await writeFileAtomic(file, data);
+    };
+    // The root restarts on its port from its data dir: the site's bridge reconnects and subscribes again, and the
+    // root's retained list (published again at its start) comes down once more.
+    const rootDir = join(dir.path, 'reconnect-root');
+    const siteData = join(dir.path, 'reconnect-site');
+    let root = await startNode('root', undefined, { dataDir: rootDir });
+    const rootPort = root.coordinator.mqttPort;
+    const site = await startNode('site', root, { dataDir: siteData, store: { write: siteWrite } });
+    const agent = await device(site, 'a-1');
+    try {
+      const bridge = site.coordinator.federation.bridge!;
+      await bridge.whenUp();
+      const lists: RevocationList[] = [];
+      agent.on('message', (topic, payload) => topic === REVOKED_TOPIC && payload.length && lists.push(RevocationList.parse(JSON.parse(payload.toString()))));
+      await agent.subscribeAsync(REVOKED_TOPIC, { qos: 1 });
+      const revoked = await fetch(`${root.api}/api/v1/keys/revocations`, { method: 'POST', body: JSON.stringify({ keyId, reason: 'child disk full' }) });
+      expect(revoked.status).toBe(200);
+      await eventually(async () => (await writeFailures('revocations.json', site.api)) === 1, 10_000, "the site's failed revocations.json write");
+      const siteHolds = () => {
+        try {
+          return RevocationList.parse(JSON.parse(readFileSync(join(siteData, 'revocations.json'), 'utf8'))).keys.some((k) => k.keyId === keyId);
+        } catch {
+          return false; // not written yet
+        }
+      };
+      // Kept in memory, neither on the site's disk nor published to its agents; nothing else retries it.
+      expect(site.coordinator.revocations.keyIds().has(keyId)).toBe(true);
+      expect(siteHolds()).toBe(false);
+      expect(lists.some((l) => l.keys.some((k) => k.keyId === keyId))).toBe(false);
+
+      const states: string[] = [];
+      bridge.onState((state) => states.push(state));
+      await root.stop();
+      await eventually(() => bridge.state === 'down', 5_000, 'the bridge down');
+      root = await startNode('root', undefined, { dataDir: rootDir, mqttPort: rootPort });
+      await eventually(() => bridge.state === 'up', 15_000, 'the bridge up again');
+      await eventually(siteHolds, 10_000, "the list in the site's revocations.json");
+      await eventually(() => lists.some((l) => l.keys.some((k) => k.keyId === keyId)), 10_000, "the list at the site's agent");
+      expect(states).toEqual(['down', 'up']);
+      // Only the root's one revocation: nothing was posted again, the reconnect alone brought the list.
+      expect(root.coordinator.revocations.list().keys.map((k) => k.keyId)).toEqual([keyId]);
+      expect(await writeFailures('revocations.json', site.api)).toBe(1);
+    } finally {
+      await agent.endAsync();
+      await site.stop();
+      await root.stop();
+    }
+  }, 40_000);
 });
