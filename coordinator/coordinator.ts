@@ -154,7 +154,9 @@ export class Coordinator {
       remoteHistory: (id) => (directory.below.devices.has(id) ? this.federation.remoteHistory(id) : undefined),
       logs: this.logs,
     });
-    const spool = opts.parent ? await openUplinkSpool(opts.dataDir, { messages: opts.bufferLimit ?? 10_000, bytes: opts.spoolBytes }, opts.log.child('bridge')) : undefined;
+    // Counted with the other store failures, under the spool's fixed name (its log file's name changes per generation).
+    const uplinkFailed = () => metrics.storeWriteFailures.inc({ file: 'uplink' });
+    const spool = opts.parent ? await openUplinkSpool(opts.dataDir, { messages: opts.bufferLimit ?? 10_000, bytes: opts.spoolBytes }, opts.log.child('bridge'), uplinkFailed) : undefined;
     const logReads = { logs: this.logs, droppedAtAgent: (id: string) => directory.live.get(id)?.health?.logsDropped ?? 0 };
     this.federation = new Federation(
       { cluster: opts.cluster, version: FLOTILLA_VERSION, parent: opts.parent, summaryMs: opts.summaryMs ?? 1000, log: opts.log.child('federation') },

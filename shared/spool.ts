@@ -21,6 +21,8 @@ export interface SpoolOptions {
   maxMessages?: number;
   /** Topics of which only the latest message is worth sending after an outage (health): older ones are discarded. */
   latestOnly?(topic: string): boolean;
+  /** A message's record could not be written (full or read-only dir); the journal has logged it. */
+  onWriteFailure?(err: Error): void;
 }
 
 /** MQTT packet ids run 1..65535. */
@@ -87,7 +89,17 @@ export class Spool implements IStore {
     const p = packet as Stored;
     if (p.messageId === undefined) return cb(), this;
     this.keep(p);
-    this.journal.append({ op: 'put', p: encode(p) }).then(() => cb(), cb);
+    this.journal.append({ op: 'put', p: encode(p) }).then(
+      () => cb(),
+      (err: Error) => {
+        // Never cb(err): mqtt.js swallows a failed put while connected and never calls `cbStorePut` after one while
+        // offline, so the publisher (the bridge's local PUBACK, which holds up the local client's every later packet
+        // and its end) would wait forever. The message stays in memory and is sent and replayed as usual; what is
+        // dropped is only its survival of a restart before the peer acknowledges it.
+        this.opts.onWriteFailure?.(err);
+        cb();
+      },
+    );
     this.maybeCompact();
     return this;
   }

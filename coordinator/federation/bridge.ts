@@ -40,8 +40,8 @@ export interface BridgeOptions {
 export const UPLINK_SPOOL_BYTES = 64 * 1024 * 1024;
 
 /** The bridge's uplink spool in `<dataDir>/bridge/`. */
-export function openUplinkSpool(dataDir: string, limits: { messages: number; bytes?: number }, log: Logger): Promise<Spool> {
-  return Spool.open({ dir: join(dataDir, 'bridge'), name: 'uplink', log, maxMessages: limits.messages, maxBytes: limits.bytes ?? UPLINK_SPOOL_BYTES });
+export function openUplinkSpool(dataDir: string, limits: { messages: number; bytes?: number }, log: Logger, onWriteFailure?: (err: Error) => void): Promise<Spool> {
+  return Spool.open({ dir: join(dataDir, 'bridge'), name: 'uplink', log, maxMessages: limits.messages, maxBytes: limits.bytes ?? UPLINK_SPOOL_BYTES, onWriteFailure });
 }
 
 /**

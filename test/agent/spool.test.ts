@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
@@ -116,6 +117,45 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
       expect(spool.stats.queued).toBeGreaterThanOrEqual(57);
       client.reconnect({ incomingStore: client.incomingStore, outgoingStore: spool }); // without, mqtt.js swaps in memory stores
       await eventually(() => seen.size === 60, 10_000, 'all 60 messages at the subscriber');
+      await eventually(() => spool.stats.queued === 0, 5000, 'spool drained');
+    } finally {
+      await client.endAsync(true);
+      await sink.endAsync();
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+      dir.cleanup();
+    }
+  });
+
+  it('a record it cannot write (full or read-only dir) is counted and never stalls the publisher; the message is still sent', async () => {
+    const dir = tempDir();
+    const failures: Error[] = [];
+    const log = memoryLogger();
+    const spool = await Spool.open({ dir: dir.path, name: 'out', log, maxBytes: 1 << 20, onWriteFailure: (err) => failures.push(err) });
+    // The journal opens its log at the first write: with the dir gone that open fails, like a write to a full tmpfs.
+    rmSync(dir.path, { recursive: true, force: true });
+    const broker = await Aedes.createBroker();
+    const server = createServer(broker.handle);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const seen: string[] = [];
+    const sink = await mqtt.connectAsync(url, { clientId: 'sink', clean: true });
+    sink.on('message', (_t, payload) => seen.push(payload.toString()));
+    await sink.subscribeAsync('t', { qos: 1 });
+    const client = mqtt.connect(url, { clientId: 'p', clean: false, reconnectPeriod: 0, outgoingStore: spool, messageIdProvider: spool.messageIds() });
+    let stored = 0;
+    try {
+      // Not connected yet: mqtt.js puts it in the store (and would never call back after a failed put)...
+      publishStored(client, 't', 'offline', { qos: 1, retain: false }, () => stored++);
+      await eventually(() => stored === 1, 5000, 'offline publish stored');
+      await new Promise<void>((r) => (client.connected ? r() : client.once('connect', () => r())));
+      // ...connected: mqtt.js swallows a failed put and sends nothing.
+      publishStored(client, 't', 'online', { qos: 1, retain: false }, () => stored++);
+      await eventually(() => stored === 2, 5000, 'online publish stored');
+      await eventually(() => seen.length === 2, 5000, 'both messages at the subscriber');
+      expect(seen).toEqual(['offline', 'online']);
+      expect(failures.length).toBeGreaterThanOrEqual(2);
+      expect(log.lines.some((l) => l.includes('write failed'))).toBe(true);
       await eventually(() => spool.stats.queued === 0, 5000, 'spool drained');
     } finally {
       await client.endAsync(true);
