@@ -31,7 +31,8 @@ export class Journal<R, S> {
   private gen: number;
   private queue: Pending[] = [];
   private flushing = false;
-  private file: { gen: number; handle: FileHandle } | undefined;
+  /** The open log and its length, to cut a short write's fragment off. */
+  private file: { gen: number; handle: FileHandle; size: number } | undefined;
   private snapshotting: Promise<unknown> | undefined;
   private closed = false;
   /** Bytes appended since the last snapshot. */
@@ -145,9 +146,17 @@ export class Journal<R, S> {
       while (n < this.queue.length && this.queue[n].gen === gen) n++;
       const batch = this.queue.splice(0, n);
       try {
-        const handle = await this.handleFor(gen);
-        await handle.write(batch.map((p) => p.line).join(''));
-        await handle.datasync();
+        const file = await this.fileFor(gen);
+        const data = Buffer.from(batch.map((p) => p.line).join(''));
+        const { bytesWritten } = await file.handle.write(data);
+        if (bytesWritten < data.length) {
+          // A full disk takes what fits in the file's last page and says so by a short count, not an error: cut the
+          // fragment off, or the next record would be glued to it and both be unreadable after a restart.
+          await file.handle.truncate(file.size).catch(() => undefined);
+          throw new Error(`short write (${bytesWritten} of ${data.length} bytes; no space left on device?)`);
+        }
+        file.size += data.length;
+        await file.handle.datasync();
         for (const p of batch) p.resolve();
       } catch (err) {
         this.log.error(`journal ${this.name}: write failed: ${errorMessage(err)}`);
@@ -157,15 +166,15 @@ export class Journal<R, S> {
     this.flushing = false;
   }
 
-  private async handleFor(gen: number): Promise<FileHandle> {
-    if (this.file?.gen === gen) return this.file.handle;
+  private async fileFor(gen: number): Promise<{ gen: number; handle: FileHandle; size: number }> {
+    if (this.file?.gen === gen) return this.file;
     await this.file?.handle.close();
     this.file = undefined;
     const handle = await open(join(this.dir, `${this.name}.${gen}.log`), 'a');
-    this.file = { gen, handle };
+    this.file = { gen, handle, size: (await handle.stat()).size };
     // The new file's directory entry must survive power loss too.
     await syncDirectory(this.dir);
-    return handle;
+    return this.file;
   }
 
   /** Waits for queued records and a running snapshot, then closes the log. */
