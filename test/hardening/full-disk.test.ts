@@ -10,6 +10,7 @@ import { packRelease, putRelease, seaTree } from '../ota/ota-helpers.js';
 import { writeFileAtomic } from '../../shared/durable/index.js';
 import { wat } from '../runtime/harness.js';
 import { REVOKED_TOPIC, RevocationList } from '../../shared/revocations.js';
+import { deviceTopic } from '../../shared/topics.js';
 
 // Issue 11, finding 4: a full or read-only data dir once crashed the coordinator (an uncaught registry write).
 const dir = tempDir();
@@ -22,6 +23,8 @@ const artifactsDir = join(mountPoint, 'agent-artifacts');
 // of its own like the root's.
 const siteDir = join(dir.path, 'site');
 const siteBrokerDir = join(siteDir, 'broker');
+// Another child's data dir, filled under its uplink spool while its bridge is up.
+const spoolSiteDir = join(dir.path, 'spool-site');
 const mounts = [
   { path: mountPoint, size: '64k' },
   // The broker's journal stays open for writing, and a mount with a file open for writing cannot become read-only:
@@ -30,6 +33,8 @@ const mounts = [
   { path: artifactsDir, size: '1m' },
   { path: siteDir, size: '64k' },
   { path: siteBrokerDir, size: '1m' },
+  { path: spoolSiteDir, size: '64k' },
+  { path: join(spoolSiteDir, 'broker'), size: '1m' },
 ];
 let mountProblem: string | undefined;
 try {
@@ -330,6 +335,47 @@ describe.skipIf(mountProblem !== undefined)('a child coordinator on a full data 
       await root.stop();
     }
   }, 30_000);
+
+  it('an uplink spool write the full disk refused stalls nothing: the bridge comes back after the root restarts, and the child stops', async () => {
+    const rootDir = join(dir.path, 'spool-root');
+    let root = await startNode('root', undefined, { dataDir: rootDir });
+    const rootPort = root.coordinator.mqttPort;
+    const site = await startNode('site', root, { dataDir: spoolSiteDir });
+    let siteStopped = false;
+    try {
+      const bridge = site.coordinator.federation.bridge!;
+      await bridge.whenUp();
+      // A retained list at the root, which comes down through the bridge on each reconnect.
+      const revoked = await fetch(`${root.api}/api/v1/keys/revocations`, { method: 'POST', body: JSON.stringify({ keyId: 'c0ffee00c0ffee02', reason: 'spool' }) });
+      expect(revoked.status).toBe(200);
+      await eventually(() => site.coordinator.revocations.keyIds().has('c0ffee00c0ffee02'), 10_000, 'the list at the site');
+      const agent = await device(site, 's-1');
+      const siteFiller = join(spoolSiteDir, 'filler');
+      fillDisk(siteFiller);
+      try {
+        // The device's events cross up: once the spool log's last page is used up, the full disk refuses them.
+        let seq = 0;
+        await eventually(async () => {
+          const event = { ts: Date.now(), seq: seq++, type: 'tick', data: { pad: 'x'.repeat(500) } };
+          await agent.publishAsync(deviceTopic('s-1', 'events'), JSON.stringify(event), { qos: 1 });
+          return (await writeFailures('uplink', site.api)) > 0;
+        }, 15_000, "the site's failed uplink spool write");
+      } finally {
+        rmSync(siteFiller);
+      }
+      await agent.endAsync();
+      await root.stop();
+      await eventually(() => bridge.state === 'down', 5_000, 'the bridge down');
+      root = await startNode('root', undefined, { dataDir: rootDir, mqttPort: rootPort });
+      await eventually(() => bridge.state === 'up', 15_000, 'the bridge up again');
+      const stopping = site.stop().then(() => (siteStopped = true));
+      await eventually(() => siteStopped, 10_000, 'the site stopped');
+      await stopping;
+    } finally {
+      if (!siteStopped) await site.stop();
+      await root.stop();
+    }
+  }, 40_000);
 });
 
 describe('a child coordinator whose revocation list write failed', () => {
