@@ -12,6 +12,19 @@ import { eventually, memoryLogger, startCoordinator, tempDir } from '../helpers/
 const packet = (messageId: number, topic: string, payload: string) => ({ cmd: 'publish' as const, messageId, topic, payload: Buffer.from(payload), qos: 1 as const, retain: false, dup: false });
 const put = (s: Spool, p: ReturnType<typeof packet>) => new Promise<void>((resolve, reject) => s.put(p, (err) => (err ? reject(err) : resolve())));
 
+/** Serves `broker` on a free loopback port; `close` ends it, then its server. */
+async function serve(broker: Aedes): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`,
+    async close() {
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 describe('the on-disk spool (mqtt.js outgoing store)', () => {
   it('keeps unacknowledged messages across a reopen, in order, only the latest of a latest-only topic, within its bound', async () => {
     const dir = tempDir();
@@ -101,9 +114,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
       done(null);
       if (client?.id === 'p' && ++publishes === 3) setImmediate(() => client.conn.destroy());
     };
-    const server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { url, close } = await serve(broker);
     const seen = new Set<number>();
     const sink = await mqtt.connectAsync(url, { clientId: 'sink', clean: true });
     sink.on('message', (_t, payload) => seen.add((JSON.parse(payload.toString()) as { n: number }).n));
@@ -121,8 +132,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
     } finally {
       await client.endAsync(true);
       await sink.endAsync();
-      await new Promise<void>((r) => broker.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
+      await close();
       dir.cleanup();
     }
   });
@@ -135,9 +145,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
     // The journal opens its log at the first write: with the dir gone that open fails, like a write to a full tmpfs.
     rmSync(dir.path, { recursive: true, force: true });
     const broker = await Aedes.createBroker();
-    const server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { url, close } = await serve(broker);
     const seen: string[] = [];
     const sink = await mqtt.connectAsync(url, { clientId: 'sink', clean: true });
     sink.on('message', (_t, payload) => seen.push(payload.toString()));
@@ -160,8 +168,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
     } finally {
       await client.endAsync(true);
       await sink.endAsync();
-      await new Promise<void>((r) => broker.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
+      await close();
       dir.cleanup();
     }
   });
