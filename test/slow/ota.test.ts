@@ -97,10 +97,13 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
   }
 
   /** Both devices online on `version`, each with the update state given. */
-  async function bothOn(version: string, state: string, what: string) {
+  /** Both devices online on `version`, their last update in `state` (that of release `update`, when named). */
+  async function bothOn(version: string, state: string, what: string, update?: string) {
     return eventually(async () => {
       const all = await Promise.all(targets.map(async (t) => ({ t, s: await summary(`dev-${t.name}`), d: await detail(`dev-${t.name}`) })));
-      return all.every(({ s, d }) => s?.online && s.agentVersion === version && d.health?.agentUpdate?.state === state) && all;
+      // Naming the release matters after a halt: a device still on its trial reports the previous case's rollback.
+      const done = ({ s, d }: (typeof all)[number]) => s?.online && s.agentVersion === version && d.health?.agentUpdate?.state === state && (update === undefined || d.health.agentUpdate.version === update);
+      return all.every(done) && all;
     }, 180_000, what);
   }
 
@@ -151,7 +154,7 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
     // The canary halts at its first failure; the other device finishes its own trial regardless.
     expect(status.state).toBe('halted');
     expect(status.reason).toMatch(/version 0\.2\.0-crash exited with code 3 before it joined/);
-    const back = await bothOn('0.1.0', 'rolled_back', 'both back online on A after the crashing release');
+    const back = await bothOn('0.1.0', 'rolled_back', 'both back online on A after the crashing release', '0.2.0-crash');
     for (const { d } of back) expect(d.health!.agentUpdate).toMatchObject({ version: '0.2.0-crash', reason: expect.stringMatching(/exited with code 3 before it joined/) });
   });
 
@@ -165,7 +168,7 @@ describe('over-the-air agent updates under emulation (linux-arm64, linux-mipsel)
     const status = await rollout('0.2.0-hang', HANG_APPLY_TIMEOUT_S);
     // Halted by the first device's verdict: its own rollback, or its gate's timeout if A's emulated restart was slow.
     expect(status.state).toBe('halted');
-    const back = await bothOn('0.1.0', 'rolled_back', 'both back online on A after the hanging release');
+    const back = await bothOn('0.1.0', 'rolled_back', 'both back online on A after the hanging release', '0.2.0-hang');
     for (const { d } of back) expect(d.health!.agentUpdate).toMatchObject({ version: '0.2.0-hang', reason: `version 0.2.0-hang did not join and report healthy within ${TRIAL_S}s` });
     // Download and install, the trial's deadline, the launcher's 5 s grace, A's emulated start.
     expect(Date.now() - started).toBeLessThan((TRIAL_S + 150) * 1000);
