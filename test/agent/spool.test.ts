@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
@@ -7,23 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { Spool, publishStored } from '../../shared/spool.js';
 import { deviceTopic } from '../../shared/topics.js';
+import { serveBroker } from '../helpers/broker.js';
 import { eventually, memoryLogger, startCoordinator, tempDir } from '../helpers/cluster.js';
 
 const packet = (messageId: number, topic: string, payload: string) => ({ cmd: 'publish' as const, messageId, topic, payload: Buffer.from(payload), qos: 1 as const, retain: false, dup: false });
 const put = (s: Spool, p: ReturnType<typeof packet>) => new Promise<void>((resolve, reject) => s.put(p, (err) => (err ? reject(err) : resolve())));
-
-/** Serves `broker` on a free loopback port; `close` ends it, then its server. */
-async function serve(broker: Aedes): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer(broker.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`,
-    async close() {
-      await new Promise<void>((r) => broker.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 describe('the on-disk spool (mqtt.js outgoing store)', () => {
   it('keeps unacknowledged messages across a reopen, in order, only the latest of a latest-only topic, within its bound', async () => {
@@ -114,7 +101,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
       done(null);
       if (client?.id === 'p' && ++publishes === 3) setImmediate(() => client.conn.destroy());
     };
-    const { url, close } = await serve(broker);
+    const { url, close } = await serveBroker(broker);
     const seen = new Set<number>();
     const sink = await mqtt.connectAsync(url, { clientId: 'sink', clean: true });
     sink.on('message', (_t, payload) => seen.add((JSON.parse(payload.toString()) as { n: number }).n));
@@ -145,7 +132,7 @@ describe('the on-disk spool (mqtt.js outgoing store)', () => {
     // The journal opens its log at the first write: with the dir gone that open fails, like a write to a full tmpfs.
     rmSync(dir.path, { recursive: true, force: true });
     const broker = await Aedes.createBroker();
-    const { url, close } = await serve(broker);
+    const { url, close } = await serveBroker(broker);
     const seen: string[] = [];
     const sink = await mqtt.connectAsync(url, { clientId: 'sink', clean: true });
     sink.on('message', (_t, payload) => seen.push(payload.toString()));

@@ -1,18 +1,10 @@
 import { rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bridge, openUplinkSpool } from '../../coordinator/federation/bridge.js';
 import { CoordinatorMetrics } from '../../coordinator/metrics/index.js';
+import { serveBroker } from '../helpers/broker.js';
 import { eventually, memoryLogger, tempDir } from '../helpers/cluster.js';
-
-async function broker(): Promise<{ aedes: Aedes; server: Server; url: string }> {
-  const aedes = await Aedes.createBroker();
-  const server = createServer(aedes.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { aedes, server, url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}` };
-}
 
 const stops: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -23,9 +15,9 @@ describe('a bridge whose uplink spool cannot write', () => {
   // Seen in test/hardening/full-disk.test.ts on a child's full data dir: after a failed spool write the bridge
   // forwarded nothing more either way, did not come back after the parent's restart, and its stop hung.
   it('still forwards both ways and stops, the failure counted', async () => {
-    const local = await broker();
-    const parent = await broker();
-    for (const { aedes, server } of [local, parent]) stops.push(() => new Promise<void>((r) => aedes.close(() => server.close(() => r()))));
+    const local = await serveBroker();
+    const parent = await serveBroker();
+    stops.push(local.close, parent.close);
     const dir = tempDir();
     stops.push(async () => dir.cleanup());
 

@@ -1,8 +1,7 @@
-import { createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
-import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
+import { serveBroker } from '../helpers/broker.js';
 import { Bridge, openUplinkSpool } from '../../coordinator/federation/bridge.js';
 import { eventually, memoryLogger, tempDir } from '../helpers/cluster.js';
 import { CoordinatorMetrics } from '../../coordinator/metrics/index.js';
@@ -15,12 +14,9 @@ interface RetainedStore {
   createRetainedStreamCombi(patterns: string[]): Readable;
 }
 
-async function broker(): Promise<{ aedes: Aedes; server: Server; url: string; store: RetainedStore }> {
-  const aedes = await Aedes.createBroker();
-  const server = createServer(aedes.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const store = (aedes as unknown as { persistence: RetainedStore }).persistence;
-  return { aedes, server, url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`, store };
+async function broker() {
+  const served = await serveBroker();
+  return { ...served, store: (served.aedes as unknown as { persistence: RetainedStore }).persistence };
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -49,7 +45,7 @@ describe('bridge and retained state', () => {
         yield* copies;
       })());
     };
-    for (const { aedes, server } of [local, parent]) stops.push(() => new Promise<void>((r) => aedes.close(() => server.close(() => r()))));
+    stops.push(local.close, parent.close);
 
     const seen: string[] = [];
     const watcher = await mqtt.connectAsync(parent.url, { clientId: 'watcher' });
